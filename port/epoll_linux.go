@@ -1,0 +1,5 @@
+package port
+
+func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
+	return nil, ErrUnsupported
+}

@@ -1,0 +1,33 @@
+package port
+
+import "fmt"
+
+// Key names one slot of the port: the slot's index in the low 32 bits and
+// its generation in the high 32. It travels to the kernel as the
+// operation's user data (io_uring user_data, epoll's own queues, IOCP's
+// OVERLAPPED) and comes back with the result. The generation changes each
+// time a slot is released, so a completion that arrives for an earlier
+// owner of the slot is recognised and dropped.
+//
+// Generations start at 1: a key of zero is never valid, and user data with
+// a zero generation is free for the backends' own bookkeeping.
+type Key uint64
+
+func makeKey(index, gen uint32) Key { return Key(uint64(gen)<<32 | uint64(index)) }
+
+func (k Key) index() uint32 { return uint32(k) }
+func (k Key) gen() uint32   { return uint32(k >> 32) }
+
+// String formats the key as slot/generation, for logs.
+func (k Key) String() string { return fmt.Sprintf("key(%d/%d)", k.index(), k.gen()) }
+
+// internal reports whether user data belongs to a backend's bookkeeping
+// (wake-ups, cancel requests) rather than to a Key.
+func internal(userData uint64) bool { return userData>>32 == 0 }
+
+// User data values with generation zero, used by the backends themselves.
+const (
+	udWake    uint64 = 1 // the armed eventfd read that Wake completes
+	udCancel  uint64 = 2 // async-cancel requests; their results are not reported
+	udTimeout uint64 = 3 // the wait timeout on kernels without EXT_ARG
+)

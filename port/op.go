@@ -1,0 +1,161 @@
+package port
+
+import (
+	"net/netip"
+	"time"
+)
+
+// opcode is the kind of operation an Op starts.
+type opcode uint8
+
+const (
+	opNop opcode = iota
+	opAccept
+	opAcceptMultishot
+	opRecv
+	opRecvMultishot
+	opSend
+	opSendmsg
+	opRecvmsg
+	opConnect
+	opShutdown
+	opClose
+	opTimeout
+	opPoll
+	opRead
+	opWrite
+	opCount
+)
+
+var opNames = [opCount]string{
+	opNop: "nop", opAccept: "accept", opAcceptMultishot: "accept-multishot",
+	opRecv: "recv", opRecvMultishot: "recv-multishot", opSend: "send",
+	opSendmsg: "sendmsg", opRecvmsg: "recvmsg", opConnect: "connect",
+	opShutdown: "shutdown", opClose: "close", opTimeout: "timeout",
+	opPoll: "poll", opRead: "read", opWrite: "write",
+}
+
+func (o opcode) String() string {
+	if o < opCount {
+		return opNames[o]
+	}
+	return "op?"
+}
+
+// Op describes one operation for Submit. Build it with the constructors
+// below; it is a plain value, so building one allocates nothing.
+type Op struct {
+	code  opcode
+	fd    int32
+	flags int32 // send/recv MSG_* flags, poll events, shutdown direction
+	buf   []byte
+	msg   *Msg
+	addr  netip.AddrPort
+	path  string
+	off   int64
+	dur   time.Duration
+}
+
+// Poll events for Poll, with Linux's values (the epoll and poll(2) bits).
+const (
+	PollIn    = 0x1
+	PollOut   = 0x4
+	PollErr   = 0x8
+	PollHup   = 0x10
+	PollRdHup = 0x2000
+)
+
+// Nop completes at once with result 0: the cheapest round trip through
+// the port, useful to measure it.
+func Nop() Op { return Op{code: opNop} }
+
+// Accept takes one connection from listening socket fd. The result is the
+// new socket, non-blocking and close-on-exec.
+func Accept(fd int) Op { return Op{code: opAccept, fd: int32(fd)} }
+
+// AcceptMultishot accepts connection after connection from fd, each as a
+// completion with FlagMore, until cancelled or an error ends it.
+func AcceptMultishot(fd int) Op { return Op{code: opAcceptMultishot, fd: int32(fd)} }
+
+// Recv reads into buf from socket fd. Zero means the peer closed its side.
+func Recv(fd int, buf []byte) Op { return Op{code: opRecv, fd: int32(fd), buf: buf} }
+
+// RecvMultishot reads from socket fd again and again, each time into a
+// buffer taken from the port's provided-buffer pool (FlagBuffer and
+// BufferID), until an error, end of stream (result 0) or cancel ends it.
+// When the pool runs dry it ends with ENOBUFS: recycle buffers and
+// resubmit. Holding no buffer while idle is the point: a connection that
+// waits costs no read memory.
+func RecvMultishot(fd int) Op { return Op{code: opRecvMultishot, fd: int32(fd)} }
+
+// Send writes buf to socket fd. A short count is not an error: the caller
+// sends the rest. Only one send per socket should be in flight at a time;
+// two may be reordered by the kernel.
+func Send(fd int, buf []byte) Op { return Op{code: opSend, fd: int32(fd), buf: buf} }
+
+// SendMsg sends m's buffers (and, for datagrams, to m.Addr) in one call.
+func SendMsg(fd int, m *Msg) Op { return Op{code: opSendmsg, fd: int32(fd), msg: m} }
+
+// RecvMsg receives into m's buffers and fills m.Addr with the sender.
+func RecvMsg(fd int, m *Msg) Op { return Op{code: opRecvmsg, fd: int32(fd), msg: m} }
+
+// Connect connects socket fd to addr.
+func Connect(fd int, addr netip.AddrPort) Op {
+	return Op{code: opConnect, fd: int32(fd), addr: addr}
+}
+
+// ConnectUnix connects socket fd to the Unix socket at path.
+func ConnectUnix(fd int, path string) Op {
+	return Op{code: opConnect, fd: int32(fd), path: path}
+}
+
+// Shutdown directions for Shutdown (Linux's SHUT_* values).
+const (
+	ShutRead  = 0
+	ShutWrite = 1
+	ShutBoth  = 2
+)
+
+// Shutdown shuts down one or both directions of socket fd; ShutWrite sends
+// the peer an end of stream while reading goes on (a half-close).
+func Shutdown(fd int, how int) Op { return Op{code: opShutdown, fd: int32(fd), flags: int32(how)} }
+
+// Close closes fd. It does not cancel operations still in flight on fd:
+// cancel them and wait for their completions first.
+func Close(fd int) Op { return Op{code: opClose, fd: int32(fd)} }
+
+// Timeout completes after d with ETIME.
+func Timeout(d time.Duration) Op { return Op{code: opTimeout, dur: d} }
+
+// Poll completes once fd is ready for any of events (PollIn, PollOut, …),
+// with the ready events as its result.
+func Poll(fd int, events int) Op { return Op{code: opPoll, fd: int32(fd), flags: int32(events)} }
+
+// Read reads from file or pipe fd at offset off; off = -1 reads at the
+// current position, as pipes and terminals require.
+func Read(fd int, buf []byte, off int64) Op {
+	return Op{code: opRead, fd: int32(fd), buf: buf, off: off}
+}
+
+// Write writes to file or pipe fd at offset off (-1: current position).
+func Write(fd int, buf []byte, off int64) Op {
+	return Op{code: opWrite, fd: int32(fd), buf: buf, off: off}
+}
+
+// Msg is the message for SendMsg and RecvMsg. It belongs to the port while
+// its operation is in flight; reuse it for the next message afterwards.
+type Msg struct {
+	// Buffers are written or filled in order (a vectored send or receive).
+	Buffers [][]byte
+	// Control is ancillary data to send, or room for it on receive.
+	Control []byte
+	// Addr is the destination of a datagram on send (zero for a connected
+	// socket) and the source on receive.
+	Addr netip.AddrPort
+	// Flags holds the MSG_* flags the kernel set on receive (MSG_TRUNC …).
+	Flags int
+	// ControlLen is how much of Control a receive filled.
+	ControlLen int
+
+	sys msgSys
+}

@@ -1,0 +1,22 @@
+//go:build !linux
+
+package port
+
+import (
+	"fmt"
+	"runtime"
+)
+
+type slotSys struct{}
+
+type msgSys struct{}
+
+func (m *Msg) complete(res int32) {}
+
+func openBackend(cfg *Config, bufs *bufferPool) (backend, error) {
+	return nil, fmt.Errorf("port: no completion-port backend on %s (cport has io_uring and epoll on Linux, IOCP on Windows)", runtime.GOOS)
+}
+
+func allocRegion(n int) ([]byte, error) { return make([]byte, n), nil }
+
+func freeRegion(b []byte) {}

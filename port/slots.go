@@ -1,0 +1,108 @@
+package port
+
+// slotState is where a key's slot stands.
+type slotState uint8
+
+const (
+	slotFree     slotState = iota // on the free list; no key names it
+	slotIdle                      // registered, nothing in flight
+	slotInFlight                  // an operation awaits its final completion
+	slotReleased                  // released while in flight; freed on the final completion
+)
+
+// slot holds one key's operation and the memory the kernel reads or writes
+// while the operation is in flight. Slots live in fixed-size chunks that are
+// never moved or freed, so the addresses handed to the kernel stay valid no
+// matter how the table grows.
+type slot struct {
+	gen   uint32
+	state slotState
+	next  int32 // free-list link
+	op    Op
+	sys   slotSys // per-platform scratch: timespec, socket address, iovecs
+}
+
+const (
+	chunkShift = 8
+	chunkSize  = 1 << chunkShift
+)
+
+// slotTable allocates slots and resolves keys to them. It is used only by
+// the port's owning goroutine.
+type slotTable struct {
+	chunks   []*[chunkSize]slot
+	freeHead int32 // index of the first free slot, or -1
+	used     int32 // slots ever handed out (the high-water mark)
+	inflight int   // slots in slotInFlight or slotReleased
+	started  bool
+}
+
+func (t *slotTable) alloc() Key {
+	if !t.started {
+		t.freeHead = -1
+		t.started = true
+	}
+	var idx int32
+	if t.freeHead >= 0 {
+		idx = t.freeHead
+		t.freeHead = t.at(idx).next
+	} else {
+		idx = t.used
+		if int(idx)>>chunkShift == len(t.chunks) {
+			t.chunks = append(t.chunks, new([chunkSize]slot))
+		}
+		t.used++
+		t.at(idx).gen = 1
+	}
+	s := t.at(idx)
+	s.state = slotIdle
+	return makeKey(uint32(idx), s.gen)
+}
+
+func (t *slotTable) at(idx int32) *slot {
+	return &t.chunks[idx>>chunkShift][idx&(chunkSize-1)]
+}
+
+// lookup returns the slot k names, or nil when k is malformed, free, or of
+// an earlier generation.
+func (t *slotTable) lookup(k Key) *slot {
+	idx := k.index()
+	if idx >= uint32(t.used) {
+		return nil
+	}
+	s := t.at(int32(idx))
+	if s.gen != k.gen() || s.state == slotFree {
+		return nil
+	}
+	return s
+}
+
+// setState moves s to state, keeping the in-flight count.
+func (t *slotTable) setState(s *slot, state slotState) {
+	was := s.state == slotInFlight || s.state == slotReleased
+	now := state == slotInFlight || state == slotReleased
+	switch {
+	case now && !was:
+		t.inflight++
+	case was && !now:
+		t.inflight--
+	}
+	s.state = state
+}
+
+func (t *slotTable) free(k Key) {
+	s := t.lookup(k)
+	if s == nil {
+		return
+	}
+	t.setState(s, slotFree)
+	s.op = Op{}
+	s.gen++
+	if s.gen == 0 {
+		s.gen = 1 // generation zero is reserved for the backends' user data
+	}
+	s.next = t.freeHead
+	t.freeHead = int32(k.index())
+}
+
+func (t *slotTable) inFlight() int { return t.inflight }
