@@ -1,5 +1,575 @@
 package port
 
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The epoll backend gives io_uring's completion semantics on top of
+// readiness: it waits with edge-triggered epoll, performs each operation's
+// system call itself and reports the result as a Completion, with the same
+// results, flags and ordering rules as the uring backend.
+//
+// Every operation passes through three places:
+//
+//   - sq, the submitted operations not yet started: Submit only queues, and
+//     Wait starts them, so no result can come back from Submit;
+//   - a queue of its fd (read side, write side, or poll) when the first
+//     attempt would block, in FIFO order as io_uring keeps several
+//     operations on one fd; or the timer heap for timeouts;
+//   - cq, the completions ready to report, which Wait hands out.
+//
+// An fd is added to the epoll set lazily, by its first operation that needs
+// readiness, and made non-blocking then (io_uring copes with blocking fds;
+// a readiness loop does not). Its readable and writable flags are set by
+// events and cleared when a call returns EAGAIN: with edge triggering the
+// kernel reports a change only once, so the flags are the memory of it.
+//
+// An fd that is closed behind the port's back (not with the Close op) keeps
+// its registration here while the kernel has dropped it; a new file under
+// the same number would then wait for events that never come. Close fds
+// with the Close op, as the loop does.
+
+// epollOp is the backend's record of the operation under one slot; ops is
+// indexed by slot index, which an operation owns until its final result.
+type epollOp struct {
+	key        Key
+	s          *slot
+	prev, next int32 // links of the list named by where: index+1, 0 ends
+	where      opWhere
+	connecting bool  // connect returned EINPROGRESS; SO_ERROR has the outcome
+	heap       int32 // position in the timer heap
+	when       int64 // deadline on the backend's clock (timeouts)
+}
+
+// opWhere says which list or heap an operation sits in.
+type opWhere uint8
+
+const (
+	whereNone   opWhere = iota // not in flight, or its final result is in cq
+	whereQueued                // in sq, not yet started
+	whereRead                  // parked on its fd's read queue
+	whereWrite                 // parked on its fd's write queue
+	wherePoll                  // parked on its fd's poll queue
+	whereOrphan                // its fd was closed under it; only a cancel ends it
+	whereTimer                 // in the timer heap
+)
+
+// opList is an intrusive FIFO of operations, linked through epollOp.
+type opList struct{ head, tail int32 }
+
+// fdState is what the backend knows about one fd.
+type fdState struct {
+	rq, wq, pq opList
+	flags      fdFlags
+}
+
+// fdFlags are an fd's registration and cached readiness.
+type fdFlags uint8
+
+const (
+	fdRegistered fdFlags = 1 << iota // in the epoll set
+	fdNoPoll                         // epoll refused it (a regular file): calls never wait
+	fdReadable                       // the last event said readable and no call said EAGAIN since
+	fdWritable                       // likewise for writing
+	fdAgain                          // on the again list: a multishot stopped at its burst limit
+)
+
+const (
+	// epollEvents is what every fd is registered for: both directions and
+	// the peer's half-close, edge-triggered so an fd costs nothing to keep
+	// registered while idle.
+	epollEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+	// multishotBurst bounds the completions one multishot operation posts
+	// per round, so a busy listener or stream cannot starve other fds.
+	multishotBurst = 32
+	// maxEvents bounds the events read by one epoll_wait.
+	maxEvents = 1024
+)
+
+// wakeOne is the eventfd increment that Wake writes; it lives outside any
+// goroutine's stack so the write allocates nothing.
+var wakeOne = [8]byte{1}
+
+// epollBackend implements backend with epoll; see the comment at the top.
+type epollBackend struct {
+	epfd   int
+	evfd   int
+	bufs   *bufferPool
+	events []unix.EpollEvent
+	epoch  time.Time
+
+	ops      []epollOp
+	fds      []fdState
+	sq       opList
+	orphans  opList
+	timers   []int32
+	cq       []Completion
+	cqHead   int
+	parked   int     // operations in the fds' queues
+	again    []int32 // fds whose multishot operation has more to do
+	againCur []int32
+	free     []uint16 // provided buffer IDs not handed out (a stack)
+	isFree   []bool   // by buffer ID, to ignore a buffer recycled twice
+
+	// Scratch memory the kernel reads or writes during one call; kept in the
+	// backend so that passing its address allocates nothing.
+	ev       unix.EpollEvent
+	pfd      unix.PollFd
+	zeroTS   unix.Timespec
+	soErr    int32
+	soLen    uint32
+	wakeRead [8]byte
+
+	wakePending atomic.Bool // a wake-up is written and not yet drained
+	wakeMu      sync.Mutex  // orders wake's write against close of the eventfd
+	wakeClosed  bool        // guarded by wakeMu
+}
+
+// openEpoll creates an epoll backend with its wake-up eventfd.
 func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
-	return nil, ErrUnsupported
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(evfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(evfd)
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	n := int(cfg.Entries)
+	if n <= 0 || n > maxEvents {
+		n = maxEvents
+	}
+	b := &epollBackend{
+		epfd:   epfd,
+		evfd:   evfd,
+		bufs:   bufs,
+		events: make([]unix.EpollEvent, n),
+		epoch:  time.Now(),
+	}
+	if bufs != nil {
+		b.free = make([]uint16, bufs.count)
+		b.isFree = make([]bool, bufs.count)
+		for i := range b.free {
+			// Popped from the end, so IDs are handed out from 0 up.
+			b.free[i] = uint16(bufs.count - 1 - i)
+			b.isFree[i] = true
+		}
+	}
+	return b, nil
+}
+
+// name reports "epoll".
+func (b *epollBackend) name() string { return "epoll" }
+
+// submit records op s under k and queues it for the next wait to start.
+func (b *epollBackend) submit(k Key, s *slot) error {
+	op := &s.op
+	switch op.code {
+	case opConnect:
+		n, err := encodeSockaddr(op.addr, op.path, &s.sys.sa)
+		if err != nil {
+			return err
+		}
+		s.sys.salen = n
+	case opSendmsg, opRecvmsg:
+		if err := op.msg.prepare(op.code == opSendmsg); err != nil {
+			return err
+		}
+	}
+	idx := int(k.index())
+	if idx >= len(b.ops) {
+		b.ops = append(b.ops, make([]epollOp, idx+1-len(b.ops))...)
+	}
+	b.ops[idx] = epollOp{key: k, s: s}
+	b.push(&b.sq, int32(idx), whereQueued)
+	return nil
+}
+
+// cancel ends the operation under k with ECANCELED unless its final result
+// is already out.
+func (b *epollBackend) cancel(k Key) error {
+	idx := int(k.index())
+	if idx < len(b.ops) && b.ops[idx].key == k && b.ops[idx].where != whereNone {
+		b.finish(int32(idx), -int32(unix.ECANCELED))
+	}
+	return nil
+}
+
+// cancelFD cancels the operations waiting on fd, started or not.
+func (b *epollBackend) cancelFD(fd int) error {
+	for i := b.sq.head - 1; i >= 0; {
+		next := b.ops[i].next - 1
+		if op := &b.ops[i].s.op; int(op.fd) == fd && waitsOnFD(op.code) {
+			b.finish(i, -int32(unix.ECANCELED))
+		}
+		i = next
+	}
+	if fd < 0 || fd >= len(b.fds) {
+		return nil
+	}
+	for _, l := range [...]*opList{&b.fds[fd].rq, &b.fds[fd].wq, &b.fds[fd].pq} {
+		for l.head != 0 {
+			b.finish(l.head-1, -int32(unix.ECANCELED))
+		}
+	}
+	return nil
+}
+
+// cancelAll cancels every operation in flight.
+func (b *epollBackend) cancelAll() error {
+	for i := range b.ops {
+		if b.ops[i].where != whereNone {
+			b.finish(int32(i), -int32(unix.ECANCELED))
+		}
+	}
+	return nil
+}
+
+// wait starts queued operations, waits for readiness or a timer, performs
+// the I/O that became possible and hands out up to len(out) completions.
+func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error) {
+	var end int64
+	if timeout > 0 {
+		end = b.now() + int64(timeout)
+	}
+	for {
+		b.startQueued()
+		b.runAgain()
+		b.expireTimers(b.now())
+		ms := 0
+		switch {
+		case b.pending() > 0 || len(b.again) > 0:
+			if b.parked == 0 && len(b.again) == 0 {
+				// Nothing an event could advance: skip the system call.
+				return b.fill(out), nil
+			}
+		case timeout != 0:
+			ms = -1
+			now := b.now()
+			if timeout > 0 {
+				ms = msUntil(end, now)
+			}
+			if t, ok := b.nextTimer(); ok {
+				if d := msUntil(t, now); ms < 0 || d < ms {
+					ms = d
+				}
+			}
+		}
+		n, err := unix.EpollWait(b.epfd, b.events, ms)
+		if err != nil && err != unix.EINTR {
+			return b.fill(out), os.NewSyscallError("epoll_wait", err)
+		}
+		woke := b.handle(b.events[:max(n, 0)])
+		b.expireTimers(b.now())
+		if b.pending() > 0 || woke || timeout == 0 || (timeout > 0 && b.now() >= end) {
+			return b.fill(out), nil
+		}
+	}
+}
+
+// wake makes the current or next wait return by writing the eventfd.
+func (b *epollBackend) wake() error {
+	// Only the caller that raises the flag writes; wake-ups made while one
+	// is pending are the same wake-up. wait lowers the flag after draining
+	// the eventfd, so a raised flag always has a write behind it.
+	if b.wakePending.Swap(true) {
+		return nil
+	}
+	b.wakeMu.Lock()
+	defer b.wakeMu.Unlock()
+	if b.wakeClosed {
+		return ErrClosed
+	}
+	_, _, e := unix.Syscall(unix.SYS_WRITE, uintptr(b.evfd), uintptr(unsafe.Pointer(&wakeOne[0])), 8)
+	if e != 0 && e != unix.EAGAIN { // EAGAIN: the counter is full, so a wake-up is pending anyway
+		b.wakePending.Store(false)
+		return os.NewSyscallError("write", e)
+	}
+	return nil
+}
+
+// recycle gives provided buffer bid back to the free list.
+func (b *epollBackend) recycle(bid uint16) {
+	if int(bid) >= len(b.isFree) || b.isFree[bid] {
+		return // not ours, or recycled twice: keep the list free of duplicates
+	}
+	b.isFree[bid] = true
+	b.free = append(b.free, bid)
+}
+
+// close releases the epoll set and the eventfd.
+func (b *epollBackend) close() error {
+	b.wakeMu.Lock()
+	b.wakeClosed = true
+	err1 := unix.Close(b.evfd)
+	b.wakeMu.Unlock()
+	err2 := unix.Close(b.epfd)
+	if err1 != nil {
+		return os.NewSyscallError("close", err1)
+	}
+	if err2 != nil {
+		return os.NewSyscallError("close", err2)
+	}
+	return nil
+}
+
+// now is the backend's monotonic clock in nanoseconds.
+func (b *epollBackend) now() int64 { return int64(time.Since(b.epoch)) }
+
+// msUntil converts the time from now to t into epoll_wait's milliseconds,
+// rounding up so that a wait never ends before t.
+func msUntil(t, now int64) int {
+	d := t - now
+	if d <= 0 {
+		return 0
+	}
+	ms := (d + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+	if ms > 1<<31-1 {
+		ms = 1<<31 - 1
+	}
+	return int(ms)
+}
+
+// pending counts completions not yet handed out.
+func (b *epollBackend) pending() int { return len(b.cq) - b.cqHead }
+
+// fill copies completions into out and keeps the rest for the next wait.
+func (b *epollBackend) fill(out []Completion) int {
+	n := copy(out, b.cq[b.cqHead:])
+	b.cqHead += n
+	switch {
+	case b.cqHead == len(b.cq):
+		b.cq, b.cqHead = b.cq[:0], 0
+	case b.cqHead > len(b.cq)/2:
+		// Slide the rest down so the slice does not creep forward forever.
+		m := copy(b.cq, b.cq[b.cqHead:])
+		b.cq, b.cqHead = b.cq[:m], 0
+	}
+	return n
+}
+
+// emit reports a completion that is not the operation's last.
+func (b *epollBackend) emit(k Key, res int32, flags uint32) {
+	b.cq = append(b.cq, Completion{Key: k, Res: res, Flags: flags | FlagMore})
+}
+
+// finish takes operation i out of wherever it waits and reports its final
+// result.
+func (b *epollBackend) finish(i int32, res int32) {
+	b.unlink(i)
+	b.cq = append(b.cq, Completion{Key: b.ops[i].key, Res: res})
+}
+
+// handle applies a batch of events and reports whether the eventfd fired.
+func (b *epollBackend) handle(events []unix.EpollEvent) bool {
+	woke := false
+	for k := range events {
+		fd, m := int(events[k].Fd), events[k].Events
+		if fd == b.evfd {
+			// Drain before lowering the flag: a wake that raises the flag
+			// after this writes again and so fires another event.
+			unix.Syscall(unix.SYS_READ, uintptr(b.evfd), uintptr(unsafe.Pointer(&b.wakeRead[0])), 8)
+			b.wakePending.Store(false)
+			woke = true
+			continue
+		}
+		if fd < 0 || fd >= len(b.fds) || b.fds[fd].flags&fdRegistered == 0 {
+			continue
+		}
+		st := &b.fds[fd]
+		if m&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			st.flags |= fdReadable
+		}
+		if m&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			st.flags |= fdWritable
+		}
+		b.runQueue(fd, whereRead)
+		b.runQueue(fd, whereWrite)
+		b.runPolls(fd, m)
+	}
+	return woke
+}
+
+// startQueued starts every submitted operation, in submission order.
+func (b *epollBackend) startQueued() {
+	for b.sq.head != 0 {
+		i := b.sq.head - 1
+		b.unlink(i)
+		b.start(i)
+	}
+}
+
+// runAgain gives the multishot operations stopped at their burst limit
+// another round.
+func (b *epollBackend) runAgain() {
+	if len(b.again) == 0 {
+		return
+	}
+	b.againCur = append(b.againCur[:0], b.again...)
+	b.again = b.again[:0]
+	for _, fd := range b.againCur {
+		if int(fd) >= len(b.fds) || b.fds[fd].flags&fdAgain == 0 {
+			continue // closed meanwhile
+		}
+		b.fds[fd].flags &^= fdAgain
+		b.runQueue(int(fd), whereRead)
+		b.runQueue(int(fd), whereWrite)
+	}
+}
+
+// later puts fd on the again list for the next round.
+func (b *epollBackend) later(fd int) {
+	if b.fds[fd].flags&fdAgain == 0 {
+		b.fds[fd].flags |= fdAgain
+		b.again = append(b.again, int32(fd))
+	}
+}
+
+// track returns fd's state, adding fd to the epoll set and making it
+// non-blocking on first use; a negative result is -errno.
+func (b *epollBackend) track(fd int) (*fdState, int32) {
+	if fd < 0 {
+		return nil, -int32(unix.EBADF)
+	}
+	if fd < len(b.fds) && b.fds[fd].flags&(fdRegistered|fdNoPoll) != 0 {
+		return &b.fds[fd], 0
+	}
+	// Register before growing the table, so that a bogus fd number is an
+	// EBADF and not a huge allocation.
+	b.ev = unix.EpollEvent{Events: epollEvents, Fd: int32(fd)}
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(b.epfd), unix.EPOLL_CTL_ADD, uintptr(fd), uintptr(unsafe.Pointer(&b.ev)), 0, 0)
+	var flags fdFlags
+	switch e {
+	case 0, unix.EEXIST:
+		fl, _, e := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0)
+		if e == 0 && fl&unix.O_NONBLOCK == 0 {
+			unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK)
+		}
+		// Optimistic until a call says EAGAIN: data that is already there
+		// is read at once instead of after a round trip through epoll_wait.
+		flags = fdRegistered | fdReadable | fdWritable
+	case unix.EPERM:
+		// Regular files and directories cannot be polled: they are always
+		// ready, and their calls never return EAGAIN.
+		flags = fdNoPoll | fdReadable | fdWritable
+	default:
+		return nil, -int32(e)
+	}
+	if fd >= len(b.fds) {
+		b.fds = append(b.fds, make([]fdState, max(fd+1, 2*len(b.fds), 64)-len(b.fds))...)
+	}
+	st := &b.fds[fd]
+	st.flags |= flags
+	return st, 0
+}
+
+// forget drops fd's registration before it is closed. Operations still
+// parked on it become orphans: close does not cancel them, and they must
+// not run on a new file that reuses the number.
+func (b *epollBackend) forget(fd int) {
+	if fd < 0 || fd >= len(b.fds) {
+		return
+	}
+	st := &b.fds[fd]
+	if st.flags&fdRegistered != 0 {
+		// Explicitly, because a dup of fd would keep the kernel's entry and
+		// its events alive after close.
+		unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(b.epfd), unix.EPOLL_CTL_DEL, uintptr(fd), 0, 0, 0)
+	}
+	for _, l := range [...]*opList{&st.rq, &st.wq, &st.pq} {
+		for l.head != 0 {
+			i := l.head - 1
+			b.unlink(i)
+			b.push(&b.orphans, i, whereOrphan)
+		}
+	}
+	*st = fdState{}
+}
+
+// waitsOnFD reports whether an operation of kind code waits for its fd's
+// readiness (and so can be cancelled by fd).
+func waitsOnFD(code opcode) bool {
+	return sideOf(code) != whereNone || code == opPoll
+}
+
+// sideOf names the fd queue an operation of kind code waits in.
+func sideOf(code opcode) opWhere {
+	switch code {
+	case opAccept, opAcceptMultishot, opRecv, opRecvMultishot, opRecvmsg, opRead:
+		return whereRead
+	case opSend, opSendmsg, opConnect, opWrite:
+		return whereWrite
+	}
+	return whereNone
+}
+
+// list returns the fd queue for side w.
+func (st *fdState) list(w opWhere) *opList {
+	switch w {
+	case whereRead:
+		return &st.rq
+	case whereWrite:
+		return &st.wq
+	}
+	return &st.pq
+}
+
+// push appends operation i to l and records that it waits there.
+func (b *epollBackend) push(l *opList, i int32, w opWhere) {
+	r := &b.ops[i]
+	r.where, r.prev, r.next = w, l.tail, 0
+	if l.tail != 0 {
+		b.ops[l.tail-1].next = i + 1
+	} else {
+		l.head = i + 1
+	}
+	l.tail = i + 1
+	if w == whereRead || w == whereWrite || w == wherePoll {
+		b.parked++
+	}
+}
+
+// unlink takes operation i out of its list or the timer heap.
+func (b *epollBackend) unlink(i int32) {
+	r := &b.ops[i]
+	var l *opList
+	switch r.where {
+	case whereNone:
+		return
+	case whereTimer:
+		b.timerRemove(i)
+		r.where = whereNone
+		return
+	case whereQueued:
+		l = &b.sq
+	case whereOrphan:
+		l = &b.orphans
+	default:
+		l = b.fds[r.s.op.fd].list(r.where)
+		b.parked--
+	}
+	if r.prev != 0 {
+		b.ops[r.prev-1].next = r.next
+	} else {
+		l.head = r.next
+	}
+	if r.next != 0 {
+		b.ops[r.next-1].prev = r.prev
+	} else {
+		l.tail = r.prev
+	}
+	r.prev, r.next, r.where = 0, 0, whereNone
 }
