@@ -53,6 +53,8 @@ var (
 	ErrNoBuffers = errors.New("port: no provided buffers configured")
 	// ErrUnsupported: the operation does not exist on this backend or kernel.
 	ErrUnsupported = errors.New("port: operation not supported by this backend")
+
+	errNoMsg = errors.New("port: SendMsg or RecvMsg with a nil *Msg")
 )
 
 // Config tunes a port. The zero value is a good default.
@@ -177,6 +179,9 @@ func (p *Port) Submit(k Key, op Op) error {
 	}
 	if op.code == opRecvMultishot && p.bufs == nil {
 		return ErrNoBuffers
+	}
+	if (op.code == opSendmsg || op.code == opRecvmsg) && op.msg == nil {
+		return errNoMsg
 	}
 	s.op = op
 	p.slots.setState(s, slotInFlight)
