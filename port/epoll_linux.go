@@ -25,8 +25,8 @@ import (
 //   - cq, the completions ready to report, which Wait hands out.
 //
 // An fd is added to the epoll set lazily, by its first operation that needs
-// readiness, and made non-blocking then (io_uring copes with blocking fds;
-// a readiness loop does not). Its readable and writable flags are set by
+// readiness, and made non-blocking by the first accept, connect, read or
+// write (io_uring copes with blocking fds; a readiness loop does not). Its readable and writable flags are set by
 // events and cleared when a call returns EAGAIN: with edge triggering the
 // kernel reports a change only once, so the flags are the memory of it.
 //
@@ -73,11 +73,12 @@ type fdState struct {
 type fdFlags uint8
 
 const (
-	fdRegistered fdFlags = 1 << iota // in the epoll set
-	fdNoPoll                         // epoll refused it (a regular file): calls never wait
-	fdReadable                       // the last event said readable and no call said EAGAIN since
-	fdWritable                       // likewise for writing
-	fdAgain                          // on the again list: a multishot stopped at its burst limit
+	fdRegistered  fdFlags = 1 << iota // in the epoll set
+	fdNoPoll                          // epoll refused it (a regular file): calls never wait
+	fdReadable                        // the last event said readable and no call said EAGAIN since
+	fdWritable                        // likewise for writing
+	fdAgain                           // on the again list: a multishot stopped at its burst limit
+	fdNonblocking                     // O_NONBLOCK is set (by the backend or its owner)
 )
 
 const (
@@ -438,8 +439,8 @@ func (b *epollBackend) later(fd int) {
 	}
 }
 
-// track returns fd's state, adding fd to the epoll set and making it
-// non-blocking on first use; a negative result is -errno.
+// track returns fd's state, adding fd to the epoll set on first use; a
+// negative result is -errno.
 func (b *epollBackend) track(fd int) (*fdState, int32) {
 	if fd < 0 {
 		return nil, -int32(unix.EBADF)
@@ -454,10 +455,6 @@ func (b *epollBackend) track(fd int) (*fdState, int32) {
 	var flags fdFlags
 	switch e {
 	case 0, unix.EEXIST:
-		fl, _, e := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0)
-		if e == 0 && fl&unix.O_NONBLOCK == 0 {
-			unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK)
-		}
 		// Optimistic until a call says EAGAIN: data that is already there
 		// is read at once instead of after a round trip through epoll_wait.
 		flags = fdRegistered | fdReadable | fdWritable
@@ -474,6 +471,23 @@ func (b *epollBackend) track(fd int) (*fdState, int32) {
 	st := &b.fds[fd]
 	st.flags |= flags
 	return st, 0
+}
+
+// makeNonblocking sets O_NONBLOCK on a tracked fd, once. Only accept,
+// connect, read and write need it: sends and receives ask for it per call
+// with MSG_DONTWAIT, and polls make no call. The flag belongs to the open
+// file, which others (a shell sharing a terminal) may share, so the backend
+// sets it only where it has no other way.
+func (b *epollBackend) makeNonblocking(fd int) {
+	st := &b.fds[fd]
+	if st.flags&(fdNonblocking|fdNoPoll) != 0 {
+		return
+	}
+	st.flags |= fdNonblocking
+	fl, _, e := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0)
+	if e == 0 && fl&unix.O_NONBLOCK == 0 {
+		unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK)
+	}
 }
 
 // forget drops fd's registration before it is closed. Operations still

@@ -56,6 +56,10 @@ func (b *epollBackend) startIO(i int32) {
 		b.finish(i, res)
 		return
 	}
+	switch op.code {
+	case opAccept, opAcceptMultishot, opConnect, opRead, opWrite:
+		b.makeNonblocking(fd)
+	}
 	l := st.list(w)
 	if op.code == opConnect && l.head == 0 {
 		// connect changes the socket's state rather than waiting for it:
