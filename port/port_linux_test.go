@@ -393,7 +393,7 @@ func TestAccept(t *testing.T) {
 func TestAcceptMultishot(t *testing.T) {
 	p := openPort(t, port.Config{})
 	ln, addr := listenTCP(t)
-	const clients = 3
+	const clients = 40 // more than one round of a multishot's work
 	k := p.register()
 	p.submit(k, port.AcceptMultishot(ln))
 	dialAsync(t, addr, clients)
@@ -676,4 +676,80 @@ func TestOpsOnOneFDCompleteInOrder(t *testing.T) {
 func TestBadFD(t *testing.T) {
 	p := openPort(t, port.Config{})
 	wantErr(t, "recv on a closed fd", p.do(port.Recv(1<<20, make([]byte, 4))), syscall.EBADF)
+}
+
+func TestRecvMultishotLongStream(t *testing.T) {
+	p := openPort(t, port.Config{Buffers: 64, BufferSize: 1024})
+	a, b := socketPair(t)
+	src := pattern(1 << 20)
+	sent := make(chan error, 1)
+	go func() {
+		_, err := unix.Write(b, src) // blocks until the port has read enough
+		sent <- err
+	}()
+	var got []byte
+	k := p.register()
+	p.submit(k, port.RecvMultishot(a))
+	for len(got) < len(src) {
+		c := p.waitKey(k)
+		if !c.More() {
+			// The pool ran dry between two Waits: re-arm, as a loop does.
+			wantErr(t, "multishot recv ending early", c, syscall.ENOBUFS)
+			p.submit(k, port.RecvMultishot(a))
+			continue
+		}
+		id, ok := c.BufferID()
+		if !ok || c.Res <= 0 {
+			t.Fatalf("completion %+v (%v), want data in a buffer", c, c.Err())
+		}
+		got = append(got, p.Buffer(c)...)
+		p.RecycleBuffer(id)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if !bytes.Equal(got, src) {
+		t.Fatalf("received %d bytes, equal %v; want the %d sent, byte for byte", len(got), bytes.Equal(got, src), len(src))
+	}
+	if err := p.Cancel(k); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	wantErr(t, "cancelled multishot recv", p.waitKey(k), syscall.ECANCELED)
+}
+
+func TestCancelFDBeforeWait(t *testing.T) {
+	p := openPort(t, port.Config{})
+	a, _ := socketPair(t)
+	k := p.register()
+	p.submit(k, port.Recv(a, make([]byte, 16)))
+	if err := p.CancelFD(a); err != nil {
+		t.Fatalf("CancelFD: %v", err)
+	}
+	wantErr(t, "recv cancelled by fd", p.waitKey(k), syscall.ECANCELED)
+}
+
+func TestCloseDoesNotCancel(t *testing.T) {
+	p := openPort(t, port.Config{})
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fds[0] // closed below by the Close op
+	closeOnCleanup(t, fds[1])
+	k := p.register()
+	p.submit(k, port.Recv(a, make([]byte, 16)))
+	if n, err := p.Wait(make([]port.Completion, 4), 0); n != 0 || err != nil {
+		t.Fatalf("Wait(0) = %d, %v; want 0, nil while nothing was sent", n, err)
+	}
+	wantRes(t, "close", p.do(port.Close(a)), 0)
+	if n, err := p.Wait(make([]port.Completion, 4), 0); n != 0 || err != nil {
+		t.Fatalf("Wait(0) after the close = %d, %v; want 0, nil: close cancels nothing", n, err)
+	}
+	if n := p.InFlight(); n != 1 {
+		t.Fatalf("InFlight() = %d, want the recv still in flight", n)
+	}
+	if err := p.Cancel(k); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	wantErr(t, "recv cancelled after its fd was closed", p.waitKey(k), syscall.ECANCELED)
 }

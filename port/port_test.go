@@ -305,3 +305,31 @@ func TestClosedPortRefusesWork(t *testing.T) {
 		t.Errorf("second Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestWaitFillsAtMostLenOut(t *testing.T) {
+	p := openPort(t, port.Config{})
+	const n, room = 100, 7
+	keys := map[port.Key]bool{}
+	for range n {
+		k := p.register()
+		keys[k] = true
+		p.submit(k, port.Nop())
+	}
+	out := make([]port.Completion, room)
+	deadline := time.Now().Add(hangLimit)
+	for len(keys) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d nops still missing", len(keys))
+		}
+		got, err := p.Wait(out, 100*time.Millisecond)
+		if err != nil || got > room {
+			t.Fatalf("Wait = %d, %v; want at most %d, nil", got, err, room)
+		}
+		for _, c := range out[:got] {
+			if !keys[c.Key] {
+				t.Fatalf("completion %+v for a key not pending", c)
+			}
+			delete(keys, c.Key)
+		}
+	}
+}

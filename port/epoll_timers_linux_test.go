@@ -1,0 +1,37 @@
+package port
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestEpollTimerHeapOrder(t *testing.T) {
+	const n = 500
+	b := &epollBackend{ops: make([]epollOp, n)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range b.ops {
+		b.ops[i].key = makeKey(uint32(i), 1)
+		b.ops[i].when = rng.Int64N(1000) // many equal deadlines too
+		b.timerPush(int32(i))
+	}
+	removed := map[Key]bool{}
+	for i := 0; i < n; i += 3 {
+		b.unlink(int32(i))
+		removed[b.ops[i].key] = true
+	}
+	b.expireTimers(1 << 62)
+	var whens []int64
+	for _, c := range b.cq {
+		if removed[c.Key] {
+			t.Fatalf("removed timer %v fired", c.Key)
+		}
+		whens = append(whens, b.ops[c.Key.index()].when)
+	}
+	if want := n - len(removed); len(whens) != want {
+		t.Fatalf("%d timers fired, want %d", len(whens), want)
+	}
+	if !slices.IsSorted(whens) {
+		t.Fatalf("timers fired out of deadline order: %v", whens)
+	}
+}
