@@ -24,16 +24,25 @@ import (
 //     operations on one fd; or the timer heap for timeouts;
 //   - cq, the completions ready to report, which Wait hands out.
 //
-// An fd is added to the epoll set lazily, by its first operation that needs
-// readiness, and made non-blocking by the first accept, connect, read or
-// write (io_uring copes with blocking fds; a readiness loop does not). Its readable and writable flags are set by
-// events and cleared when a call returns EAGAIN: with edge triggering the
-// kernel reports a change only once, so the flags are the memory of it.
+// An fd is added to the epoll set lazily, by its first operation that
+// needs readiness, and made non-blocking by the first accept, connect, read
+// or write (io_uring copes with blocking fds; a readiness loop does not).
+// Its readable and writable flags are set by events and cleared when a
+// call returns EAGAIN: with edge triggering the kernel reports a change
+// only once, so the flags are the memory of it.
 //
-// An fd that is closed behind the port's back (not with the Close op) keeps
-// its registration here while the kernel has dropped it; a new file under
-// the same number would then wait for events that never come. Close fds
-// with the Close op, as the loop does.
+// Where this backend differs from io_uring, within the port's contract:
+//
+//   - Cancel reaches an operation that Wait has not started yet, so it ends
+//     with ECANCELED without its system call ever being made.
+//   - An operation parked on an fd that the Close op closes stays in flight
+//     until cancelled (close cancels nothing, as on io_uring), but it can no
+//     longer complete by itself: io_uring's request holds the file open,
+//     this backend cannot.
+//   - An fd closed behind the port's back (not with the Close op) keeps its
+//     registration here while the kernel has dropped it; a new file under
+//     the same number would then wait for events that never come. Close
+//     fds with the Close op, as the loop does.
 
 // epollOp is the backend's record of the operation under one slot; ops is
 // indexed by slot index, which an operation owns until its final result.
