@@ -95,7 +95,7 @@ func (c *Config) fill() error {
 	if c.CQEntries == 0 {
 		c.CQEntries = 8 * c.Entries
 	}
-	c.CQEntries = roundPow2(c.CQEntries)
+	c.CQEntries = roundPow2(max(c.CQEntries, c.Entries)) // the kernel wants CQ ≥ SQ
 	if c.Buffers < 0 || c.Buffers > maxBuffers || c.Buffers&(c.Buffers-1) != 0 {
 		return fmt.Errorf("port: Buffers = %d, want a power of two up to %d", c.Buffers, maxBuffers)
 	}
@@ -179,6 +179,10 @@ func (p *Port) Submit(k Key, op Op) error {
 		return ErrNoBuffers
 	}
 	s.op = op
+	if err := s.prepare(); err != nil {
+		s.op = Op{}
+		return err
+	}
 	p.slots.setState(s, slotInFlight)
 	if err := p.b.submit(k, s); err != nil {
 		s.op = Op{}
