@@ -102,10 +102,6 @@ const (
 	maxEvents = 1024
 )
 
-// wakeOne is the eventfd increment that Wake writes; it lives outside any
-// goroutine's stack so the write allocates nothing.
-var wakeOne = [8]byte{1}
-
 // epollBackend implements backend with epoll; see the comment at the top.
 type epollBackend struct {
 	epfd   int
@@ -184,21 +180,9 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 // name reports "epoll".
 func (b *epollBackend) name() string { return "epoll" }
 
-// submit records op s under k and queues it for the next wait to start.
+// submit records op s under k and queues it for the next wait to start;
+// Port.Submit has already prepared the slot's kernel memory.
 func (b *epollBackend) submit(k Key, s *slot) error {
-	op := &s.op
-	switch op.code {
-	case opConnect:
-		n, err := encodeSockaddr(op.addr, op.path, &s.sys.sa)
-		if err != nil {
-			return err
-		}
-		s.sys.salen = n
-	case opSendmsg, opRecvmsg:
-		if err := op.msg.prepare(op.code == opSendmsg); err != nil {
-			return err
-		}
-	}
 	idx := int(k.index())
 	if idx >= len(b.ops) {
 		b.ops = append(b.ops, make([]epollOp, idx+1-len(b.ops))...)

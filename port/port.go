@@ -53,8 +53,6 @@ var (
 	ErrNoBuffers = errors.New("port: no provided buffers configured")
 	// ErrUnsupported: the operation does not exist on this backend or kernel.
 	ErrUnsupported = errors.New("port: operation not supported by this backend")
-
-	errNoMsg = errors.New("port: SendMsg or RecvMsg with a nil *Msg")
 )
 
 // Config tunes a port. The zero value is a good default.
@@ -97,7 +95,7 @@ func (c *Config) fill() error {
 	if c.CQEntries == 0 {
 		c.CQEntries = 8 * c.Entries
 	}
-	c.CQEntries = roundPow2(c.CQEntries)
+	c.CQEntries = roundPow2(max(c.CQEntries, c.Entries)) // the kernel wants CQ ≥ SQ
 	if c.Buffers < 0 || c.Buffers > maxBuffers || c.Buffers&(c.Buffers-1) != 0 {
 		return fmt.Errorf("port: Buffers = %d, want a power of two up to %d", c.Buffers, maxBuffers)
 	}
@@ -180,10 +178,11 @@ func (p *Port) Submit(k Key, op Op) error {
 	if op.code == opRecvMultishot && p.bufs == nil {
 		return ErrNoBuffers
 	}
-	if (op.code == opSendmsg || op.code == opRecvmsg) && op.msg == nil {
-		return errNoMsg
-	}
 	s.op = op
+	if err := s.prepare(); err != nil {
+		s.op = Op{}
+		return err
+	}
 	p.slots.setState(s, slotInFlight)
 	if err := p.b.submit(k, s); err != nil {
 		s.op = Op{}

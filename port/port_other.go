@@ -13,6 +13,8 @@ type msgSys struct{}
 
 func (m *Msg) complete(res int32) {}
 
+func (s *slot) prepare() error { return nil }
+
 func openBackend(cfg *Config, bufs *bufferPool) (backend, error) {
 	return nil, fmt.Errorf("port: no completion-port backend on %s (cport has io_uring and epoll on Linux, IOCP on Windows)", runtime.GOOS)
 }

@@ -24,6 +24,32 @@ type msgSys struct {
 	name unix.RawSockaddrAny
 }
 
+// prepare writes the memory the kernel will read for the slot's op: the
+// timespec, the socket address, a message's header. It is the only step of
+// a submission that can fail on bad input, so it runs before anything is
+// queued and the backends' own preparation cannot fail.
+func (s *slot) prepare() error {
+	op := &s.op
+	switch op.code {
+	case opTimeout:
+		s.sys.ts = unix.NsecToTimespec(int64(max(op.dur, 0)))
+	case opConnect:
+		n, err := encodeSockaddr(op.addr, op.path, &s.sys.sa)
+		if err != nil {
+			return err
+		}
+		s.sys.salen = n
+	case opSendmsg, opRecvmsg:
+		if op.msg == nil {
+			return errNilMsg
+		}
+		return op.msg.prepare(op.code == opSendmsg)
+	}
+	return nil
+}
+
+var errNilMsg = errors.New("port: SendMsg/RecvMsg with a nil *Msg")
+
 // prepare fills m's header for a send (withAddr) or a receive.
 func (m *Msg) prepare(send bool) error {
 	s := &m.sys

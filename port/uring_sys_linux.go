@@ -205,4 +205,3 @@ func ioUringRegister(fd int, opcode uint32, arg unsafe.Pointer, nrArgs uint32) e
 	}
 	return nil
 }
-

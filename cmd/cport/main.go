@@ -1,0 +1,54 @@
+// Command cport runs cport's servers, examples and benchmarks.
+//
+//	cport seed-accept --addr HOST:PORT   the seed article's completion-port accept
+//	cport version                        which backends this machine offers
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+type command struct {
+	name, summary string
+	run           func(args []string, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept},
+	{"version", "print the backends this machine offers", runVersion},
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	for _, c := range commands {
+		if c.name == name {
+			if err := c.run(os.Args[2:], os.Stdout); err != nil {
+				fmt.Fprintf(os.Stderr, "cport %s: %v\n", name, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	if name == "help" || name == "-h" || name == "--help" {
+		usage(os.Stdout)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "cport: unknown command %q\n", name)
+	usage(os.Stderr)
+	os.Exit(2)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: cport COMMAND [flags]")
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "Run 'cport COMMAND -h' for a command's flags.")
+}

@@ -1,0 +1,103 @@
+package sock
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenConfig sets the options of a listening socket.
+type ListenConfig struct {
+	// Backlog is the accept queue length; zero means the system's maximum.
+	Backlog int
+	// ReusePort lets several sockets listen on one address, the kernel
+	// spreading connections over them (SO_REUSEPORT).
+	ReusePort bool
+}
+
+// ListenTCP returns a listening TCP socket bound to addr.
+func ListenTCP(addr netip.AddrPort, cfg ListenConfig) (int, error) {
+	fd, err := Socket(addr, unix.SOCK_STREAM)
+	if err != nil {
+		return -1, err
+	}
+	if err := listen(fd, addr, cfg); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func listen(fd int, addr netip.AddrPort, cfg ListenConfig) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt(SO_REUSEADDR)", err)
+	}
+	if cfg.ReusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return os.NewSyscallError("setsockopt(SO_REUSEPORT)", err)
+		}
+	}
+	if err := unix.Bind(fd, Sockaddr(addr)); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	backlog := cfg.Backlog
+	if backlog <= 0 {
+		backlog = unix.SOMAXCONN
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		return os.NewSyscallError("listen", err)
+	}
+	return nil
+}
+
+// Socket creates a non-blocking, close-on-exec socket of addr's family.
+func Socket(addr netip.AddrPort, typ int) (int, error) {
+	family := unix.AF_INET6
+	if addr.Addr().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	return fd, nil
+}
+
+// Sockaddr converts addr to the x/sys form.
+func Sockaddr(addr netip.AddrPort) unix.Sockaddr {
+	if addr.Addr().Is4() {
+		return &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
+	}
+	return &unix.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
+}
+
+// LocalAddr is the address socket fd is bound to.
+func LocalAddr(fd int) (netip.AddrPort, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, os.NewSyscallError("getsockname", err)
+	}
+	return addrPort(sa)
+}
+
+// PeerAddr is the address of the peer connected to socket fd.
+func PeerAddr(fd int) (netip.AddrPort, error) {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return netip.AddrPort{}, os.NewSyscallError("getpeername", err)
+	}
+	return addrPort(sa)
+}
+
+func addrPort(sa unix.Sockaddr) (netip.AddrPort, error) {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)), nil
+	}
+	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
+}
+
