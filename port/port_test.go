@@ -336,3 +336,35 @@ func TestWaitFillsAtMostLenOut(t *testing.T) {
 		}
 	}
 }
+
+func TestWakeRacingClose(t *testing.T) {
+	p := openPort(t, port.Config{})
+	stop := make(chan struct{})
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				if err := p.Wake(); err != nil && !errors.Is(err, port.ErrClosed) {
+					done <- err
+					return
+				}
+			}
+		}()
+	}
+	p.Wait(make([]port.Completion, 4), -1) // the wakers are running
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	close(stop)
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatalf("Wake during Close: %v, want nil or ErrClosed", err)
+		}
+	}
+}
