@@ -8,6 +8,11 @@ type bufferPool struct {
 	mem   []byte
 	size  int
 	count int
+	// lent has a bit set for each buffer a completion handed to the caller
+	// and not yet recycled. Recycling a buffer twice would put its ID in the
+	// kernel's ring twice and let two receives share one buffer — data
+	// crossing between connections — so a second recycle is refused.
+	lent []uint64
 }
 
 func newBufferPool(count, size int) (*bufferPool, error) {
@@ -15,7 +20,23 @@ func newBufferPool(count, size int) (*bufferPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bufferPool{mem: mem, size: size, count: count}, nil
+	return &bufferPool{mem: mem, size: size, count: count, lent: make([]uint64, (count+63)/64)}, nil
+}
+
+// lend records that a completion gave buffer id to the caller.
+func (bp *bufferPool) lend(id uint16) { bp.lent[id/64] |= 1 << (id % 64) }
+
+// giveBack clears id's lent bit and reports whether it was set.
+func (bp *bufferPool) giveBack(id uint16) bool {
+	if int(id) >= bp.count {
+		return false
+	}
+	w, bit := &bp.lent[id/64], uint64(1)<<(id%64)
+	if *w&bit == 0 {
+		return false
+	}
+	*w &^= bit
+	return true
 }
 
 func (bp *bufferPool) get(id uint16) []byte {

@@ -257,21 +257,28 @@ func (p *Port) collect(out []Completion, timeout time.Duration) (int, error) {
 	for i := 0; i < n; i++ {
 		c := out[i]
 		s := p.slots.lookup(c.Key)
-		if s == nil || s.state == slotIdle {
-			continue // a late completion for a key that is gone or reused
+		if s == nil || s.state == slotIdle || s.state == slotReleased {
+			// Nobody will see this completion: a late one for a key that is
+			// gone, reused or released. A buffer it carries goes straight
+			// back to the pool, or the pool would leak it.
+			if s != nil && s.state == slotReleased && !c.More() {
+				s.op = Op{}
+				p.slots.free(c.Key)
+			}
+			if id, ok := c.BufferID(); ok && p.bufs != nil {
+				p.b.recycle(id)
+			}
+			continue
 		}
 		if !c.More() {
 			if s.op.msg != nil {
 				s.op.msg.complete(c.Res)
 			}
 			s.op = Op{} // drop references to the caller's memory
-			if s.state == slotReleased {
-				p.slots.free(c.Key)
-				continue
-			}
 			p.slots.setState(s, slotIdle)
-		} else if s.state == slotReleased {
-			continue
+		}
+		if id, ok := c.BufferID(); ok && p.bufs != nil {
+			p.bufs.lend(id)
 		}
 		out[kept] = c
 		kept++
@@ -300,9 +307,10 @@ func (p *Port) Buffer(c Completion) []byte {
 }
 
 // RecycleBuffer returns provided buffer id to the pool that multishot
-// receives draw from.
+// receives draw from. Each buffer a completion handed out goes back once;
+// recycling an ID that is not out (twice, or never lent) is ignored.
 func (p *Port) RecycleBuffer(id uint16) {
-	if p.bufs != nil && !p.closed.Load() {
+	if p.bufs != nil && !p.closed.Load() && p.bufs.giveBack(id) {
 		p.b.recycle(id)
 	}
 }

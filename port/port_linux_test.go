@@ -756,3 +756,42 @@ func TestCloseDoesNotCancel(t *testing.T) {
 	}
 	wantErr(t, "recv cancelled after its fd was closed", p.waitKey(k), syscall.ECANCELED)
 }
+
+// Recycling a buffer twice must not put it in the pool twice: two
+// receives would then share one buffer and one connection's bytes would
+// show up in another's (the cross-client data bug of pooled buffers).
+func TestRecycleTwiceIsIgnored(t *testing.T) {
+	const buffers = 2
+	p := openPort(t, port.Config{Buffers: buffers, BufferSize: 64})
+	a, b := socketPair(t)
+	k := p.register()
+	p.submit(k, port.RecvMultishot(a))
+	mustWrite(t, b, []byte("first"))
+	c := p.waitKey(k)
+	id, ok := c.BufferID()
+	if !ok {
+		t.Fatalf("completion %+v has no buffer", c)
+	}
+	p.RecycleBuffer(id)
+	p.RecycleBuffer(id) // the bug under test
+	p.RecycleBuffer(buffers + 5)
+	// Hold every buffer the pool hands out: there must be exactly as
+	// many distinct ones as the pool has, then ENOBUFS.
+	held := map[uint16]bool{}
+	for i := 0; ; i++ {
+		mustWrite(t, b, []byte{byte(i)})
+		c := p.waitKey(k)
+		if !c.More() {
+			wantErr(t, "multishot recv with every buffer held", c, syscall.ENOBUFS)
+			break
+		}
+		id, _ := c.BufferID()
+		if held[id] {
+			t.Fatalf("buffer %d handed out twice", id)
+		}
+		held[id] = true
+	}
+	if len(held) != buffers {
+		t.Errorf("%d buffers handed out, want %d", len(held), buffers)
+	}
+}

@@ -150,6 +150,10 @@ func decodeSockaddr(raw *unix.RawSockaddrAny) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// wakeOne is the eventfd increment both Linux backends write: a
+// native-endian uint64 of 1.
+var wakeOne = [8]byte{1}
+
 // allocRegion maps anonymous memory outside the Go heap: the collector
 // never scans or moves it, and the kernel may hold its addresses freely.
 func allocRegion(n int) ([]byte, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,9 +41,13 @@ type uring struct {
 	backlog []pending // submissions waiting for room in the SQ
 
 	// Wake-ups: a read of this eventfd is always armed in the ring.
+	// wakeMu orders a Wake from another goroutine against close, so a
+	// wake never writes to a closed (or reused) descriptor.
 	eventfd     int
 	wakeBuf     [8]byte
 	wakePending atomic.Bool
+	wakeMu      sync.Mutex
+	wakeClosed  bool
 
 	// Provided buffers: a ring the kernel takes buffer IDs from.
 	bufs    *bufferPool
@@ -431,12 +436,14 @@ func (r *uring) reap(out []Completion) int {
 	return n
 }
 
-// wakeOne is the eventfd increment, a native-endian uint64 of 1.
-var wakeOne = [8]byte{1}
-
 func (r *uring) wake() error {
 	if r.wakePending.Swap(true) {
 		return nil
+	}
+	r.wakeMu.Lock()
+	defer r.wakeMu.Unlock()
+	if r.wakeClosed {
+		return ErrClosed
 	}
 	_, err := unix.Write(r.eventfd, wakeOne[:])
 	if err != nil && err != unix.EAGAIN {
@@ -462,10 +469,13 @@ func (r *uring) close() error {
 		}
 		r.fd = -1
 	}
+	r.wakeMu.Lock()
+	r.wakeClosed = true
 	if r.eventfd >= 0 {
 		unix.Close(r.eventfd)
 		r.eventfd = -1
 	}
+	r.wakeMu.Unlock()
 	if r.bufRing != nil {
 		freeRegion(r.bufRing)
 		r.bufRing = nil

@@ -160,7 +160,6 @@ const (
 	cancelFD  = 1 << 1
 	cancelAny = 1 << 2
 
-	cqeFlagMore = 1 << 1
 )
 
 // Register opcodes.

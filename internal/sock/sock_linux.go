@@ -52,6 +52,48 @@ func listen(fd int, addr netip.AddrPort, cfg ListenConfig) error {
 	return nil
 }
 
+// ListenUnix returns a listening Unix stream socket at path. An existing
+// socket file at path is left alone: bind fails with EADDRINUSE, as net does.
+func ListenUnix(path string, cfg ListenConfig) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("bind", err)
+	}
+	backlog := cfg.Backlog
+	if backlog <= 0 {
+		backlog = unix.SOMAXCONN
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("listen", err)
+	}
+	return fd, nil
+}
+
+// UnixSocket creates a non-blocking, close-on-exec Unix socket.
+func UnixSocket(typ int) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	return fd, nil
+}
+
+// Bind binds socket fd to addr.
+func Bind(fd int, addr netip.AddrPort) error {
+	if err := unix.Bind(fd, Sockaddr(addr)); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	return nil
+}
+
+// Close closes fd.
+func Close(fd int) error { return unix.Close(fd) }
+
 // Socket creates a non-blocking, close-on-exec socket of addr's family.
 func Socket(addr netip.AddrPort, typ int) (int, error) {
 	family := unix.AF_INET6
