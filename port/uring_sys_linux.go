@@ -159,7 +159,6 @@ const (
 	cancelAll = 1 << 0
 	cancelFD  = 1 << 1
 	cancelAny = 1 << 2
-
 )
 
 // Register opcodes.

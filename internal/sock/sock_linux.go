@@ -142,4 +142,3 @@ func addrPort(sa unix.Sockaddr) (netip.AddrPort, error) {
 	}
 	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
 }
-
