@@ -126,7 +126,7 @@ func TestStaleCompletionNeverReachesNewOwner(t *testing.T) {
 			t.Fatalf("reused key %v", old)
 		}
 		l.Dispatch(port.Completion{Key: old})
-		l.Dispatch(port.Completion{Key: old + 1<<40}) // a generation never issued
+		l.Dispatch(port.Completion{Key: old + 1<<40})   // a generation never issued
 		l.Dispatch(port.Completion{Key: 1<<32 | 1<<20}) // an index never issued
 		if oldCalls != 0 || newCalls != 0 {
 			t.Errorf("stale completions ran callbacks: old %d, new %d", oldCalls, newCalls)
