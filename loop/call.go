@@ -18,45 +18,79 @@ const (
 	kindFunc     = "func" // CallSoon and Post
 )
 
-// call runs fn so that a panic is reported and the loop goes on. The
-// deferred recover is open-coded by the compiler: it costs a few
-// instructions when nothing panics (BenchmarkCallProtected).
-func (l *Loop) call(kind string, fn func()) {
+// A panic in one callback must not take the loop down nor skip the rest of
+// its batch. Rather than a deferred recover around every call (a few ns
+// each, BenchmarkRecover), each batch runs under one: on a panic the
+// deferred function reports it and the batch resumes after the culprit.
+
+// runFuncs runs fns in order, clearing each entry as it goes.
+func (l *Loop) runFuncs(kind string, fns []func()) {
+	for i := 0; i < len(fns); {
+		i = l.runFuncsFrom(kind, fns, i)
+	}
+}
+
+// runFuncsFrom runs fns[i:] and returns where to resume: len(fns), or just
+// past a function that panicked.
+func (l *Loop) runFuncsFrom(kind string, fns []func(), i int) (next int) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.panicked(v)
+			next = i + 1
+		}
+	}()
+	for ; i < len(fns); i++ {
+		fn := fns[i]
+		fns[i] = nil // drop the reference; the slice is reused
+		l.invoke(kind, fn)
+	}
+	return i
+}
+
+// dispatchAll hands each completion to its callback.
+func (l *Loop) dispatchAll(cs []port.Completion) {
+	for i := 0; i < len(cs); {
+		i = l.dispatchFrom(cs, i)
+	}
+}
+
+func (l *Loop) dispatchFrom(cs []port.Completion, i int) (next int) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.panicked(v)
+			next = i + 1
+		}
+	}()
+	for ; i < len(cs); i++ {
+		l.dispatch(cs[i])
+	}
+	return i
+}
+
+// panicked reports a recovered panic. It runs inside the deferred function,
+// on top of the panicking frames, so the stack shows where it happened.
+func (l *Loop) panicked(v any) {
+	l.onPanic(v, debug.Stack())
+}
+
+func (l *Loop) invoke(kind string, fn func()) {
 	if l.slow > 0 {
-		l.callTimed(kind, fn)
+		start := time.Now()
+		fn()
+		l.reportSlow(kind, fn, start)
 		return
 	}
-	defer l.recoverPanic()
 	fn()
 }
 
-func (l *Loop) callCompletion(cb Callback, c port.Completion) {
+func (l *Loop) invokeCallback(cb Callback, c port.Completion) {
 	if l.slow > 0 {
-		l.callCompletionTimed(cb, c)
+		start := time.Now()
+		cb(c)
+		l.reportSlow(kindCallback, cb, start)
 		return
 	}
-	defer l.recoverPanic()
 	cb(c)
-}
-
-func (l *Loop) callTimed(kind string, fn func()) {
-	defer l.recoverPanic()
-	defer l.reportSlow(kind, fn, time.Now())
-	fn()
-}
-
-func (l *Loop) callCompletionTimed(cb Callback, c port.Completion) {
-	defer l.recoverPanic()
-	defer l.reportSlow(kindCallback, cb, time.Now())
-	cb(c)
-}
-
-// recoverPanic must be the deferred function itself: recover only stops a
-// panic when called directly by it.
-func (l *Loop) recoverPanic() {
-	if v := recover(); v != nil {
-		l.onPanic(v, debug.Stack())
-	}
 }
 
 func (l *Loop) reportSlow(kind string, fn any, start time.Time) {

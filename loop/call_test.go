@@ -1,6 +1,7 @@
 package loop_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +86,47 @@ func TestSlowCallbackReported(t *testing.T) {
 		}
 		t.Logf("other report: %q (%v)", r.what, r.d)
 	}
+}
+
+// A panic stops only the function that raised it: the rest of its batch
+// (ready functions, due timers, completions of one Wait) still runs, in
+// order, in the same pass.
+func TestPanicSkipsOnlyItsOwnCall(t *testing.T) {
+	panics := make(chan any, 8)
+	l := startLoop(t, loop.Config{OnPanic: func(v any, _ []byte) { panics <- v }})
+	var order []string // loop only
+	var soonAt, timerAt []uint64
+	done := make(chan struct{})
+	runOn(t, l, func() {
+		note := func(s string) func() {
+			return func() { order = append(order, s); soonAt = append(soonAt, l.Iterations()) }
+		}
+		l.CallSoon(note("soon 1"))
+		l.CallSoon(func() { panic("soon") })
+		l.CallSoon(note("soon 2"))
+		l.CallSoon(func() { panic("soon again") })
+		l.CallSoon(note("soon 3"))
+
+		at := l.Now().Add(time.Millisecond) // one deadline for all four
+		tnote := func(s string) func() {
+			return func() { order = append(order, s); timerAt = append(timerAt, l.Iterations()) }
+		}
+		l.CallAt(at, tnote("timer 1"))
+		l.CallAt(at, func() { panic("timer") })
+		l.CallAt(at, tnote("timer 2"))
+		l.CallAt(at, func() { close(done) })
+	})
+	wait(t, done, "the timers")
+	for range 3 {
+		wait(t, panics, "a panic report")
+	}
+	runOn(t, l, func() {
+		want := []string{"soon 1", "soon 2", "soon 3", "timer 1", "timer 2"}
+		if !slices.Equal(order, want) {
+			t.Errorf("ran %q, want %q", order, want)
+		}
+		if soonAt[0] != soonAt[2] || timerAt[0] != timerAt[1] {
+			t.Errorf("a panic split its batch across iterations: ready at %v, timers at %v", soonAt, timerAt)
+		}
+	})
 }

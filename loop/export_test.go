@@ -16,3 +16,15 @@ func (l *Loop) OnLoopThread() bool { return l.onLoopThread() }
 
 // ArmedTimers counts timers in the heap (loop only).
 func (l *Loop) ArmedTimers() int { return len(l.timers.heap) }
+
+// RunFuncs runs fns as the loop runs its ready queue.
+func (l *Loop) RunFuncs(fns []func()) { l.runFuncs(kindFunc, fns) }
+
+// RunFuncsBare is RunFuncs without panic recovery: the baseline that shows
+// what the recovery costs.
+func (l *Loop) RunFuncsBare(fns []func()) {
+	for i, fn := range fns {
+		fns[i] = nil
+		l.invoke(kindFunc, fn)
+	}
+}

@@ -95,5 +95,5 @@ func (l *Loop) dispatch(c port.Completion) {
 	if e.key != c.Key || e.cb == nil {
 		return
 	}
-	l.callCompletion(e.cb, c)
+	l.invokeCallback(e.cb, c)
 }

