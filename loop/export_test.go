@@ -1,0 +1,30 @@
+package loop
+
+import "github.com/cport/cport/port"
+
+// Iterations counts loop turns (loop only).
+func (l *Loop) Iterations() uint64 { return l.iterations }
+
+// Wakes counts the port.Wake calls posters made.
+func (l *Loop) Wakes() uint64 { return l.posts.wakes.Load() }
+
+// Dispatch hands c to the callback map as if Wait had returned it (loop only).
+func (l *Loop) Dispatch(c port.Completion) { l.dispatch(c) }
+
+// OnLoopThread is InLoop's fallback for architectures without getg.
+func (l *Loop) OnLoopThread() bool { return l.onLoopThread() }
+
+// ArmedTimers counts timers in the heap (loop only).
+func (l *Loop) ArmedTimers() int { return len(l.timers.heap) }
+
+// RunFuncs runs fns as the loop runs its ready queue.
+func (l *Loop) RunFuncs(fns []func()) { l.runFuncs(kindFunc, fns) }
+
+// RunFuncsBare is RunFuncs without panic recovery: the baseline that shows
+// what the recovery costs.
+func (l *Loop) RunFuncsBare(fns []func()) {
+	for i, fn := range fns {
+		fns[i] = nil
+		l.invoke(kindFunc, fn)
+	}
+}

@@ -1,0 +1,11 @@
+//go:build !amd64 && !arm64
+
+package loop
+
+// getg has no assembly here; the loop records no g.
+func getg() uintptr { return 0 }
+
+// onLoop compares OS thread ids instead of goroutines. That is exact
+// because the loop goroutine is locked to its thread: no other goroutine
+// runs there while it lives. It costs a gettid system call.
+func (l *Loop) onLoop() bool { return l.onLoopThread() }
