@@ -20,10 +20,6 @@ type entry struct {
 
 var errNilCallback = errors.New("loop: nil callback")
 
-// keyIndex is the slot index that port.Key documents in its low 32 bits;
-// the port hands out dense indices, so it indexes a slice.
-func keyIndex(k port.Key) uint32 { return uint32(k) }
-
 // Register creates a key and maps it to cb (loop only). The key stays
 // registered until Release, whatever happens to its operations.
 func (l *Loop) Register(cb Callback) (port.Key, error) {
@@ -37,7 +33,7 @@ func (l *Loop) Register(cb Callback) (port.Key, error) {
 	if err != nil {
 		return 0, portErr(err)
 	}
-	i := int(keyIndex(k))
+	i := int(k.Index())
 	if i >= len(l.keys) {
 		l.keys = append(l.keys, make([]entry, i+1-len(l.keys))...)
 	}
@@ -65,7 +61,7 @@ func (l *Loop) Cancel(k port.Key) error {
 // callback is not called again. Its buffers stay pinned until the kernel
 // lets go of them.
 func (l *Loop) Release(k port.Key) error {
-	if i := keyIndex(k); i < uint32(len(l.keys)) && l.keys[i].key == k {
+	if i := k.Index(); i < uint32(len(l.keys)) && l.keys[i].key == k {
 		l.keys[i] = entry{}
 	}
 	return portErr(l.port.Release(k))
@@ -87,7 +83,7 @@ func (l *Loop) Port() *port.Port { return l.port }
 // dispatch calls the callback k is mapped to, if k is still the key that
 // owns its slot.
 func (l *Loop) dispatch(c port.Completion) {
-	i := keyIndex(c.Key)
+	i := c.Key.Index()
 	if i >= uint32(len(l.keys)) {
 		return
 	}

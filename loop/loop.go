@@ -16,7 +16,9 @@ var ErrClosed = errors.New("loop: closed")
 
 // Config tunes a loop. The zero value is a good default.
 type Config struct {
-	// Port configures the loop's completion port.
+	// Port configures the loop's completion port. Port.Buffers of zero
+	// means DefaultBuffers provided buffers, which the transports read
+	// through; a negative Port.Buffers means none.
 	Port port.Config
 	// Completions is how many completions one Wait may return. Default 256.
 	Completions int
@@ -34,6 +36,12 @@ type Config struct {
 }
 
 const defaultCompletions = 256
+
+// DefaultBuffers is the size of a loop's provided-buffer pool unless its
+// Config says otherwise: 256 buffers of port's default 16 KiB, 4 MiB per
+// loop. Connections take a buffer only while their data is being handed to
+// them, so the pool bounds a burst, not the number of connections.
+const DefaultBuffers = 256
 
 // closeDrainLimit bounds how long Close waits for cancelled operations to
 // report, so an operation the kernel cannot cancel cannot hang shutdown.
@@ -103,6 +111,12 @@ func (l *Loop) configure(cfg Config) {
 }
 
 func (l *Loop) main(pcfg port.Config, opened chan<- error) {
+	switch {
+	case pcfg.Buffers == 0:
+		pcfg.Buffers = DefaultBuffers
+	case pcfg.Buffers < 0:
+		pcfg.Buffers = 0
+	}
 	runtime.LockOSThread()
 	p, err := port.Open(pcfg)
 	if err != nil {
@@ -215,11 +229,7 @@ func (l *Loop) shutdown() {
 	l.posts.close(l, true)
 	l.takePosts()
 	l.drainReady()
-	for _, e := range l.keys {
-		if e.cb != nil {
-			_ = l.port.Cancel(e.key)
-		}
-	}
+	_ = l.port.CancelAll()
 	deadline := time.Now().Add(closeDrainLimit)
 	for l.port.InFlight() > 0 {
 		left := time.Until(deadline)

@@ -16,6 +16,10 @@ type Key uint64
 func makeKey(index, gen uint32) Key { return Key(uint64(gen)<<32 | uint64(index)) }
 
 func (k Key) index() uint32 { return uint32(k) }
+
+// Index is the key's slot index. Indices are dense from zero and reused
+// after Release, so a slice indexed by them is a compact key → value map.
+func (k Key) Index() uint32 { return uint32(k) }
 func (k Key) gen() uint32   { return uint32(k >> 32) }
 
 // String formats the key as slot/generation, for logs.

@@ -219,6 +219,14 @@ func (p *Port) CancelFD(fd int) error {
 	return p.b.cancelFD(fd)
 }
 
+// CancelAll asks every operation in flight to end, as Cancel does.
+func (p *Port) CancelAll() error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	return p.b.cancelAll()
+}
+
 // Release gives the key back. An operation still in flight is cancelled;
 // its completion is swallowed and the slot is reused only after it, so no
 // later owner of the slot ever sees it.

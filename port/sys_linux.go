@@ -58,16 +58,17 @@ func (m *Msg) prepare(send bool) error {
 		if len(b) == 0 {
 			continue
 		}
-		s.iov = append(s.iov, unix.Iovec{Base: &b[0], Len: uint64(len(b))})
+		s.iov = append(s.iov, unix.Iovec{Base: &b[0]})
+		s.iov[len(s.iov)-1].SetLen(len(b))
 	}
 	s.hdr = unix.Msghdr{}
 	if len(s.iov) > 0 {
 		s.hdr.Iov = &s.iov[0]
-		s.hdr.Iovlen = uint64(len(s.iov))
+		s.hdr.SetIovlen(len(s.iov))
 	}
 	if len(m.Control) > 0 {
 		s.hdr.Control = &m.Control[0]
-		s.hdr.Controllen = uint64(len(m.Control))
+		s.hdr.SetControllen(len(m.Control))
 	}
 	switch {
 	case !send:

@@ -1,6 +1,8 @@
 // Command cport runs cport's servers, examples and benchmarks.
 //
 //	cport seed-accept --addr HOST:PORT   the seed article's completion-port accept
+//	cport echo --addr HOST:PORT          an echo server on transports
+//	cport bench echo --addr HOST:PORT    a ping-pong load generator built on cport
 //	cport version                        which backends this machine offers
 package main
 
@@ -17,6 +19,8 @@ type command struct {
 
 var commands = []command{
 	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept},
+	{"echo", "serve echo on transports", runEcho},
+	{"bench", "load generators: bench echo", runBench},
 	{"version", "print the backends this machine offers", runVersion},
 }
 

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/port"
+	"github.com/cport/cport/transport"
+)
+
+func runBench(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: cport bench echo [flags]")
+	}
+	switch args[0] {
+	case "echo":
+		return runBenchEcho(args[1:], stdout)
+	}
+	return fmt.Errorf("unknown benchmark %q (have: echo)", args[0])
+}
+
+// benchEchoConfig is one run of the echo load generator.
+type benchEchoConfig struct {
+	addr      string
+	conns     int
+	size      int
+	duration  time.Duration
+	warmup    time.Duration
+	idle      int
+	serverPID int
+	loops     int
+	backend   string
+}
+
+func runBenchEcho(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench echo", flag.ContinueOnError)
+	var cfg benchEchoConfig
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:7000", "echo server address")
+	fs.IntVar(&cfg.conns, "conns", 100, "connections doing ping-pong")
+	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to measure")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "ping-pong before measuring starts")
+	fs.IntVar(&cfg.idle, "idle", 0, "instead of ping-pong: open this many connections, echo once on each, hold them and report the server's RSS per connection")
+	fs.IntVar(&cfg.serverPID, "server-pid", 0, "the server's pid, to report its CPU per message and RSS per connection")
+	fs.IntVar(&cfg.loops, "loops", 1, "client event loops")
+	fs.StringVar(&cfg.backend, "backend", "", "client backend: uring or epoll")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.size <= 0 || cfg.conns < 0 || cfg.idle < 0 {
+		return errors.New("--size must be positive, --conns and --idle not negative")
+	}
+	g, err := loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend}})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	if cfg.idle > 0 {
+		return benchIdle(g, cfg, stdout)
+	}
+	return benchPingPong(g, cfg, stdout)
+}
+
+// Phases of a run; pingers count and time messages only while measuring.
+const (
+	phaseWarmup int32 = iota
+	phaseMeasure
+	phaseStop
+)
+
+// loopStats is what the pingers of one client loop measured; only that
+// loop's goroutine writes it.
+type loopStats struct {
+	msgs int64
+	lats []int64 // round-trip times in nanoseconds, measured phase only
+}
+
+// pinger sends a message, waits for all of it to come back, and repeats.
+type pinger struct {
+	transport.BaseProtocol
+	t       transport.Transport
+	payload []byte
+	got     int
+	sentAt  time.Time
+	stats   *loopStats
+	phase   *atomic.Int32
+	once    bool // stop after the first echo (idle mode)
+	echoed  chan<- struct{}
+	lost    chan<- error
+}
+
+func (p *pinger) ConnectionMade(t transport.Transport) {
+	p.t = t
+	p.send()
+}
+
+func (p *pinger) send() {
+	p.sentAt = time.Now()
+	p.t.Write(p.payload)
+}
+
+func (p *pinger) DataReceived(data []byte) {
+	p.got += len(data)
+	for p.got >= len(p.payload) {
+		p.got -= len(p.payload)
+		if p.once {
+			p.echoed <- struct{}{}
+			return
+		}
+		switch p.phase.Load() {
+		case phaseMeasure:
+			p.stats.msgs++
+			p.stats.lats = append(p.stats.lats, int64(time.Since(p.sentAt)))
+		case phaseStop:
+			return
+		}
+		p.send()
+	}
+}
+
+func (p *pinger) ConnectionLost(err error) {
+	if err != nil && p.lost != nil && p.phase.Load() != phaseStop {
+		select {
+		case p.lost <- err:
+		default:
+		}
+	}
+}
+
+// dialAll opens n connections spread over the group's loops, at most 256
+// dials in flight, and returns when all are connected.
+func dialAll(g *loop.Group, addr string, n int, mk func(i int, st *loopStats) transport.Protocol, stats []*loopStats) error {
+	loops := g.Loops()
+	sem := make(chan struct{}, 256)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		li := i % len(loops)
+		transport.DialAsync(loops[li], "tcp", addr, 10*time.Second, mk(i, stats[li]), func(t transport.Transport, err error) {
+			if err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+			}
+			<-sem
+			wg.Done()
+		})
+		select {
+		case err := <-errc:
+			wg.Wait()
+			return err
+		default:
+		}
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+	payload := make([]byte, cfg.size)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	var phase atomic.Int32
+	lost := make(chan error, 1)
+	stats := make([]*loopStats, len(g.Loops()))
+	for i := range stats {
+		stats[i] = &loopStats{}
+	}
+	err := dialAll(g, cfg.addr, cfg.conns, func(i int, st *loopStats) transport.Protocol {
+		return &pinger{payload: payload, stats: st, phase: &phase, lost: lost}
+	}, stats)
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	time.Sleep(cfg.warmup)
+	cpu0, err := serverCPU(cfg.serverPID)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	phase.Store(phaseMeasure)
+	select {
+	case err := <-lost:
+		return fmt.Errorf("a connection was lost: %w", err)
+	case <-time.After(cfg.duration):
+	}
+	phase.Store(phaseStop)
+	elapsed := time.Since(start)
+	cpu1, err := serverCPU(cfg.serverPID)
+	if err != nil {
+		return err
+	}
+	// Collect each loop's figures on its own goroutine.
+	var msgs int64
+	var lats []int64
+	for i, l := range g.Loops() {
+		st := stats[i]
+		got := make(chan struct{})
+		l.Post(func() {
+			msgs += st.msgs
+			lats = append(lats, st.lats...)
+			close(got)
+		})
+		<-got
+	}
+	slices.Sort(lats)
+	rate := float64(msgs) / elapsed.Seconds()
+	p50, p99 := percentile(lats, 0.50), percentile(lats, 0.99)
+	fmt.Fprintf(stdout, "echo %s: %d conns × %d B for %v: %.0f msgs/s, p50 %.1f µs, p99 %.1f µs\n",
+		cfg.addr, cfg.conns, cfg.size, elapsed.Round(time.Millisecond), rate, p50, p99)
+	result := fmt.Sprintf("RESULT msgs_per_sec=%.0f p50_us=%.1f p99_us=%.1f", rate, p50, p99)
+	if cfg.serverPID > 0 && msgs > 0 {
+		cpuPerMsg := float64(cpu1-cpu0) / float64(time.Microsecond) / float64(msgs)
+		fmt.Fprintf(stdout, "server pid %d: %.2f µs CPU per message\n", cfg.serverPID, cpuPerMsg)
+		result += fmt.Sprintf(" cpu_us_per_msg=%.3f", cpuPerMsg)
+	}
+	fmt.Fprintln(stdout, result)
+	return nil
+}
+
+// percentile of sorted nanosecond samples, in microseconds.
+func percentile(sorted []int64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(sorted)-1))
+	return float64(sorted[i]) / 1e3
+}
+
+// idleBaseline is how many connections exchange messages before the
+// server's RSS is first read: the server's fixed costs (its buffer pool,
+// the runtime's first heap arenas) are then in the baseline, and what the
+// idle connections add afterwards is theirs alone.
+const idleBaseline = 50
+
+func benchIdle(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+	if cfg.serverPID <= 0 {
+		return errors.New("--idle needs --server-pid to read the server's RSS")
+	}
+	payload := make([]byte, cfg.size)
+	var phase atomic.Int32
+	stats := make([]*loopStats, len(g.Loops()))
+	for i := range stats {
+		stats[i] = &loopStats{}
+	}
+	// Warm the server with ping-pong on a few connections, then let them idle.
+	err := dialAll(g, cfg.addr, idleBaseline, func(i int, st *loopStats) transport.Protocol {
+		return &pinger{payload: payload, stats: st, phase: &phase}
+	}, stats)
+	if err != nil {
+		return err
+	}
+	time.Sleep(cfg.warmup)
+	phase.Store(phaseStop)
+	time.Sleep(200 * time.Millisecond)
+	rss0, err := serverRSS(cfg.serverPID)
+	if err != nil {
+		return err
+	}
+	echoed := make(chan struct{}, cfg.idle)
+	err = dialAll(g, cfg.addr, cfg.idle, func(i int, st *loopStats) transport.Protocol {
+		return &pinger{payload: payload, stats: st, phase: &phase, once: true, echoed: echoed}
+	}, stats)
+	if err != nil {
+		return fmt.Errorf("opening idle connections: %w", err)
+	}
+	for i := 0; i < cfg.idle; i++ {
+		select {
+		case <-echoed:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("only %d of %d idle connections echoed", i, cfg.idle)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let the server settle
+	rss1, err := serverRSS(cfg.serverPID)
+	if err != nil {
+		return err
+	}
+	perConn := float64(rss1-rss0) / float64(cfg.idle)
+	fmt.Fprintf(stdout, "idle: %d connections held; server RSS %d → %d KiB: %.0f bytes per connection\n",
+		cfg.idle, rss0>>10, rss1>>10, perConn)
+	fmt.Fprintf(stdout, "RESULT rss_bytes_per_conn=%.0f\n", perConn)
+	return nil
+}

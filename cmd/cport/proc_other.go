@@ -1,0 +1,19 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"time"
+)
+
+var errNoProc = errors.New("reading another process's CPU and memory needs Linux's /proc")
+
+func serverCPU(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	return 0, errNoProc
+}
+
+func serverRSS(pid int) (int64, error) { return 0, errNoProc }

@@ -1,0 +1,551 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/port"
+)
+
+// Connection state bits. Only the loop's goroutine reads or writes them.
+const (
+	stRecvArmed   uint16 = 1 << iota // a multishot recv is in flight on recvKey
+	stReadPaused                     // the protocol asked for no DataReceived
+	stSending                        // an op (send, shutdown or close) is in flight on sendKey
+	stWriteEOF                       // WriteEOF asked: shut writing down once the queue drains
+	stEOFSent                        // the shutdown went out
+	stClosing                        // Close asked: flush, then close
+	stAborting                       // closing now, queued data dropped
+	stFDClosing                      // the close op is in flight
+	stDone                           // ConnectionLost delivered, keys released
+	stWritePaused                    // the protocol was told PauseWriting
+)
+
+// What the op on sendKey is.
+const (
+	sendData uint8 = iota
+	sendShutdown
+	sendClose
+)
+
+// Default write-buffer watermarks, asyncio's.
+const (
+	defaultHighWater = 64 << 10
+	defaultLowWater  = 16 << 10
+)
+
+// conn is a stream transport (TCP or Unix) on one loop. Two keys carry its
+// operations: one multishot recv that takes provided buffers (an idle
+// connection holds no read buffer), and one send at a time, since two
+// sends in flight on one socket may be reordered by the kernel.
+type conn struct {
+	l     *loop.Loop
+	p     *port.Port
+	sh    *shared
+	proto Protocol
+	fd    int
+	net   string // "tcp" or "unix", for errors
+
+	state    uint16
+	sendKind uint8
+	recvKey  port.Key
+	sendKey  port.Key
+
+	wq        writeQueue
+	msg       *port.Msg // the vectored send in flight, if any
+	high, low int
+
+	queued atomic.Int64 // wq.size, for WriteBufferSize off the loop
+	closed atomic.Bool  // Close, Abort or a loss has begun
+	eof    atomic.Bool  // WriteEOF was called
+	cause  error        // why the connection was lost; nil for a clean close
+	held   []byte       // data that arrived after PauseReading
+
+	idle       time.Duration
+	lastActive time.Time
+	idleTimer  loop.Timer
+	deadline   loop.Timer
+
+	ctx atomic.Pointer[any]
+}
+
+// newConn wraps connected socket fd on loop l (on l's goroutine) and
+// starts it: ConnectionMade, then reading.
+func newConn(l *loop.Loop, fd int, network string, proto Protocol) (*conn, error) {
+	c := &conn{l: l, p: l.Port(), sh: sharedFor(l), proto: proto, fd: fd, net: network,
+		high: defaultHighWater, low: defaultLowWater}
+	var err error
+	if c.recvKey, err = l.Register(c.onRecv); err != nil {
+		return nil, err
+	}
+	if c.sendKey, err = l.Register(c.onSend); err != nil {
+		l.Release(c.recvKey)
+		return nil, err
+	}
+	proto.ConnectionMade(c)
+	c.armRecv()
+	return c, nil
+}
+
+func (c *conn) has(bits uint16) bool { return c.state&bits != 0 }
+
+// armRecv starts the multishot recv unless reading is paused or over.
+func (c *conn) armRecv() {
+	if c.has(stRecvArmed | stReadPaused | stClosing | stAborting | stDone) {
+		return
+	}
+	if err := c.l.Submit(c.recvKey, port.RecvMultishot(c.fd)); err != nil {
+		c.lose(c.opErr("read", err))
+		return
+	}
+	c.state |= stRecvArmed
+}
+
+// onRecv is the recv key's callback.
+func (c *conn) onRecv(comp port.Completion) {
+	if comp.Res > 0 {
+		if id, ok := comp.BufferID(); ok {
+			c.deliver(c.p.Buffer(comp))
+			c.p.RecycleBuffer(id)
+		}
+	}
+	if comp.More() {
+		return
+	}
+	c.state &^= stRecvArmed
+	switch err := comp.Err(); {
+	case comp.Res > 0:
+		c.armRecv() // the kernel ended the multishot early; keep reading
+	case comp.Res == 0:
+		c.eofReceived()
+	case err == syscall.ECANCELED:
+		c.finishIfIdle()
+	case err == syscall.ENOBUFS:
+		// The pool ran dry under a burst; every buffer of the completions
+		// before this one is back already, so re-arm now.
+		c.armRecv()
+	default:
+		c.lose(c.opErr("read", os.NewSyscallError("recv", err)))
+	}
+}
+
+// deliver hands data to the protocol, or holds it while reading is paused.
+func (c *conn) deliver(data []byte) {
+	if c.has(stClosing | stAborting | stDone) {
+		return
+	}
+	if c.idle > 0 {
+		c.lastActive = c.l.Now()
+	}
+	if c.has(stReadPaused) {
+		c.held = append(c.held, data...)
+		return
+	}
+	c.proto.DataReceived(data)
+}
+
+func (c *conn) eofReceived() {
+	if c.has(stClosing | stAborting | stDone) {
+		c.finishIfIdle()
+		return
+	}
+	if !c.proto.EOFReceived() {
+		c.close()
+	}
+}
+
+// onSend is the send key's callback: a send, the shutdown or the close.
+func (c *conn) onSend(comp port.Completion) {
+	c.state &^= stSending
+	if c.msg != nil {
+		c.sh.putMsg(c.msg)
+		c.msg = nil
+	}
+	switch c.sendKind {
+	case sendClose:
+		c.finish()
+		return
+	case sendShutdown:
+		if err := comp.Err(); err != nil && err != syscall.ENOTCONN {
+			c.lose(c.opErr("shutdown", os.NewSyscallError("shutdown", err)))
+			return
+		}
+		c.state |= stEOFSent
+		c.flush()
+		return
+	}
+	if err := comp.Err(); err != nil {
+		if c.has(stAborting) {
+			c.finishIfIdle()
+			return
+		}
+		c.lose(c.opErr("write", os.NewSyscallError("send", err)))
+		return
+	}
+	if c.has(stAborting) {
+		c.finishIfIdle()
+		return
+	}
+	c.wq.consume(&c.sh.chunks, int(comp.Res))
+	c.queued.Store(int64(c.wq.size))
+	if c.idle > 0 {
+		c.lastActive = c.l.Now()
+	}
+	if c.has(stWritePaused) && c.wq.size <= c.low {
+		c.state &^= stWritePaused
+		c.proto.ResumeWriting()
+	}
+	c.flush()
+}
+
+// flush starts the next op on sendKey: a send of what is queued, else the
+// shutdown WriteEOF asked for, else the close Close asked for.
+func (c *conn) flush() {
+	if c.has(stSending | stAborting | stDone) {
+		return
+	}
+	segs := c.wq.pending(maxIovecs)
+	var op port.Op
+	switch {
+	case len(segs) == 1:
+		op, c.sendKind = port.Send(c.fd, segs[0].bytes()), sendData
+	case len(segs) > 1:
+		c.msg = c.sh.getMsg()
+		for i := range segs {
+			c.msg.Buffers = append(c.msg.Buffers, segs[i].bytes())
+		}
+		op, c.sendKind = port.SendMsg(c.fd, c.msg), sendData
+	case c.has(stWriteEOF) && !c.has(stEOFSent):
+		op, c.sendKind = port.Shutdown(c.fd, port.ShutWrite), sendShutdown
+	case c.has(stClosing):
+		c.wq.shrink()
+		c.finishIfIdle()
+		return
+	default:
+		c.wq.shrink()
+		return
+	}
+	if err := c.l.Submit(c.sendKey, op); err != nil {
+		if c.msg != nil {
+			c.sh.putMsg(c.msg)
+			c.msg = nil
+		}
+		c.lose(c.opErr("write", err))
+		return
+	}
+	c.state |= stSending
+}
+
+// write queues b; it runs on the loop.
+func (c *conn) write(b []byte) error {
+	if c.has(stClosing | stAborting | stDone) {
+		return ErrClosed
+	}
+	if c.has(stWriteEOF) {
+		return ErrWriteAfterEOF
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	c.wq.push(&c.sh.chunks, b)
+	c.queued.Store(int64(c.wq.size))
+	c.flush()
+	if !c.has(stWritePaused) && c.wq.size > c.high {
+		c.state |= stWritePaused
+		c.proto.PauseWriting()
+	}
+	return nil
+}
+
+// close is Close on the loop: no more reading, flush, then close the fd.
+func (c *conn) close() error {
+	if c.has(stClosing | stAborting | stDone) {
+		return ErrClosed
+	}
+	c.state |= stClosing
+	c.closed.Store(true)
+	c.stopTimers()
+	if c.has(stRecvArmed) {
+		c.l.Cancel(c.recvKey)
+	}
+	c.flush()
+	return nil
+}
+
+// lose records why the connection failed and aborts it.
+func (c *conn) lose(err error) {
+	if c.cause == nil {
+		c.cause = err
+	}
+	c.abort()
+}
+
+// abort closes at once: queued data is dropped and ops are cancelled.
+func (c *conn) abort() {
+	if c.has(stAborting | stDone) {
+		return
+	}
+	c.state |= stAborting
+	c.closed.Store(true)
+	c.stopTimers()
+	if c.has(stSending) {
+		// The kernel may still read the chunks of the send in flight: let
+		// the collector have them rather than hand them to another writer.
+		c.wq = writeQueue{}
+		if !c.has(stFDClosing) {
+			c.l.Cancel(c.sendKey)
+		}
+	} else {
+		c.wq.reset(&c.sh.chunks)
+	}
+	c.queued.Store(0)
+	if c.has(stRecvArmed) {
+		c.l.Cancel(c.recvKey)
+	}
+	c.finishIfIdle()
+}
+
+// finishIfIdle closes the fd once no op is in flight on either key.
+func (c *conn) finishIfIdle() {
+	if !c.has(stClosing|stAborting) || c.has(stRecvArmed|stSending|stFDClosing|stDone) {
+		return
+	}
+	if c.has(stClosing) && !c.has(stAborting) && c.wq.size > 0 {
+		c.flush()
+		return
+	}
+	c.sendKind = sendClose
+	if err := c.l.Submit(c.sendKey, port.Close(c.fd)); err != nil {
+		// The loop is closing; close synchronously so the fd is not leaked.
+		closeFD(c.fd)
+		c.finish()
+		return
+	}
+	c.state |= stSending | stFDClosing
+}
+
+// finish runs after the fd is closed: keys go back, the protocol hears
+// ConnectionLost once.
+func (c *conn) finish() {
+	if c.has(stDone) {
+		return
+	}
+	c.state |= stDone
+	c.l.Release(c.recvKey)
+	c.l.Release(c.sendKey)
+	c.wq.reset(&c.sh.chunks)
+	c.held = nil
+	c.proto.ConnectionLost(c.cause)
+}
+
+func (c *conn) stopTimers() {
+	if c.idleTimer != 0 {
+		c.l.CancelTimer(c.idleTimer)
+		c.idleTimer = 0
+	}
+	if c.deadline != 0 {
+		c.l.CancelTimer(c.deadline)
+		c.deadline = 0
+	}
+}
+
+func (c *conn) opErr(op string, err error) error {
+	if errors.Is(err, loop.ErrClosed) {
+		err = ErrClosed
+	}
+	return opError(op, c.net, c.LocalAddr(), c.RemoteAddr(), err)
+}
+
+// onLoop runs fn now if called on c's loop, else posts it in call order.
+func (c *conn) onLoop(fn func()) error {
+	if c.l.InLoop() {
+		fn()
+		return nil
+	}
+	if err := c.l.Post(fn); err != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Write implements Transport.
+func (c *conn) Write(b []byte) error {
+	if c.l.InLoop() {
+		return c.write(b)
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.eof.Load() {
+		return ErrWriteAfterEOF
+	}
+	cp := append([]byte(nil), b...)
+	return c.onLoop(func() { c.write(cp) })
+}
+
+// Writev implements Transport.
+func (c *conn) Writev(bufs ...[]byte) error {
+	if c.l.InLoop() {
+		for _, b := range bufs {
+			if err := c.write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.eof.Load() {
+		return ErrWriteAfterEOF
+	}
+	var cp []byte
+	for _, b := range bufs {
+		cp = append(cp, b...)
+	}
+	return c.onLoop(func() { c.write(cp) })
+}
+
+// WriteEOF implements Transport.
+func (c *conn) WriteEOF() error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	c.eof.Store(true)
+	return c.onLoop(func() {
+		if c.has(stWriteEOF | stClosing | stAborting | stDone) {
+			return
+		}
+		c.state |= stWriteEOF
+		c.flush()
+	})
+}
+
+// Close implements Transport.
+func (c *conn) Close() error {
+	if c.l.InLoop() {
+		return c.close()
+	}
+	if c.closed.Swap(true) {
+		return ErrClosed
+	}
+	return c.onLoop(func() { c.close() })
+}
+
+// Abort implements Transport.
+func (c *conn) Abort() { c.onLoop(c.abort) }
+
+// PauseReading implements Transport.
+func (c *conn) PauseReading() {
+	c.onLoop(func() {
+		if c.has(stReadPaused) {
+			return
+		}
+		c.state |= stReadPaused
+		if c.has(stRecvArmed) {
+			c.l.Cancel(c.recvKey)
+		}
+	})
+}
+
+// ResumeReading implements Transport.
+func (c *conn) ResumeReading() {
+	c.onLoop(func() {
+		if !c.has(stReadPaused) {
+			return
+		}
+		c.state &^= stReadPaused
+		if held := c.held; len(held) > 0 {
+			c.held = nil
+			c.proto.DataReceived(held)
+		}
+		c.armRecv()
+	})
+}
+
+// SetWriteBufferLimits implements Transport.
+func (c *conn) SetWriteBufferLimits(high, low int) {
+	if high <= 0 {
+		high = defaultHighWater
+	}
+	if low < 0 || low > high {
+		low = high / 4
+	}
+	c.onLoop(func() { c.high, c.low = high, low })
+}
+
+// WriteBufferSize implements Transport.
+func (c *conn) WriteBufferSize() int { return int(c.queued.Load()) }
+
+// SetIdleTimeout implements Transport.
+func (c *conn) SetIdleTimeout(d time.Duration) {
+	c.onLoop(func() {
+		if c.idleTimer != 0 {
+			c.l.CancelTimer(c.idleTimer)
+			c.idleTimer = 0
+		}
+		c.idle = d
+		if d > 0 && !c.has(stClosing|stAborting|stDone) {
+			c.lastActive = c.l.Now()
+			c.idleTimer = c.l.CallLater(d, c.checkIdle)
+		}
+	})
+}
+
+// checkIdle fires at the earliest moment the connection could have been
+// idle for the whole timeout; activity since then pushes it back, so busy
+// connections re-arm their timer once per timeout, not once per message.
+func (c *conn) checkIdle() {
+	c.idleTimer = 0
+	if c.idle <= 0 || c.has(stClosing|stAborting|stDone) {
+		return
+	}
+	quiet := c.l.Now().Sub(c.lastActive)
+	if quiet >= c.idle {
+		c.lose(c.opErr("read", ErrIdleTimeout))
+		return
+	}
+	c.idleTimer = c.l.CallLater(c.idle-quiet, c.checkIdle)
+}
+
+// SetDeadline implements Transport.
+func (c *conn) SetDeadline(t time.Time) {
+	c.onLoop(func() {
+		if c.deadline != 0 {
+			c.l.CancelTimer(c.deadline)
+			c.deadline = 0
+		}
+		if !t.IsZero() && !c.has(stClosing|stAborting|stDone) {
+			c.deadline = c.l.CallAt(t, func() {
+				c.deadline = 0
+				c.lose(c.opErr("read", os.ErrDeadlineExceeded))
+			})
+		}
+	})
+}
+
+// Loop implements Transport.
+func (c *conn) Loop() *loop.Loop { return c.l }
+
+// Context implements Transport.
+func (c *conn) Context() any {
+	if v := c.ctx.Load(); v != nil {
+		return *v
+	}
+	return nil
+}
+
+// SetContext implements Transport.
+func (c *conn) SetContext(v any) { c.ctx.Store(&v) }
+
+// LocalAddr implements Transport. It asks the kernel each time rather
+// than keep a copy in every connection.
+func (c *conn) LocalAddr() net.Addr { return localAddr(c.fd, c.net) }
+
+// RemoteAddr implements Transport.
+func (c *conn) RemoteAddr() net.Addr { return remoteAddr(c.fd, c.net) }

@@ -1,0 +1,235 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/cport/cport/internal/sock"
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/port"
+)
+
+// Dial connects to address on loop l and, once connected, starts proto on
+// the connection. It blocks the calling goroutine (never the loop) until
+// the connection is made or fails; ctx bounds the whole dial, name
+// resolution included. Networks: tcp, tcp4, tcp6, unix. Call it off the
+// loop; on the loop, use DialAsync.
+func Dial(ctx context.Context, l *loop.Loop, network, address string, proto Protocol) (Transport, error) {
+	if l.InLoop() {
+		return nil, errors.New("transport: Dial called on its loop would wait for itself; use DialAsync")
+	}
+	type result struct {
+		t   Transport
+		err error
+	}
+	done := make(chan result, 1)
+	deadline, _ := ctx.Deadline()
+	d := &dialer{l: l, network: network, address: address, proto: proto, deadline: deadline,
+		done: func(t Transport, err error) { done <- result{t, err} }}
+	targets, err := d.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Post(func() { d.start(targets) }); err != nil {
+		return nil, d.fail(ErrClosed)
+	}
+	select {
+	case r := <-done:
+		return r.t, r.err
+	case <-ctx.Done():
+		if err := l.Post(func() { d.cancel(ctx.Err()) }); err != nil {
+			return nil, d.fail(ctx.Err())
+		}
+		r := <-done
+		return r.t, r.err
+	}
+}
+
+// DialAsync connects like Dial without blocking: done is called on l's
+// goroutine with the transport or the error. Names that need the resolver
+// are looked up on another goroutine, so the loop never waits for DNS. A
+// timeout of zero means none.
+func DialAsync(l *loop.Loop, network, address string, timeout time.Duration, proto Protocol, done func(Transport, error)) {
+	d := &dialer{l: l, network: network, address: address, proto: proto, done: done}
+	if timeout > 0 {
+		d.deadline = time.Now().Add(timeout)
+	}
+	go func() {
+		ctx := context.Background()
+		if !d.deadline.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, d.deadline)
+			defer cancel()
+		}
+		targets, err := d.resolve(ctx)
+		if perr := l.Post(func() {
+			if err != nil {
+				done(nil, err)
+				return
+			}
+			d.start(targets)
+		}); perr != nil {
+			done(nil, d.fail(ErrClosed))
+		}
+	}()
+}
+
+// dialer is one connection attempt, driven by its key's completions.
+type dialer struct {
+	l        *loop.Loop
+	network  string
+	address  string
+	proto    Protocol
+	deadline time.Time
+	done     func(Transport, error)
+
+	targets  []target
+	fd       int
+	key      port.Key
+	timer    loop.Timer
+	timedOut bool
+	finished bool
+	cause    error
+}
+
+// target is one address to try: an IP and port, or a Unix socket path.
+type target struct {
+	addr netip.AddrPort
+	path string
+}
+
+func (d *dialer) fail(err error) error {
+	return &net.OpError{Op: "dial", Net: d.network, Addr: dialAddr(d.network, d.address), Err: err}
+}
+
+func dialAddr(network, address string) net.Addr {
+	if network == "unix" {
+		return &net.UnixAddr{Name: address, Net: "unix"}
+	}
+	return nil
+}
+
+// resolve turns the address into targets; it runs off the loop.
+func (d *dialer) resolve(ctx context.Context) ([]target, error) {
+	switch d.network {
+	case "unix":
+		return []target{{path: d.address}}, nil
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, d.fail(net.UnknownNetworkError(d.network))
+	}
+	addrs, err := resolveDial(ctx, d.network, d.address)
+	if err != nil {
+		return nil, d.fail(err)
+	}
+	ts := make([]target, len(addrs))
+	for i, a := range addrs {
+		ts[i] = target{addr: a}
+	}
+	return ts, nil
+}
+
+// start runs on the loop: register the key, arm the deadline, try the first
+// address.
+func (d *dialer) start(targets []target) {
+	d.targets = targets
+	d.fd = -1
+	k, err := d.l.Register(d.onConnect)
+	if err != nil {
+		d.finish(nil, d.fail(err))
+		return
+	}
+	d.key = k
+	if !d.deadline.IsZero() {
+		d.timer = d.l.CallAt(d.deadline, func() {
+			d.timer = 0
+			d.cancel(os.ErrDeadlineExceeded)
+		})
+	}
+	d.next()
+}
+
+// next tries the next address, or reports the last error.
+func (d *dialer) next() {
+	for len(d.targets) > 0 {
+		t := d.targets[0]
+		d.targets = d.targets[1:]
+		var err error
+		var op port.Op
+		if t.path != "" {
+			d.fd, err = sock.UnixSocket(syscall.SOCK_STREAM)
+			op = port.ConnectUnix(d.fd, t.path)
+		} else {
+			d.fd, err = sock.Socket(t.addr, syscall.SOCK_STREAM)
+			op = port.Connect(d.fd, t.addr)
+		}
+		if err == nil {
+			if err = d.l.Submit(d.key, op); err == nil {
+				return
+			}
+			sock.Close(d.fd)
+			d.fd = -1
+		}
+		d.cause = err
+	}
+	d.finish(nil, d.fail(d.cause))
+}
+
+// cancel stops the attempt in flight; its completion reports err.
+func (d *dialer) cancel(err error) {
+	if d.finished {
+		return
+	}
+	d.timedOut = true
+	d.cause = err
+	d.targets = nil
+	if d.fd >= 0 {
+		d.l.Cancel(d.key)
+	}
+}
+
+func (d *dialer) onConnect(c port.Completion) {
+	if c.Res == 0 && !d.timedOut {
+		fd := d.fd
+		d.fd = -1
+		network := "tcp"
+		if d.network == "unix" {
+			network = "unix"
+		}
+		conn, err := newConn(d.l, fd, network, d.proto)
+		if err != nil {
+			sock.Close(fd)
+			d.finish(nil, d.fail(err))
+			return
+		}
+		d.finish(conn, nil)
+		return
+	}
+	sock.Close(d.fd)
+	d.fd = -1
+	if d.timedOut {
+		d.finish(nil, d.fail(d.cause))
+		return
+	}
+	d.cause = os.NewSyscallError("connect", c.Err())
+	d.next()
+}
+
+func (d *dialer) finish(t Transport, err error) {
+	if d.finished {
+		return
+	}
+	d.finished = true
+	if d.timer != 0 {
+		d.l.CancelTimer(d.timer)
+	}
+	if d.key != 0 {
+		d.l.Release(d.key)
+	}
+	d.done(t, err)
+}

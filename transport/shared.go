@@ -1,0 +1,46 @@
+package transport
+
+import (
+	"sync"
+
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/port"
+)
+
+// shared is what a loop's connections share: free write chunks and
+// vectored-send messages. Only the loop's goroutine touches it.
+type shared struct {
+	chunks chunkPool
+	msgs   []*port.Msg
+}
+
+var sharedByLoop sync.Map // *loop.Loop → *shared
+
+// sharedFor returns l's shared state, creating it on first use. It is
+// looked up once per connection, never per operation.
+func sharedFor(l *loop.Loop) *shared {
+	if v, ok := sharedByLoop.Load(l); ok {
+		return v.(*shared)
+	}
+	v, _ := sharedByLoop.LoadOrStore(l, &shared{})
+	go func() {
+		<-l.Done()
+		sharedByLoop.Delete(l)
+	}()
+	return v.(*shared)
+}
+
+func (s *shared) getMsg() *port.Msg {
+	if n := len(s.msgs); n > 0 {
+		m := s.msgs[n-1]
+		s.msgs = s.msgs[:n-1]
+		return m
+	}
+	return &port.Msg{Buffers: make([][]byte, 0, maxIovecs)}
+}
+
+func (s *shared) putMsg(m *port.Msg) {
+	clear(m.Buffers)
+	m.Buffers = m.Buffers[:0]
+	s.msgs = append(s.msgs, m)
+}
