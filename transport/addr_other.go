@@ -1,0 +1,13 @@
+//go:build !linux
+
+package transport
+
+import "net"
+
+// localAddr is not available on this platform; no loop runs here to use it.
+func localAddr(fd int, network string) net.Addr { return nil }
+
+// remoteAddr is not available on this platform.
+func remoteAddr(fd int, network string) net.Addr { return nil }
+
+func closeFD(fd int) {}
