@@ -6,14 +6,18 @@
  *
  *   - Accept: multishot accept when the kernel has it (5.19+), otherwise
  *     one accept at a time, re-armed after each completion.
- *   - Each connection has exactly one operation in flight: a recv, then a
- *     send of what it received (a short send re-submits the rest), then the
- *     next recv. So one recv and one send at most, never reordered.
+ *   - Each connection has at most one recv and one send in flight. The recv
+ *     is multishot (6.0+; else re-armed after each completion) and stays
+ *     armed; received buffers queue per connection in arrival order and are
+ *     sent one at a time (a short send re-submits the rest), so nothing is
+ *     reordered.
  *   - Receive buffers come from a provided-buffer ring shared by all
  *     connections (IOSQE_BUFFER_SELECT), so an idle connection holds no
  *     buffer. A buffer goes back to the ring when its send is complete. If
- *     the ring is empty (ENOBUFS), the connection waits in a FIFO and its
- *     recv is re-armed when a buffer comes back.
+ *     the ring is empty (ENOBUFS ends the multishot recv), the connection
+ *     waits in a FIFO and its recv is re-armed when a buffer comes back.
+ *   - EOF: what was received is still sent, then the socket is closed once
+ *     no operation is in flight (close(2) does not cancel io_uring ops).
  *   - Ring setup: SINGLE_ISSUER|DEFER_TASKRUN, falling back to COOP_TASKRUN,
  *     then to no flags. No SQPOLL.
  *
@@ -46,22 +50,24 @@ static inline int ud_fd(uint64_t u) { return (int)(u >> 32); }
 static inline int ud_op(uint64_t u) { return (int)(u & 0xff); }
 
 struct conn {
-	int bid;        /* buffer id held, or -1 */
-	unsigned len;   /* bytes received into the buffer */
-	unsigned off;   /* bytes of it sent so far */
-	int next_wait;  /* next fd in the ENOBUFS wait list, or -1 */
-	int waiting;    /* on the wait list */
+	int qhead, qtail;  /* buffer ids received and not yet fully sent (FIFO via bufnext), or -1 */
+	unsigned off;      /* bytes of the head buffer sent so far */
+	int next_wait;     /* next fd in the ENOBUFS wait list, or -1 */
+	unsigned char recv_armed, send_busy, waiting, closing;
 };
 
 static struct io_uring ring;
 static struct io_uring_buf_ring *br;
 static unsigned nbufs = 1024, bufsize = 16384;
 static char *bufbase;
+static int *buflen;  /* bytes received into each buffer */
+static int *bufnext; /* next buffer in a connection's send FIFO */
 static struct conn *conns;
 static int maxconns;
 static int listen_fd;
-static int multishot_accept = 1;
+static int multishot_accept = 1, multishot_recv = 1;
 static int wait_head = -1, wait_tail = -1;
+static unsigned bufs_out; /* buffers taken by received data and not yet returned */
 static struct __kernel_timespec backoff = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
 
 static struct io_uring_sqe *sqe_get(void)
@@ -87,36 +93,25 @@ static void arm_accept(void)
 static void arm_recv(int fd)
 {
 	struct io_uring_sqe *sqe = sqe_get();
-	io_uring_prep_recv(sqe, fd, NULL, bufsize, 0);
+	if (multishot_recv)
+		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	else
+		io_uring_prep_recv(sqe, fd, NULL, bufsize, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
 	io_uring_sqe_set_data64(sqe, ud(fd, OP_RECV));
+	conns[fd].recv_armed = 1;
 }
 
 static void arm_send(int fd)
 {
 	struct conn *c = &conns[fd];
+	int bid = c->qhead;
 	struct io_uring_sqe *sqe = sqe_get();
-	io_uring_prep_send(sqe, fd, bufbase + (size_t)c->bid * bufsize + c->off,
-			   c->len - c->off, MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, fd, bufbase + (size_t)bid * bufsize + c->off,
+			   (size_t)buflen[bid] - c->off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud(fd, OP_SEND));
-}
-
-static void buf_return(int bid)
-{
-	io_uring_buf_ring_add(br, bufbase + (size_t)bid * bufsize, bufsize, (unsigned short)bid,
-			      io_uring_buf_ring_mask(nbufs), 0);
-	io_uring_buf_ring_advance(br, 1);
-	/* A buffer is back: let one connection that hit ENOBUFS try again. */
-	if (wait_head >= 0) {
-		int fd = wait_head;
-		wait_head = conns[fd].next_wait;
-		if (wait_head < 0)
-			wait_tail = -1;
-		conns[fd].waiting = 0;
-		conns[fd].next_wait = -1;
-		arm_recv(fd);
-	}
+	c->send_busy = 1;
 }
 
 static void wait_push(int fd)
@@ -130,15 +125,54 @@ static void wait_push(int fd)
 	wait_tail = fd;
 }
 
-static void conn_close(int fd)
+static void wait_remove(int fd)
+{
+	int prev = -1;
+	for (int cur = wait_head; cur >= 0; prev = cur, cur = conns[cur].next_wait) {
+		if (cur != fd)
+			continue;
+		if (prev >= 0)
+			conns[prev].next_wait = conns[cur].next_wait;
+		else
+			wait_head = conns[cur].next_wait;
+		if (wait_tail == fd)
+			wait_tail = prev;
+		break;
+	}
+	conns[fd].waiting = 0;
+	conns[fd].next_wait = -1;
+}
+
+static void buf_return(int bid)
+{
+	io_uring_buf_ring_add(br, bufbase + (size_t)bid * bufsize, bufsize, (unsigned short)bid,
+			      io_uring_buf_ring_mask(nbufs), 0);
+	io_uring_buf_ring_advance(br, 1);
+	bufs_out--;
+	/* A buffer is back: let one connection that hit ENOBUFS receive again. */
+	if (wait_head >= 0) {
+		int fd = wait_head;
+		wait_remove(fd);
+		arm_recv(fd);
+	}
+}
+
+/* maybe_close closes a closing connection once no operation is in flight. */
+static void maybe_close(int fd)
 {
 	struct conn *c = &conns[fd];
-	if (c->bid >= 0) {
-		int bid = c->bid;
-		c->bid = -1;
+	if (!c->closing || c->recv_armed || c->send_busy)
+		return;
+	if (c->waiting)
+		wait_remove(fd);
+	close(fd);
+	c->closing = 0;
+	while (c->qhead >= 0) {
+		int bid = c->qhead;
+		c->qhead = bufnext[bid];
 		buf_return(bid);
 	}
-	close(fd);
+	c->qtail = -1;
 }
 
 static void on_accept(struct io_uring_cqe *cqe)
@@ -150,7 +184,7 @@ static void on_accept(struct io_uring_cqe *cqe)
 		if (res >= maxconns) {
 			close(res);
 		} else {
-			conns[res] = (struct conn){ .bid = -1, .next_wait = -1 };
+			conns[res] = (struct conn){ .qhead = -1, .qtail = -1, .next_wait = -1 };
 			arm_recv(res);
 		}
 	} else if (res == -EINVAL && multishot_accept) {
@@ -175,21 +209,50 @@ static void on_recv(int fd, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &conns[fd];
 	int res = cqe->res;
+	int more = cqe->flags & IORING_CQE_F_MORE;
 
-	if (res == -ENOBUFS) {
-		wait_push(fd);
-		return;
+	if (!more)
+		c->recv_armed = 0;
+	if (res > 0) {
+		/* Queue the buffer behind any still being sent: order is kept. */
+		int bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		bufs_out++;
+		buflen[bid] = res;
+		bufnext[bid] = -1;
+		if (c->qtail >= 0)
+			bufnext[c->qtail] = bid;
+		else
+			c->qhead = bid;
+		c->qtail = bid;
+		if (!c->send_busy && !c->closing) {
+			c->off = 0;
+			arm_send(fd);
+		}
+		if (!more && !c->closing)
+			arm_recv(fd); /* single-shot mode, or the kernel ended the multishot */
+	} else if (res == -ENOBUFS) {
+		/*
+		 * Buffers may have come back between the kernel's ENOBUFS and this
+		 * completion: then try again now, else wait for the next return.
+		 */
+		if (!more && !c->closing) {
+			if (bufs_out < nbufs)
+				arm_recv(fd);
+			else
+				wait_push(fd);
+		}
+	} else if (res == -EINVAL && multishot_recv) {
+		fprintf(stderr, "uring-c: multishot recv unsupported, using plain recv\n");
+		multishot_recv = 0;
+		if (!more && !c->closing)
+			arm_recv(fd);
+	} else {
+		/* EOF or error: finish sending what was received, then close. */
+		c->closing = 1;
+		if (c->recv_armed)
+			shutdown(fd, SHUT_RD);
 	}
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		c->bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-	}
-	if (res <= 0) {
-		conn_close(fd); /* EOF or error */
-		return;
-	}
-	c->len = (unsigned)res;
-	c->off = 0;
-	arm_send(fd);
+	maybe_close(fd);
 }
 
 static void on_send(int fd, struct io_uring_cqe *cqe)
@@ -197,19 +260,28 @@ static void on_send(int fd, struct io_uring_cqe *cqe)
 	struct conn *c = &conns[fd];
 	int res = cqe->res;
 
+	c->send_busy = 0;
 	if (res < 0) {
-		conn_close(fd);
+		c->closing = 1;
+		if (c->recv_armed)
+			shutdown(fd, SHUT_RDWR); /* ends the armed recv */
+		maybe_close(fd);
 		return;
 	}
 	c->off += (unsigned)res;
-	if (c->off < c->len) {
+	int bid = c->qhead;
+	if (c->off < (unsigned)buflen[bid]) {
 		arm_send(fd); /* short send: the rest, in order */
 		return;
 	}
-	int bid = c->bid;
-	c->bid = -1;
-	arm_recv(fd);
+	c->qhead = bufnext[bid];
+	if (c->qhead < 0)
+		c->qtail = -1;
+	c->off = 0;
+	if (c->qhead >= 0)
+		arm_send(fd);
 	buf_return(bid);
+	maybe_close(fd);
 }
 
 static int setup_ring(unsigned entries)
@@ -244,6 +316,10 @@ static int setup_buffers(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (bufbase == MAP_FAILED)
 		return -errno;
+	buflen = calloc(nbufs, sizeof(*buflen));
+	bufnext = calloc(nbufs, sizeof(*bufnext));
+	if (!buflen || !bufnext)
+		return -ENOMEM;
 
 	struct io_uring_buf_reg reg;
 	memset(&reg, 0, sizeof(reg));

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Echo benchmark: cport against Go net, gnet v2, nbio and a C io_uring floor.
+#
+# Each server runs pinned to one core (SERVER_CPU, default 0), the load
+# generator `cport bench echo` pinned to another (LOAD_CPU, default 1).
+# Every scenario runs all servers in interleaved rounds (A B C … A B C …)
+# and reports the median of each metric, as Markdown tables on stdout.
+#
+# Environment:
+#   CPORT_BIN   cport binary (default: built from the repo root, ./cmd/cport)
+#   DURATION    load duration per run (default 10s; a bare number means seconds)
+#   ROUNDS      interleaved rounds per scenario (default 3)
+#   QUICK=1     smoke run: DURATION=2s, ROUNDS=1
+#   SERVERS     which servers, in order (default: all; see server_cmd below)
+#   SCENARIOS   which scenarios by id (default: all; see scenario list below)
+#   SERVER_CPU, LOAD_CPU   cores to pin to (default 0 and 1)
+#   HOST        address to listen on (default 127.0.0.1)
+#   PORT_BASE   first TCP port; each run takes the next (default 17000)
+#   LOGDIR      where each run's server and load output goes (default: a new
+#               directory under /tmp, printed at the end; kept)
+#   OUT         also write the tables to this file
+#
+# The load generator must end its output with one line of the form
+#   RESULT msgs_per_sec=… p50_us=… p99_us=… cpu_us_per_msg=… rss_bytes_per_conn=…
+# (key=value pairs separated by spaces, in any order; other keys are ignored).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+if [[ "${QUICK:-0}" == 1 ]]; then
+	DURATION=2s
+	ROUNDS=1
+fi
+if [[ "$DURATION" =~ ^[0-9]+$ ]]; then DURATION="${DURATION}s"; fi
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+HOST=${HOST:-127.0.0.1}
+port=${PORT_BASE:-17000}
+SERVERS=${SERVERS:-"cport-uring cport-epoll uring-c gnet nbio gonet"}
+
+# Scenarios: id | title | load arguments (besides --addr, --duration, --server-pid).
+# The idle scenario keeps one active connection next to the idle ones so the
+# load generator has something to time; its column of interest is RSS B/conn.
+SCENARIO_LIST=(
+	"64x100|64 B × 100 conns|--conns 100 --size 64"
+	"64x1000|64 B × 1000 conns|--conns 1000 --size 64"
+	"16kx50|16 KiB × 50 conns|--conns 50 --size 16384"
+	"idle9000|idle 9000 conns|--conns 1 --size 64 --idle 9000"
+)
+SCENARIOS=${SCENARIOS:-"64x100 64x1000 16kx50 idle9000"}
+
+METRICS=(msgs_per_sec p50_us p99_us cpu_us_per_msg rss_bytes_per_conn)
+
+log() { printf '%s\n' "$*" >&2; }
+die() {
+	log "run.sh: $*"
+	exit 1
+}
+
+# ---------------------------------------------------------------- setup
+for tool in go taskset awk sort; do
+	command -v "$tool" >/dev/null || die "needs $tool on PATH (taskset is in util-linux)"
+done
+ncpu=$(getconf _NPROCESSORS_ONLN)
+((ncpu >= 2)) || log "warning: only $ncpu CPU online; server and load will share it"
+
+# Open files: the idle scenario needs 9,000+ per process.
+hard=$(ulimit -Hn)
+ulimit -n "$hard" 2>/dev/null || log "warning: could not raise ulimit -n to $hard"
+log "ulimit -n: $(ulimit -n)"
+
+# liburing for the C floor server.
+have_uring_c=1
+if [[ ! -f /usr/include/liburing.h ]]; then
+	if command -v apt-get >/dev/null; then
+		sudo=""
+		((EUID == 0)) || sudo=$(command -v sudo || true)
+		log "installing liburing-dev (for the C io_uring server)…"
+		if ! { $sudo apt-get install -y liburing-dev >/dev/null 2>&1 ||
+			{ $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y liburing-dev >/dev/null 2>&1; }; }; then
+			log "could not install liburing-dev; the uring-c row is skipped"
+			have_uring_c=0
+		fi
+	else
+		log "liburing.h is missing and apt-get is unavailable: install liburing (headers and library)" \
+			"with your package manager to get the uring-c row; skipping it"
+		have_uring_c=0
+	fi
+fi
+command -v cc >/dev/null || {
+	log "no C compiler (cc); the uring-c row is skipped"
+	have_uring_c=0
+}
+
+tmp=$(mktemp -d /tmp/cport-bench-build.XXXXXX)
+LOGDIR=${LOGDIR:-$(mktemp -d /tmp/cport-bench-logs.XXXXXX)}
+mkdir -p "$LOGDIR"
+server_pid=""
+cleanup() {
+	if [[ -n "$server_pid" ]]; then stop_server; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building servers…"
+(cd "$here" && go build -o "$tmp/" ./servers/gonet ./servers/gnet ./servers/nbio) || die "go build of bench/servers failed"
+if ((have_uring_c)); then
+	cc -O2 -Wall -o "$tmp/uring-c" "$here/servers/uring-c/echo.c" -luring || {
+		log "cc failed; the uring-c row is skipped"
+		have_uring_c=0
+	}
+fi
+if [[ -z "${CPORT_BIN:-}" ]]; then
+	(cd "$root" && go build -o "$tmp/cport" ./cmd/cport) || die "go build ./cmd/cport failed (or set CPORT_BIN)"
+	CPORT_BIN="$tmp/cport"
+fi
+[[ -x "$CPORT_BIN" ]] || die "CPORT_BIN=$CPORT_BIN is not executable"
+
+gnet_v=$(awk '$1=="github.com/panjf2000/gnet/v2"{print $2}' "$here/go.mod")
+nbio_v=$(awk '$1=="github.com/lesismal/nbio"{print $2}' "$here/go.mod")
+
+server_title() {
+	case $1 in
+	cport-uring) echo "cport (uring)" ;;
+	cport-epoll) echo "cport (epoll)" ;;
+	uring-c) echo "C io_uring (liburing)" ;;
+	gnet) echo "gnet $gnet_v" ;;
+	nbio) echo "nbio $nbio_v" ;;
+	gonet) echo "Go net" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# server_cmd NAME ADDR: sets cmd to the command line of one server.
+server_cmd() {
+	local addr=$2
+	case $1 in
+	cport-uring) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring) ;;
+	cport-epoll) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend epoll) ;;
+	uring-c) cmd=("$tmp/uring-c" --addr "$addr") ;;
+	gnet) cmd=("$tmp/gnet" --addr "$addr" --loops 1) ;;
+	nbio) cmd=("$tmp/nbio" --addr "$addr" --loops 1) ;;
+	gonet) cmd=("$tmp/gonet" --addr "$addr") ;;
+	*) die "unknown server $1 (known: cport-uring cport-epoll uring-c gnet nbio gonet)" ;;
+	esac
+}
+
+active=()
+for s in $SERVERS; do
+	server_cmd "$s" x
+	if [[ $s == uring-c ]] && ((!have_uring_c)); then continue; fi
+	active+=("$s")
+done
+
+# ---------------------------------------------------------------- one run
+# listening PORT: true when some socket listens on PORT (no connection made).
+listening() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	awk -v p=":$hex" 'NR>1 && $4=="0A" && substr($2, length($2)-4)==p {f=1} END {exit !f}' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+stop_server() {
+	local pid=$server_pid
+	server_pid=""
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# run_one SCENARIO_ID LOAD_ARGS SERVER ROUND: sets result to the RESULT line
+# of the run, or to nothing.
+run_one() {
+	result=""
+	local sid=$1 largs=$2 srv=$3 round=$4
+	local addr="$HOST:$port" base="$LOGDIR/$sid.$srv.r$round"
+	while listening "$port"; do port=$((port + 1)); addr="$HOST:$port"; done
+	port=$((port + 1))
+
+	server_cmd "$srv" "$addr"
+	taskset -c "$SERVER_CPU" "${cmd[@]}" >"$base.server.log" 2>&1 &
+	server_pid=$!
+	local ok=0
+	for _ in $(seq 200); do
+		if listening "${addr##*:}"; then ok=1; break; fi
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ((!ok)); then
+		log "  $srv: did not listen on $addr (see $base.server.log)"
+		stop_server
+		return 0
+	fi
+
+	# shellcheck disable=SC2086
+	taskset -c "$LOAD_CPU" "$CPORT_BIN" bench echo --addr "$addr" $largs \
+		--duration "$DURATION" --server-pid "$server_pid" >"$base.load.log" 2>&1 || true
+	if ! kill -0 "$server_pid" 2>/dev/null; then
+		log "  $srv: server exited during the run (see $base.server.log)"
+	fi
+	stop_server
+	result=$(grep -E '^RESULT( |$)' "$base.load.log" | tail -n 1 || true)
+	if [[ -z "$result" ]]; then
+		log "  $srv: no RESULT line from the load generator (see $base.load.log)"
+	fi
+}
+
+# metric_of LINE KEY: the value of KEY in a RESULT line, or nothing.
+metric_of() {
+	awk -v k="$2" '{for (i = 2; i <= NF; i++) {n = index($i, "="); if (n && substr($i, 1, n-1) == k) v = substr($i, n+1)}} END {if (v != "") print v}' <<<"$1"
+}
+
+# median of the numbers in $@ (empty when none).
+median() {
+	printf '%s\n' "$@" | awk 'NF && $1+0==$1' | sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
+}
+
+fmt() { # fmt PRINTF_FORMAT VALUE
+	if [[ -z "$2" ]]; then echo "n/a"; else awk -v f="$1" -v v="$2" 'BEGIN {printf f, v}'; fi
+}
+
+ratio() { # ratio VALUE REF
+	if [[ -z "$1" || -z "$2" ]] || awk -v r="$2" 'BEGIN {exit !(r+0 == 0)}'; then
+		echo "n/a"
+	else
+		awk -v v="$1" -v r="$2" 'BEGIN {printf "%.2f×", v / r}'
+	fi
+}
+
+emit() {
+	printf '%s\n' "$*"
+	if [[ -n "${OUT:-}" ]]; then printf '%s\n' "$*" >>"$OUT"; fi
+}
+
+# ---------------------------------------------------------------- scenarios
+if [[ -n "${OUT:-}" ]]; then : >"$OUT"; fi
+emit "# Echo benchmark"
+emit ""
+emit "$(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(go env GOVERSION), duration $DURATION, $ROUNDS round(s), median per metric; server on core $SERVER_CPU, load on core $LOAD_CPU."
+
+declare -A vals
+for entry in "${SCENARIO_LIST[@]}"; do
+	IFS='|' read -r sid title largs <<<"$entry"
+	if [[ " $SCENARIOS " != *" $sid "* ]]; then continue; fi
+	log "== $title =="
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for srv in "${active[@]}"; do
+			log "  round $r/$ROUNDS: $srv"
+			run_one "$sid" "$largs" "$srv" "$r"
+			if [[ -n "$result" ]]; then log "    $result"; fi
+			for m in "${METRICS[@]}"; do
+				v=$(metric_of "$result" "$m")
+				vals[$sid.$srv.$m]="${vals[$sid.$srv.$m]:-} $v"
+			done
+		done
+	done
+
+	declare -A med=()
+	for srv in "${active[@]}"; do
+		for m in "${METRICS[@]}"; do
+			# shellcheck disable=SC2086
+			med[$srv.$m]=$(median ${vals[$sid.$srv.$m]:-})
+		done
+	done
+	ref_rate=${med[cport-uring.msgs_per_sec]:-}
+	ref_cpu=${med[cport-uring.cpu_us_per_msg]:-}
+
+	emit ""
+	emit "## $title"
+	emit ""
+	emit "| server | msgs/s | p50 µs | p99 µs | server CPU µs/msg | RSS B/conn | msgs/s ÷ cport (uring) | CPU/msg ÷ cport (uring) |"
+	emit "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for srv in "${active[@]}"; do
+		emit "| $(server_title "$srv") | $(fmt '%.0f' "${med[$srv.msgs_per_sec]}") | $(fmt '%.1f' "${med[$srv.p50_us]}") | $(fmt '%.1f' "${med[$srv.p99_us]}") | $(fmt '%.2f' "${med[$srv.cpu_us_per_msg]}") | $(fmt '%.0f' "${med[$srv.rss_bytes_per_conn]}") | $(ratio "${med[$srv.msgs_per_sec]}" "$ref_rate") | $(ratio "${med[$srv.cpu_us_per_msg]}" "$ref_cpu") |"
+	done
+	unset med
+done
+emit ""
+log "logs: $LOGDIR"
