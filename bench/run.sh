@@ -149,6 +149,16 @@ server_cmd() {
 	esac
 }
 
+# A load generator that hangs is killed after three times the duration plus
+# two minutes (for the idle scenario's connection setup).
+guard=()
+if command -v timeout >/dev/null; then
+	secs=600
+	if [[ "$DURATION" =~ ^([0-9]+)s$ ]]; then secs=${BASH_REMATCH[1]}; fi
+	if [[ "$DURATION" =~ ^([0-9]+)m$ ]]; then secs=$((BASH_REMATCH[1] * 60)); fi
+	guard=(timeout --kill-after=10 $((secs * 3 + 120)))
+fi
+
 active=()
 for s in $SERVERS; do
 	server_cmd "$s" x
@@ -202,7 +212,7 @@ run_one() {
 	fi
 
 	# shellcheck disable=SC2086
-	taskset -c "$LOAD_CPU" "$CPORT_BIN" bench echo --addr "$addr" $largs \
+	"${guard[@]}" taskset -c "$LOAD_CPU" "$CPORT_BIN" bench echo --addr "$addr" $largs \
 		--duration "$DURATION" --server-pid "$server_pid" >"$base.load.log" 2>&1 || true
 	if ! kill -0 "$server_pid" 2>/dev/null; then
 		log "  $srv: server exited during the run (see $base.server.log)"
