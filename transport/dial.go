@@ -166,6 +166,9 @@ func (d *dialer) next() {
 			op = port.ConnectUnix(d.fd, t.path)
 		} else {
 			d.fd, err = sock.Socket(t.addr, syscall.SOCK_STREAM)
+			if err == nil {
+				err = sock.NoDelay(d.fd)
+			}
 			op = port.Connect(d.fd, t.addr)
 		}
 		if err == nil {

@@ -37,8 +37,16 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.loops, "loops", 0, "event loops (default GOMAXPROCS)")
 	fs.StringVar(&cfg.backend, "backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
 	fs.StringVar(&cfg.balance, "balance", "reuseport", "how connections are spread over loops: reuseport or handoff")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	g, ln, err := serveEcho(cfg)
 	if err != nil {

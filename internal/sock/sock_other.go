@@ -39,3 +39,6 @@ func LocalAddr(fd int) (netip.AddrPort, error) { return netip.AddrPort{}, errUns
 
 // PeerAddr is not available on this platform.
 func PeerAddr(fd int) (netip.AddrPort, error) { return netip.AddrPort{}, errUnsupported }
+
+// NoDelay is not available on this platform.
+func NoDelay(fd int) error { return errUnsupported }
