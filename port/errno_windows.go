@@ -17,6 +17,7 @@ import (
 //
 //	Windows                                       result
 //	ERROR_OPERATION_ABORTED (CancelIoEx, close)   -ECANCELED
+//	ERROR_HANDLES_CLOSED (closed under the call)  -ECANCELED
 //	ERROR_HANDLE_EOF, ERROR_BROKEN_PIPE on read    0 (end of file)
 //	ERROR_BROKEN_PIPE, ERROR_NO_DATA on write     -EPIPE
 //	WSAESHUTDOWN                                  -EPIPE
@@ -39,7 +40,7 @@ func result(code opcode, n uint32, e syscall.Errno) int32 {
 	switch e {
 	case 0:
 		return int32(min(n, maxRW))
-	case windows.ERROR_OPERATION_ABORTED:
+	case windows.ERROR_OPERATION_ABORTED, windows.ERROR_HANDLES_CLOSED:
 		errno = syscall.ECANCELED
 	case windows.ERROR_HANDLE_EOF, windows.ERROR_BROKEN_PIPE, windows.ERROR_NO_DATA:
 		if code == opRead || code == opRecv || code == opRecvmsg {
