@@ -1,0 +1,143 @@
+package sock
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/windows"
+)
+
+// On Windows a socket is a handle; cport passes it around as an int, the
+// way the completion port's operations take it. Sockets are created for
+// overlapped I/O and not inherited by child processes.
+
+// ListenConfig sets the options of a listening socket.
+type ListenConfig struct {
+	// Backlog is the accept queue length; zero means the system's maximum.
+	Backlog int
+	// ReusePort has no Windows equivalent (SO_REUSEADDR there lets another
+	// socket steal the port); asking for it is an error.
+	ReusePort bool
+}
+
+// ErrUnsupported: the call has no Windows implementation in cport.
+var ErrUnsupported = errors.New("sock: not supported on windows")
+
+var startup = sync.OnceValue(func() error {
+	var d windows.WSAData
+	if err := windows.WSAStartup(uint32(0x202), &d); err != nil {
+		return os.NewSyscallError("WSAStartup", err)
+	}
+	return nil
+})
+
+// ListenTCP returns a listening TCP socket bound to addr.
+func ListenTCP(addr netip.AddrPort, cfg ListenConfig) (int, error) {
+	if cfg.ReusePort {
+		return -1, fmt.Errorf("%w: SO_REUSEPORT", ErrUnsupported)
+	}
+	fd, err := Socket(addr, syscall.SOCK_STREAM)
+	if err != nil {
+		return -1, err
+	}
+	h := windows.Handle(fd)
+	if err := windows.Bind(h, Sockaddr(addr)); err != nil {
+		windows.Closesocket(h)
+		return -1, os.NewSyscallError("bind", err)
+	}
+	backlog := cfg.Backlog
+	if backlog <= 0 {
+		backlog = windows.SOMAXCONN
+	}
+	if err := windows.Listen(h, backlog); err != nil {
+		windows.Closesocket(h)
+		return -1, os.NewSyscallError("listen", err)
+	}
+	return fd, nil
+}
+
+// ListenUnix is not available: cport has no AF_UNIX support on Windows.
+func ListenUnix(path string, cfg ListenConfig) (int, error) {
+	return -1, fmt.Errorf("%w: Unix sockets", ErrUnsupported)
+}
+
+// UnixSocket is not available: cport has no AF_UNIX support on Windows.
+func UnixSocket(typ int) (int, error) {
+	return -1, fmt.Errorf("%w: Unix sockets", ErrUnsupported)
+}
+
+// Bind binds socket fd to addr.
+func Bind(fd int, addr netip.AddrPort) error {
+	if err := windows.Bind(windows.Handle(fd), Sockaddr(addr)); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	return nil
+}
+
+// Close closes socket fd.
+func Close(fd int) error {
+	if err := windows.Closesocket(windows.Handle(fd)); err != nil {
+		return os.NewSyscallError("closesocket", err)
+	}
+	return nil
+}
+
+// Socket creates an overlapped, non-inheritable socket of addr's family.
+func Socket(addr netip.AddrPort, typ int) (int, error) {
+	if err := startup(); err != nil {
+		return -1, err
+	}
+	family, proto := int32(windows.AF_INET6), int32(windows.IPPROTO_TCP)
+	if addr.Addr().Is4() {
+		family = windows.AF_INET
+	}
+	if typ == syscall.SOCK_DGRAM {
+		proto = windows.IPPROTO_UDP
+	}
+	h, err := windows.WSASocket(family, int32(typ), proto, nil, 0,
+		windows.WSA_FLAG_OVERLAPPED|windows.WSA_FLAG_NO_HANDLE_INHERIT)
+	if err != nil {
+		return -1, os.NewSyscallError("WSASocket", err)
+	}
+	return int(h), nil
+}
+
+// Sockaddr converts addr to the x/sys form.
+func Sockaddr(addr netip.AddrPort) windows.Sockaddr {
+	if addr.Addr().Is4() {
+		return &windows.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
+	}
+	return &windows.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
+}
+
+// LocalAddr is the address socket fd is bound to.
+func LocalAddr(fd int) (netip.AddrPort, error) {
+	sa, err := windows.Getsockname(windows.Handle(fd))
+	if err != nil {
+		return netip.AddrPort{}, os.NewSyscallError("getsockname", err)
+	}
+	return addrPort(sa)
+}
+
+// PeerAddr is the address of the peer connected to socket fd.
+func PeerAddr(fd int) (netip.AddrPort, error) {
+	sa, err := windows.Getpeername(windows.Handle(fd))
+	if err != nil {
+		return netip.AddrPort{}, os.NewSyscallError("getpeername", err)
+	}
+	return addrPort(sa)
+}
+
+func addrPort(sa windows.Sockaddr) (netip.AddrPort, error) {
+	switch a := sa.(type) {
+	case *windows.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
+	case *windows.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)), nil
+	}
+	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
+}

@@ -1,0 +1,261 @@
+package port_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/cport/cport/internal/sock"
+	"github.com/cport/cport/port"
+)
+
+// Helpers for the Windows tests: sockets from internal/sock, peers from
+// Go's net package (its own completion port), overlapped pipes and files.
+
+// closeOnCleanup closes socket or handle fd when the test ends.
+func closeOnCleanup(t testing.TB, fd int) {
+	t.Cleanup(func() {
+		if sock.Close(fd) != nil {
+			windows.CloseHandle(windows.Handle(fd))
+		}
+	})
+}
+
+var loopback = netip.MustParseAddrPort("127.0.0.1:0")
+
+// listenTCP returns a listening TCP socket on 127.0.0.1 and its address.
+func listenTCP(t testing.TB) (int, netip.AddrPort) {
+	t.Helper()
+	fd, err := sock.ListenTCP(loopback, sock.ListenConfig{})
+	if err != nil {
+		t.Fatalf("ListenTCP: %v", err)
+	}
+	closeOnCleanup(t, fd)
+	addr, err := sock.LocalAddr(fd)
+	if err != nil {
+		t.Fatalf("LocalAddr: %v", err)
+	}
+	return fd, addr
+}
+
+// boundSocket returns a socket of type typ bound to an ephemeral port on
+// 127.0.0.1, and that address.
+func boundSocket(t testing.TB, typ int) (int, netip.AddrPort) {
+	t.Helper()
+	fd := newSocket(t, typ)
+	if err := sock.Bind(fd, loopback); err != nil {
+		t.Fatalf("Bind: %v", err)
+	}
+	addr, err := sock.LocalAddr(fd)
+	if err != nil {
+		t.Fatalf("LocalAddr: %v", err)
+	}
+	return fd, addr
+}
+
+// newSocket returns an unbound IPv4 socket of type typ.
+func newSocket(t testing.TB, typ int) int {
+	t.Helper()
+	fd, err := sock.Socket(loopback, typ)
+	if err != nil {
+		t.Fatalf("Socket: %v", err)
+	}
+	closeOnCleanup(t, fd)
+	return fd
+}
+
+// dialAsync connects n clients to addr with Go's net package, off the
+// port's goroutine, and closes them when the test ends.
+func dialAsync(t testing.TB, addr netip.AddrPort, n int) {
+	t.Helper()
+	conns := make(chan net.Conn, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			c, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns <- c
+		}()
+	}
+	t.Cleanup(func() {
+		for range n {
+			select {
+			case c := <-conns:
+				c.Close()
+			case err := <-errs:
+				t.Errorf("dial %v: %v", addr, err)
+			}
+		}
+	})
+}
+
+// connPair accepts a connection from a Go net.Conn peer with the Accept
+// op and returns the accepted socket and the peer.
+func connPair(t testing.TB, p *testPort) (int, net.Conn) {
+	t.Helper()
+	ln, addr := listenTCP(t)
+	peer := make(chan net.Conn, 1)
+	go func() {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Errorf("dial: %v", err)
+		}
+		peer <- c
+	}()
+	c := p.do(port.Accept(ln))
+	if c.Res < 0 {
+		t.Fatalf("accept: %v", c.Err())
+	}
+	closeOnCleanup(t, int(c.Res))
+	conn := <-peer
+	if conn == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { conn.Close() })
+	return int(c.Res), conn
+}
+
+// tcpPair connects a client socket to a fresh listener with the Connect
+// and Accept operations and returns both ends.
+func tcpPair(t testing.TB, p *testPort) (client, server int) {
+	t.Helper()
+	ln, addr := listenTCP(t)
+	client = newSocket(t, syscall.SOCK_STREAM)
+	kc, ka := p.register(), p.register()
+	p.submit(kc, port.Connect(client, addr))
+	p.submit(ka, port.Accept(ln))
+	server = -1
+	for _, c := range p.waitN(2) {
+		switch c.Key {
+		case kc:
+			wantRes(t, "connect", c, 0)
+		case ka:
+			if c.Res < 0 {
+				t.Fatalf("accept: %v", c.Err())
+			}
+			server = int(c.Res)
+			closeOnCleanup(t, server)
+		default:
+			t.Fatalf("completion %+v for an unknown key", c)
+		}
+	}
+	p.Release(kc)
+	p.Release(ka)
+	return client, server
+}
+
+var pipeSeq atomic.Int64
+
+// pipe returns the read and write ends of a new overlapped byte-mode
+// named pipe (anonymous pipes cannot do overlapped I/O).
+func pipe(t testing.TB) (int, int) {
+	t.Helper()
+	name, _ := windows.UTF16PtrFromString(fmt.Sprintf(`\\.\pipe\cport-test-%d-%d`, os.Getpid(), pipeSeq.Add(1)))
+	r, err := windows.CreateNamedPipe(name,
+		windows.PIPE_ACCESS_INBOUND|windows.FILE_FLAG_OVERLAPPED|windows.FILE_FLAG_FIRST_PIPE_INSTANCE,
+		windows.PIPE_TYPE_BYTE|windows.PIPE_READMODE_BYTE|windows.PIPE_WAIT, 1, 64<<10, 64<<10, 0, nil)
+	if err != nil {
+		t.Fatalf("CreateNamedPipe: %v", err)
+	}
+	closeOnCleanup(t, int(r))
+	w, err := windows.CreateFile(name, windows.GENERIC_WRITE, 0, nil, windows.OPEN_EXISTING, windows.FILE_FLAG_OVERLAPPED, 0)
+	if err != nil {
+		t.Fatalf("CreateFile(pipe): %v", err)
+	}
+	closeOnCleanup(t, int(w))
+	return int(r), int(w)
+}
+
+// overlappedFile creates an empty file for overlapped I/O. It does not
+// use t.TempDir: Go's RemoveAll fails on Wine 8 ("Invalid function", its
+// delete-on-close call is missing), while a plain Remove works.
+func overlappedFile(t testing.TB) int {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "cport-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "f")
+	name, _ := windows.UTF16PtrFromString(path)
+	h, err := windows.CreateFile(name, windows.GENERIC_READ|windows.GENERIC_WRITE, 0, nil,
+		windows.CREATE_ALWAYS, windows.FILE_FLAG_OVERLAPPED, 0)
+	if err != nil {
+		os.Remove(dir)
+		t.Fatalf("CreateFile: %v", err)
+	}
+	t.Cleanup(func() {
+		windows.CloseHandle(h)
+		os.Remove(path)
+		os.Remove(dir)
+	})
+	return int(h)
+}
+
+// pattern returns n bytes that differ from their neighbours, so a lost,
+// doubled or reordered chunk shows.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte((i * 2654435761) >> 13)
+	}
+	return b
+}
+
+// mustWrite writes all of b to the peer.
+func mustWrite(t testing.TB, c net.Conn, b []byte) {
+	t.Helper()
+	if _, err := c.Write(b); err != nil {
+		t.Fatalf("peer write: %v", err)
+	}
+}
+
+// writeAsync writes b to the peer from another goroutine (a large write
+// blocks until the port has read enough) and reports the error.
+func writeAsync(c net.Conn, b []byte) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Write(b)
+		done <- err
+	}()
+	return done
+}
+
+func TestBackendIsIOCP(t *testing.T) {
+	p := openPort(t, port.Config{})
+	if got := p.Backend(); got != "iocp" {
+		t.Fatalf("Backend() = %q, want iocp", got)
+	}
+	for _, name := range []string{"uring", "epoll"} {
+		_, err := port.Open(port.Config{Backend: name})
+		if err == nil {
+			t.Fatalf("Open(Backend: %q) succeeded on Windows, want an error", name)
+		}
+		t.Logf("Open(Backend: %q): %v", name, err)
+	}
+}
+
+func TestPollUnsupported(t *testing.T) {
+	p := openPort(t, port.Config{})
+	fd, _ := boundSocket(t, syscall.SOCK_DGRAM)
+	k := p.register()
+	if err := p.Submit(k, port.Poll(fd, port.PollIn)); !errors.Is(err, port.ErrUnsupported) {
+		t.Fatalf("Submit(Poll): %v, want ErrUnsupported", err)
+	}
+	wantRes(t, "nop on the same key after the refused poll", p.do(port.Nop()), 0)
+}
+
+func TestBadHandle(t *testing.T) {
+	p := openPort(t, port.Config{})
+	wantErr(t, "recv on a handle that does not exist", p.do(port.Recv(1<<20, make([]byte, 4))), syscall.EBADF)
+}
