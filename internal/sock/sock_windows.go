@@ -45,6 +45,12 @@ func ListenTCP(addr netip.AddrPort, cfg ListenConfig) (int, error) {
 		return -1, err
 	}
 	h := windows.Handle(fd)
+	// Accepted sockets take the listener's options with
+	// SO_UPDATE_ACCEPT_CONTEXT, TCP_NODELAY among them.
+	if err := NoDelay(fd); err != nil {
+		windows.Closesocket(h)
+		return -1, err
+	}
 	if err := windows.Bind(h, Sockaddr(addr)); err != nil {
 		windows.Closesocket(h)
 		return -1, os.NewSyscallError("bind", err)
@@ -140,4 +146,13 @@ func addrPort(sa windows.Sockaddr) (netip.AddrPort, error) {
 		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)), nil
 	}
 	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
+}
+
+// NoDelay turns Nagle's algorithm off on TCP socket fd, as Go's net does
+// by default.
+func NoDelay(fd int) error {
+	if err := windows.SetsockoptInt(windows.Handle(fd), windows.IPPROTO_TCP, windows.TCP_NODELAY, 1); err != nil {
+		return os.NewSyscallError("setsockopt(TCP_NODELAY)", err)
+	}
+	return nil
 }
