@@ -20,7 +20,10 @@
 // epoll otherwise; CPORT_BACKEND=uring|epoll forces one. The epoll backend
 // waits for readiness, performs the I/O itself and reports the result as a
 // completion, so both backends give the same results for the same
-// operations. Elsewhere [Open] returns an error saying which backends exist.
+// operations. On Windows the port is IOCP itself, the model's original:
+// AcceptEx, WSARecv and WSASend with an OVERLAPPED per key, collected with
+// GetQueuedCompletionStatusEx. Elsewhere [Open] returns an error saying
+// which backends exist.
 //
 // # Ownership
 //

@@ -120,8 +120,11 @@ const (
 // the peer an end of stream while reading goes on (a half-close).
 func Shutdown(fd int, how int) Op { return Op{code: opShutdown, fd: int32(fd), flags: int32(how)} }
 
-// Close closes fd. It does not cancel operations still in flight on fd:
-// cancel them and wait for their completions first.
+// Close closes fd. On Linux it does not cancel operations still in flight
+// on fd (on Windows closing a socket does, and they end with ECANCELED):
+// cancel them and wait for their completions first on every platform.
+// Close fds through this op, not behind the port's back: the epoll and
+// IOCP backends remember which descriptors they watch.
 func Close(fd int) Op { return Op{code: opClose, fd: int32(fd)} }
 
 // Timeout completes after d with ETIME.
@@ -141,6 +144,11 @@ func Read(fd int, buf []byte, off int64) Op {
 func Write(fd int, buf []byte, off int64) Op {
 	return Op{code: opWrite, fd: int32(fd), buf: buf, off: off}
 }
+
+// MsgTrunc is set in Msg.Flags when a received datagram was longer than
+// the buffers and its tail was dropped (Linux's MSG_TRUNC, on every
+// platform).
+const MsgTrunc = 0x20
 
 // Msg is the message for SendMsg and RecvMsg. It belongs to the port while
 // its operation is in flight; reuse it for the next message afterwards.

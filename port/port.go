@@ -57,7 +57,7 @@ var (
 
 // Config tunes a port. The zero value is a good default.
 type Config struct {
-	// Backend forces "uring" or "epoll". Empty means the CPORT_BACKEND
+	// Backend forces "uring" or "epoll" (Linux) or "iocp" (Windows). Empty means the CPORT_BACKEND
 	// environment variable, or, when that is unset too, the best that works.
 	Backend string
 	// Entries is the submission queue size (rounded up to a power of two).
@@ -86,7 +86,7 @@ func (c *Config) fill() error {
 	switch c.Backend {
 	case "", "uring", "epoll", "iocp":
 	default:
-		return fmt.Errorf("port: unknown backend %q (want uring or epoll)", c.Backend)
+		return fmt.Errorf("port: unknown backend %q (want uring or epoll on Linux, iocp on Windows)", c.Backend)
 	}
 	if c.Entries == 0 {
 		c.Entries = defaultEntries
