@@ -22,11 +22,11 @@ func (b *epollBackend) start(i int32) {
 	case opNop:
 		b.finish(i, 0)
 	case opTimeout:
-		if op.dur <= 0 {
+		if op.duration() <= 0 {
 			b.finish(i, -int32(unix.ETIME))
 			return
 		}
-		b.ops[i].when = b.now() + int64(op.dur)
+		b.ops[i].when = b.now() + int64(op.duration())
 		b.timerPush(i)
 	case opClose:
 		b.forget(int(op.fd))
@@ -193,10 +193,10 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 // connectStep starts a connect or, once the socket is writable, collects
 // its outcome; -EAGAIN means wait for writability.
 func (b *epollBackend) connectStep(r *epollOp) int32 {
-	s := &r.s.sys
+	s := &r.s.op.target.raw
 	fd := uintptr(r.s.op.fd)
 	if !r.connecting {
-		res := sysResult(unix.Syscall(unix.SYS_CONNECT, fd, uintptr(unsafe.Pointer(&s.sa)), uintptr(s.salen)))
+		res := sysResult(unix.Syscall(unix.SYS_CONNECT, fd, uintptr(unsafe.Pointer(&s.sa)), uintptr(s.n)))
 		if res == -int32(unix.EINPROGRESS) {
 			r.connecting = true
 			return -int32(unix.EAGAIN)
@@ -215,8 +215,8 @@ func (b *epollBackend) connectStep(r *epollOp) int32 {
 	// Writability can be reported before the handshake ends (Go's net
 	// checks the same way, issues 14548 and 19289): only a peer name proves
 	// the connection.
-	s.salen = uint32(unsafe.Sizeof(s.sa))
-	_, _, e = unix.Syscall(unix.SYS_GETPEERNAME, fd, uintptr(unsafe.Pointer(&s.sa)), uintptr(unsafe.Pointer(&s.salen)))
+	s.n = uint32(unsafe.Sizeof(s.sa))
+	_, _, e = unix.Syscall(unix.SYS_GETPEERNAME, fd, uintptr(unsafe.Pointer(&s.sa)), uintptr(unsafe.Pointer(&s.n)))
 	if e == unix.ENOTCONN {
 		return -int32(unix.EAGAIN)
 	}

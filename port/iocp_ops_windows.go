@@ -227,7 +227,7 @@ func (b *iocp) received(s *slot, e syscall.Errno) {
 func (b *iocp) issueConnect(s *slot) int32 {
 	h := windows.Handle(s.op.fd)
 	var local windows.Sockaddr = &windows.SockaddrInet4{}
-	if s.sys.sa.Addr.Family == windows.AF_INET6 {
+	if s.op.target.raw.sa.Addr.Family == windows.AF_INET6 {
 		local = &windows.SockaddrInet6{}
 	}
 	if err := windows.Bind(h, local); err != nil && err != windows.WSAEINVAL { // WSAEINVAL: bound already
@@ -242,7 +242,7 @@ func (b *iocp) issueConnect(s *slot) int32 {
 			return result(opConnect, 0, errnoOf(err))
 		}
 	}
-	r, _, e := syscall.SyscallN(b.connectEx, uintptr(h), uintptr(unsafe.Pointer(&s.sys.sa)), uintptr(s.sys.salen),
+	r, _, e := syscall.SyscallN(b.connectEx, uintptr(h), uintptr(unsafe.Pointer(&s.op.target.raw.sa)), uintptr(s.op.target.raw.n),
 		0, 0, 0, uintptr(unsafe.Pointer(&s.sys.ov)))
 	if r != 0 {
 		return 0

@@ -173,7 +173,7 @@ func (b *iocp) submit(k Key, s *slot) error {
 			b.finish(s, result(opNop, 0, errnoOf(err)))
 		}
 	case opTimeout:
-		s.sys.when = b.now() + int64(max(s.op.dur, 0))
+		s.sys.when = b.now() + int64(s.op.duration())
 		b.timerPush(s)
 	case opShutdown:
 		b.finish(s, result(opShutdown, 0, errnoOf(windows.Shutdown(windows.Handle(s.op.fd), int(s.op.flags)))))

@@ -43,17 +43,26 @@ func (o opcode) String() string {
 }
 
 // Op describes one operation for Submit. Build it with the constructors
-// below; it is a plain value, so building one allocates nothing.
+// below; it is a plain value, and only Connect's allocate (the address).
+//
+// An Op is kept in its key's slot until the final completion, and every
+// pending operation holds one, so it is kept small: 64 bytes.
 type Op struct {
-	code  opcode
-	fd    int32
-	flags int32 // send/recv MSG_* flags, poll events, shutdown direction
-	buf   []byte
-	msg   *Msg
-	addr  netip.AddrPort
-	path  string
-	off   int64
-	dur   time.Duration
+	code   opcode
+	fd     int32
+	flags  int32 // send/recv MSG_* flags, poll events, shutdown direction
+	buf    []byte
+	msg    *Msg
+	target *connectTarget
+	off    int64 // file offset, or a timeout's duration in nanoseconds
+}
+
+// connectTarget is where a Connect goes, with room for the kernel's form
+// of the address, which the kernel reads while the connect is in flight.
+type connectTarget struct {
+	addr netip.AddrPort
+	path string
+	raw  sockaddrBuf
 }
 
 // Poll events for Poll, with Linux's values (the epoll and poll(2) bits).
@@ -101,12 +110,12 @@ func RecvMsg(fd int, m *Msg) Op { return Op{code: opRecvmsg, fd: int32(fd), msg:
 
 // Connect connects socket fd to addr.
 func Connect(fd int, addr netip.AddrPort) Op {
-	return Op{code: opConnect, fd: int32(fd), addr: addr}
+	return Op{code: opConnect, fd: int32(fd), target: &connectTarget{addr: addr}}
 }
 
 // ConnectUnix connects socket fd to the Unix socket at path.
 func ConnectUnix(fd int, path string) Op {
-	return Op{code: opConnect, fd: int32(fd), path: path}
+	return Op{code: opConnect, fd: int32(fd), target: &connectTarget{path: path}}
 }
 
 // Shutdown directions for Shutdown (Linux's SHUT_* values).
@@ -128,7 +137,10 @@ func Shutdown(fd int, how int) Op { return Op{code: opShutdown, fd: int32(fd), f
 func Close(fd int) Op { return Op{code: opClose, fd: int32(fd)} }
 
 // Timeout completes after d with ETIME.
-func Timeout(d time.Duration) Op { return Op{code: opTimeout, dur: d} }
+func Timeout(d time.Duration) Op { return Op{code: opTimeout, off: int64(d)} }
+
+// duration is a timeout's length.
+func (op *Op) duration() time.Duration { return time.Duration(max(op.off, 0)) }
 
 // Poll completes once fd is ready for any of events (PollIn, PollOut, …),
 // with the ready events as its result.

@@ -11,6 +11,8 @@ type slotSys struct{}
 
 type msgSys struct{}
 
+type sockaddrBuf struct{}
+
 func (m *Msg) complete(res int32) {}
 
 func (s *slot) prepare() error { return nil }

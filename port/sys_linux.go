@@ -9,12 +9,16 @@ import (
 )
 
 // slotSys is the per-slot memory the kernel reads while an operation is in
-// flight: a timeout's timespec and a connect's socket address (and the
-// accept address length the kernel writes).
+// flight: a timeout's timespec. (A connect's address lives in its
+// connectTarget, so the slots of idle connections do not carry one.)
 type slotSys struct {
-	ts    unix.Timespec
-	sa    unix.RawSockaddrAny
-	salen uint32
+	ts unix.Timespec
+}
+
+// sockaddrBuf is a socket address in the kernel's layout.
+type sockaddrBuf struct {
+	sa unix.RawSockaddrAny
+	n  uint32
 }
 
 // msgSys is the kernel's view of a Msg: its header, iovecs and name.
@@ -32,13 +36,14 @@ func (s *slot) prepare() error {
 	op := &s.op
 	switch op.code {
 	case opTimeout:
-		s.sys.ts = unix.NsecToTimespec(int64(max(op.dur, 0)))
+		s.sys.ts = unix.NsecToTimespec(int64(op.duration()))
 	case opConnect:
-		n, err := encodeSockaddr(op.addr, op.path, &s.sys.sa)
+		t := op.target
+		n, err := encodeSockaddr(t.addr, t.path, &t.raw.sa)
 		if err != nil {
 			return err
 		}
-		s.sys.salen = n
+		t.raw.n = n
 	case opSendmsg, opRecvmsg:
 		if op.msg == nil {
 			return errNilMsg

@@ -18,8 +18,6 @@ type slotSys struct {
 	buf   windows.WSABuf // the single buffer of recv and send
 	n     uint32         // byte count a call reports when it completes at once
 	flags uint32         // WSARecv's in/out flags
-	sa    windows.RawSockaddrAny
-	salen int32
 
 	// Accept: the socket AcceptEx accepts into and the room it writes both
 	// addresses to (each needs 16 bytes more than the address, MSDN says).
@@ -41,6 +39,12 @@ const (
 	msFinished         // its final completion is queued
 )
 
+// sockaddrBuf is a socket address in Winsock's layout.
+type sockaddrBuf struct {
+	sa windows.RawSockaddrAny
+	n  int32
+}
+
 // msgSys is Windows' view of a Msg: the buffer array and the peer address.
 type msgSys struct {
 	bufs    []windows.WSABuf
@@ -56,14 +60,15 @@ func (s *slot) prepare() error {
 	s.sys.ms, s.sys.stopping = msNone, false
 	switch op.code {
 	case opConnect:
-		if op.path != "" {
+		t := op.target
+		if t.path != "" {
 			return errNoUnix
 		}
-		n, err := encodeSockaddr(op.addr, &s.sys.sa)
+		n, err := encodeSockaddr(t.addr, &t.raw.sa)
 		if err != nil {
 			return err
 		}
-		s.sys.salen = n
+		t.raw.n = n
 	case opSendmsg, opRecvmsg:
 		if op.msg == nil {
 			return errNilMsg

@@ -56,7 +56,7 @@ func prepOp(sqe *ioUringSQE, s *slot) {
 	case opRecvmsg:
 		prepRW(sqe, iorRecvmsg, op.fd, unsafe.Pointer(&op.msg.sys.hdr), 1, 0)
 	case opConnect:
-		prepRW(sqe, iorConnect, op.fd, unsafe.Pointer(&s.sys.sa), 0, uint64(s.sys.salen))
+		prepRW(sqe, iorConnect, op.fd, unsafe.Pointer(&op.target.raw.sa), 0, uint64(op.target.raw.n))
 	case opShutdown:
 		prepRW(sqe, iorShutdown, op.fd, nil, uint32(op.flags), 0)
 	case opClose:
