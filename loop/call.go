@@ -83,14 +83,14 @@ func (l *Loop) invoke(kind string, fn func()) {
 	fn()
 }
 
-func (l *Loop) invokeCallback(cb Callback, c port.Completion) {
+func (l *Loop) invokeCallback(h Handler, c port.Completion) {
 	if l.slow > 0 {
 		start := time.Now()
-		cb(c)
-		l.reportSlow(kindCallback, cb, start)
+		h.Complete(c)
+		l.reportSlow(kindCallback, h, start)
 		return
 	}
-	cb(c)
+	h.Complete(c)
 }
 
 func (l *Loop) reportSlow(kind string, fn any, start time.Time) {
@@ -102,6 +102,12 @@ func (l *Loop) reportSlow(kind string, fn any, start time.Time) {
 // funcName names the function behind a func value, so a report points at
 // the code that blocked the loop rather than at the loop.
 func funcName(fn any) string {
+	switch v := fn.(type) {
+	case Callback:
+		fn = (func(port.Completion))(v)
+	case Handler:
+		return fmt.Sprintf("%T.Complete", v)
+	}
 	if f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()); f != nil {
 		return f.Name()
 	}

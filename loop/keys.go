@@ -6,16 +6,52 @@ import (
 	"github.com/cport/cport/port"
 )
 
-// Callback receives the completions of the operations submitted under its
-// key, on the loop goroutine.
+// Handler receives the completions of the operations submitted under its
+// keys, on the loop goroutine. A type that owns several keys (a connection
+// with a receive and a send) implements it once and tells its keys apart
+// by Completion.Key, which costs no closure per key.
+type Handler interface {
+	Complete(port.Completion)
+}
+
+// Callback is a Handler made of a function.
 type Callback func(port.Completion)
 
-// entry maps one key to its callback. The key is kept beside the callback
+// Complete calls f.
+func (f Callback) Complete(c port.Completion) { f(c) }
+
+// entry maps one key to its handler. The key is kept beside the handler
 // because the slot index is reused: a completion whose key differs from
 // the entry's belongs to an earlier owner and is dropped.
 type entry struct {
 	key port.Key
-	cb  Callback
+	h   Handler
+}
+
+// keyTable is the callback map: entries indexed by key index, in chunks
+// that are never copied, so a server growing to a million keys does not
+// copy (and briefly hold twice) a million entries on the way.
+type keyTable struct {
+	chunks []*[keyChunk]entry
+}
+
+const keyChunk = 1024
+
+// at returns the entry for index i, or nil if none was ever made.
+func (t *keyTable) at(i uint32) *entry {
+	c := i / keyChunk
+	if c >= uint32(len(t.chunks)) {
+		return nil
+	}
+	return &t.chunks[c][i%keyChunk]
+}
+
+// grow returns the entry for index i, making its chunk if needed.
+func (t *keyTable) grow(i uint32) *entry {
+	for i/keyChunk >= uint32(len(t.chunks)) {
+		t.chunks = append(t.chunks, new([keyChunk]entry))
+	}
+	return t.at(i)
 }
 
 var errNilCallback = errors.New("loop: nil callback")
@@ -26,6 +62,14 @@ func (l *Loop) Register(cb Callback) (port.Key, error) {
 	if cb == nil {
 		return 0, errNilCallback
 	}
+	return l.RegisterHandler(cb)
+}
+
+// RegisterHandler is Register with a Handler (loop only).
+func (l *Loop) RegisterHandler(h Handler) (port.Key, error) {
+	if h == nil {
+		return 0, errNilCallback
+	}
 	if l.closing.Load() {
 		return 0, ErrClosed
 	}
@@ -34,10 +78,7 @@ func (l *Loop) Register(cb Callback) (port.Key, error) {
 		return 0, portErr(err)
 	}
 	i := int(k.Index())
-	if i >= len(l.keys) {
-		l.keys = append(l.keys, make([]entry, i+1-len(l.keys))...)
-	}
-	l.keys[i] = entry{key: k, cb: cb}
+	*l.keys.grow(uint32(i)) = entry{key: k, h: h}
 	return k, nil
 }
 
@@ -61,8 +102,8 @@ func (l *Loop) Cancel(k port.Key) error {
 // callback is not called again. Its buffers stay pinned until the kernel
 // lets go of them.
 func (l *Loop) Release(k port.Key) error {
-	if i := k.Index(); i < uint32(len(l.keys)) && l.keys[i].key == k {
-		l.keys[i] = entry{}
+	if e := l.keys.at(k.Index()); e != nil && e.key == k {
+		*e = entry{}
 	}
 	return portErr(l.port.Release(k))
 }
@@ -84,12 +125,13 @@ func (l *Loop) Port() *port.Port { return l.port }
 // owns its slot.
 func (l *Loop) dispatch(c port.Completion) {
 	i := c.Key.Index()
-	if i >= uint32(len(l.keys)) {
+	ep := l.keys.at(i)
+	if ep == nil {
 		return
 	}
-	e := l.keys[i]
-	if e.key != c.Key || e.cb == nil {
+	e := *ep
+	if e.key != c.Key || e.h == nil {
 		return
 	}
-	l.invokeCallback(e.cb, c)
+	l.invokeCallback(e.h, c)
 }

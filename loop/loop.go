@@ -55,7 +55,7 @@ type Loop struct {
 	port  *port.Port
 	batch []port.Completion
 
-	keys   []entry // the callback map, indexed by key index
+	keys   keyTable // the callback map, indexed by key index
 	ready  []func()
 	spare  []func() // ready's other half: the list being run
 	timers timerQueue

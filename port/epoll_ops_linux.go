@@ -229,12 +229,12 @@ func attempt(op *Op) int32 {
 	case opAccept:
 		return sysAccept(op.fd)
 	case opRecv:
-		return sysRecv(op.fd, op.buf, op.flags)
+		return sysRecv(op.fd, op.bytes(), op.flags)
 	case opSend:
 		// MSG_NOSIGNAL: a closed peer is the EPIPE result, as it is for a
 		// Go program anyway; the signal would only cost a detour.
 		return sysResult(unix.Syscall6(unix.SYS_SENDTO, uintptr(op.fd),
-			uintptr(unsafe.Pointer(unsafe.SliceData(op.buf))), rwLen(op.buf),
+			uintptr(unsafe.Pointer(unsafe.SliceData(op.bytes()))), rwLen(op.bytes()),
 			uintptr(op.flags|unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL), 0, 0))
 	case opRecvmsg:
 		return sysResult(unix.Syscall(unix.SYS_RECVMSG, uintptr(op.fd),
@@ -245,17 +245,17 @@ func attempt(op *Op) int32 {
 	case opRead:
 		if op.off < 0 {
 			return sysResult(unix.Syscall(unix.SYS_READ, uintptr(op.fd),
-				uintptr(unsafe.Pointer(unsafe.SliceData(op.buf))), rwLen(op.buf)))
+				uintptr(unsafe.Pointer(unsafe.SliceData(op.bytes()))), rwLen(op.bytes())))
 		}
 		return sysResult(unix.Syscall6(unix.SYS_PREAD64, uintptr(op.fd),
-			uintptr(unsafe.Pointer(unsafe.SliceData(op.buf))), rwLen(op.buf), uintptr(op.off), 0, 0))
+			uintptr(unsafe.Pointer(unsafe.SliceData(op.bytes()))), rwLen(op.bytes()), uintptr(op.off), 0, 0))
 	case opWrite:
 		if op.off < 0 {
 			return sysResult(unix.Syscall(unix.SYS_WRITE, uintptr(op.fd),
-				uintptr(unsafe.Pointer(unsafe.SliceData(op.buf))), rwLen(op.buf)))
+				uintptr(unsafe.Pointer(unsafe.SliceData(op.bytes()))), rwLen(op.bytes())))
 		}
 		return sysResult(unix.Syscall6(unix.SYS_PWRITE64, uintptr(op.fd),
-			uintptr(unsafe.Pointer(unsafe.SliceData(op.buf))), rwLen(op.buf), uintptr(op.off), 0, 0))
+			uintptr(unsafe.Pointer(unsafe.SliceData(op.bytes()))), rwLen(op.bytes()), uintptr(op.off), 0, 0))
 	}
 	return -int32(unix.EINVAL)
 }

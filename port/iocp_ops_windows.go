@@ -42,11 +42,11 @@ func (b *iocp) start(s *slot) int32 {
 		}
 		return b.armRecv(s)
 	case opRecv:
-		s.sys.buf = wsabuf(op.buf)
+		s.sys.buf = wsabuf(op.bytes())
 		s.sys.flags = uint32(op.flags)
 		err = windows.WSARecv(h, &s.sys.buf, 1, &s.sys.n, &s.sys.flags, &s.sys.ov, nil)
 	case opSend:
-		s.sys.buf = wsabuf(op.buf)
+		s.sys.buf = wsabuf(op.bytes())
 		err = windows.WSASend(h, &s.sys.buf, 1, &s.sys.n, uint32(op.flags), &s.sys.ov, nil)
 	case opSendmsg:
 		bufs, n := op.msg.wsabufs()
@@ -62,9 +62,9 @@ func (b *iocp) start(s *slot) int32 {
 	case opConnect:
 		return b.issueConnect(s)
 	case opRead:
-		err = windows.ReadFile(h, op.buf[:min(len(op.buf), maxRW)], nil, &s.sys.ov)
+		err = windows.ReadFile(h, op.bytes()[:min(len(op.bytes()), maxRW)], nil, &s.sys.ov)
 	case opWrite:
-		err = windows.WriteFile(h, op.buf[:min(len(op.buf), maxRW)], nil, &s.sys.ov)
+		err = windows.WriteFile(h, op.bytes()[:min(len(op.bytes()), maxRW)], nil, &s.sys.ov)
 	}
 	return issued(op.code, err)
 }

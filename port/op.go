@@ -3,6 +3,7 @@ package port
 import (
 	"net/netip"
 	"time"
+	"unsafe"
 )
 
 // opcode is the kind of operation an Op starts.
@@ -46,16 +47,33 @@ func (o opcode) String() string {
 // below; it is a plain value, and only Connect's allocate (the address).
 //
 // An Op is kept in its key's slot until the final completion, and every
-// pending operation holds one, so it is kept small: 64 bytes.
+// pending operation holds one, so it is kept small: 48 bytes. The buffer
+// is a pointer and a length; the pointer alone keeps the caller's array
+// alive.
 type Op struct {
 	code   opcode
 	fd     int32
 	flags  int32 // send/recv MSG_* flags, poll events, shutdown direction
-	buf    []byte
+	bufn   int32
+	bufp   *byte
 	msg    *Msg
 	target *connectTarget
 	off    int64 // file offset, or a timeout's duration in nanoseconds
 }
+
+// maxIO caps one operation's length at what its int32 result can count;
+// a longer buffer gives a short read or write, which callers handle anyway.
+const maxIO = 1<<31 - 1
+
+// withBuf returns op reading or writing b.
+func (op Op) withBuf(b []byte) Op {
+	op.bufp = unsafe.SliceData(b)
+	op.bufn = int32(min(len(b), maxIO))
+	return op
+}
+
+// bytes is the op's buffer.
+func (op *Op) bytes() []byte { return unsafe.Slice(op.bufp, op.bufn) }
 
 // connectTarget is where a Connect goes, with room for the kernel's form
 // of the address, which the kernel reads while the connect is in flight.
@@ -87,7 +105,7 @@ func Accept(fd int) Op { return Op{code: opAccept, fd: int32(fd)} }
 func AcceptMultishot(fd int) Op { return Op{code: opAcceptMultishot, fd: int32(fd)} }
 
 // Recv reads into buf from socket fd. Zero means the peer closed its side.
-func Recv(fd int, buf []byte) Op { return Op{code: opRecv, fd: int32(fd), buf: buf} }
+func Recv(fd int, buf []byte) Op { return Op{code: opRecv, fd: int32(fd)}.withBuf(buf) }
 
 // RecvMultishot reads from socket fd again and again, each time into a
 // buffer taken from the port's provided-buffer pool (FlagBuffer and
@@ -100,7 +118,7 @@ func RecvMultishot(fd int) Op { return Op{code: opRecvMultishot, fd: int32(fd)} 
 // Send writes buf to socket fd. A short count is not an error: the caller
 // sends the rest. Only one send per socket should be in flight at a time;
 // two may be reordered by the kernel.
-func Send(fd int, buf []byte) Op { return Op{code: opSend, fd: int32(fd), buf: buf} }
+func Send(fd int, buf []byte) Op { return Op{code: opSend, fd: int32(fd)}.withBuf(buf) }
 
 // SendMsg sends m's buffers (and, for datagrams, to m.Addr) in one call.
 func SendMsg(fd int, m *Msg) Op { return Op{code: opSendmsg, fd: int32(fd), msg: m} }
@@ -149,12 +167,12 @@ func Poll(fd int, events int) Op { return Op{code: opPoll, fd: int32(fd), flags:
 // Read reads from file or pipe fd at offset off; off = -1 reads at the
 // current position, as pipes and terminals require.
 func Read(fd int, buf []byte, off int64) Op {
-	return Op{code: opRead, fd: int32(fd), buf: buf, off: off}
+	return Op{code: opRead, fd: int32(fd), off: off}.withBuf(buf)
 }
 
 // Write writes to file or pipe fd at offset off (-1: current position).
 func Write(fd int, buf []byte, off int64) Op {
-	return Op{code: opWrite, fd: int32(fd), buf: buf, off: off}
+	return Op{code: opWrite, fd: int32(fd), off: off}.withBuf(buf)
 }
 
 // MsgTrunc is set in Msg.Flags when a received datagram was longer than

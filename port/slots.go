@@ -16,10 +16,10 @@ const (
 // matter how the table grows.
 type slot struct {
 	gen   uint32
-	state slotState
 	next  int32 // free-list link
+	state slotState
+	sys   slotSys //lint:ignore U1000 per-platform scratch (empty on Linux); not last, as a trailing empty field pads the struct
 	op    Op
-	sys   slotSys // per-platform scratch: timespec, socket address, iovecs
 }
 
 const (

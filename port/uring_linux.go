@@ -31,7 +31,8 @@ type uring struct {
 	sqMask  uint32
 	sqSize  uint32
 	sqes    unsafe.Pointer
-	sqLocal uint32 // our tail, published to sqTail before each enter
+	sqLocal uint32          // our tail, published to sqTail before each enter
+	sqTS    []unix.Timespec // a timeout entry's timespec, by SQ index
 
 	cqHead *uint32 // advanced by us as we consume completions
 	cqTail *uint32 // advanced by the kernel
@@ -160,6 +161,7 @@ func (r *uring) init(p *ioUringParams) error {
 	r.sqMask = *(*uint32)(unsafe.Add(base, p.sqOff.ringMask))
 	r.sqSize = *(*uint32)(unsafe.Add(base, p.sqOff.ringEntries))
 	r.sqes = unsafe.Pointer(&r.sqeMem[0])
+	r.sqTS = make([]unix.Timespec, r.sqSize)
 	r.sqLocal = *r.sqTail
 	// The SQ array maps ring positions to SQE indices. We always fill SQEs
 	// in ring order, so the identity mapping is written once and kept.
@@ -255,18 +257,19 @@ func (r *uring) recycle(bid uint16) {
 	r.publishBuffers()
 }
 
-// getSQE returns the next free submission entry, zeroed, or nil when the
-// ring is full.
-func (r *uring) getSQE() *ioUringSQE {
+// getSQE returns the next free submission entry, zeroed, and its index,
+// or nil when the ring is full.
+func (r *uring) getSQE() (*ioUringSQE, uint32) {
 	// Acquire: the kernel's head tells which entries it has finished reading.
 	head := atomic.LoadUint32(r.sqHead)
 	if r.sqLocal-head >= r.sqSize {
-		return nil
+		return nil, 0
 	}
-	sqe := (*ioUringSQE)(unsafe.Add(r.sqes, uintptr(r.sqLocal&r.sqMask)*unsafe.Sizeof(ioUringSQE{})))
+	i := r.sqLocal & r.sqMask
+	sqe := (*ioUringSQE)(unsafe.Add(r.sqes, uintptr(i)*unsafe.Sizeof(ioUringSQE{})))
 	*sqe = ioUringSQE{}
 	r.sqLocal++
-	return sqe
+	return sqe, i
 }
 
 // queue places one request in the SQ, submitting to make room if the ring
@@ -275,13 +278,13 @@ func (r *uring) getSQE() *ioUringSQE {
 // dropped; the backlog is retried at the next wait.
 func (r *uring) queue(req pending) error {
 	if len(r.backlog) == 0 {
-		sqe := r.getSQE()
+		sqe, i := r.getSQE()
 		if sqe == nil {
 			r.enter(0, 0, nil)
-			sqe = r.getSQE()
+			sqe, i = r.getSQE()
 		}
 		if sqe != nil {
-			return r.prep(sqe, req)
+			return r.prep(sqe, i, req)
 		}
 	}
 	r.backlog = append(r.backlog, req)
@@ -303,7 +306,7 @@ func (r *uring) cancelAll() error { return r.queue(pending{kind: pendCancelAll})
 func (r *uring) armWake() { _ = r.queue(pending{kind: pendWake}) }
 
 // prep fills sqe for req.
-func (r *uring) prep(sqe *ioUringSQE, req pending) error {
+func (r *uring) prep(sqe *ioUringSQE, i uint32, req pending) error {
 	switch req.kind {
 	case pendCancel:
 		sqe.opcode = iorAsyncCancel
@@ -328,7 +331,7 @@ func (r *uring) prep(sqe *ioUringSQE, req pending) error {
 		sqe.userData = udWake
 		return nil
 	}
-	prepOp(sqe, req.s)
+	prepOp(sqe, req.s, &r.sqTS[i])
 	sqe.userData = uint64(req.key)
 	return nil
 }
@@ -337,11 +340,11 @@ func (r *uring) prep(sqe *ioUringSQE, req pending) error {
 func (r *uring) flushBacklog() {
 	i := 0
 	for ; i < len(r.backlog); i++ {
-		sqe := r.getSQE()
+		sqe, j := r.getSQE()
 		if sqe == nil {
 			break
 		}
-		_ = r.prep(sqe, r.backlog[i])
+		_ = r.prep(sqe, j, r.backlog[i])
 	}
 	n := copy(r.backlog, r.backlog[i:])
 	clear(r.backlog[n:])

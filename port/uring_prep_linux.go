@@ -27,7 +27,7 @@ func bufAddr(b []byte) unsafe.Pointer {
 // prepOp translates the slot's operation into an SQE. slot.prepare has
 // already written the memory the kernel reads (addresses, timespecs,
 // message headers), so nothing here can fail.
-func prepOp(sqe *ioUringSQE, s *slot) {
+func prepOp(sqe *ioUringSQE, s *slot, ts *unix.Timespec) {
 	op := &s.op
 	switch op.code {
 	case opNop:
@@ -39,7 +39,7 @@ func prepOp(sqe *ioUringSQE, s *slot) {
 			sqe.ioprio = acceptMultishot
 		}
 	case opRecv:
-		prepRW(sqe, iorRecv, op.fd, bufAddr(op.buf), uint32(len(op.buf)), 0)
+		prepRW(sqe, iorRecv, op.fd, bufAddr(op.bytes()), uint32(len(op.bytes())), 0)
 	case opRecvMultishot:
 		prepRW(sqe, iorRecv, op.fd, nil, 0, 0)
 		sqe.ioprio = recvMultishot
@@ -48,7 +48,7 @@ func prepOp(sqe *ioUringSQE, s *slot) {
 	case opSend:
 		// MSG_NOSIGNAL: a peer that went away is an EPIPE result, not a
 		// SIGPIPE that kills the process.
-		prepRW(sqe, iorSend, op.fd, bufAddr(op.buf), uint32(len(op.buf)), 0)
+		prepRW(sqe, iorSend, op.fd, bufAddr(op.bytes()), uint32(len(op.bytes())), 0)
 		sqe.opFlags = unix.MSG_NOSIGNAL
 	case opSendmsg:
 		prepRW(sqe, iorSendmsg, op.fd, unsafe.Pointer(&op.msg.sys.hdr), 1, 0)
@@ -62,13 +62,16 @@ func prepOp(sqe *ioUringSQE, s *slot) {
 	case opClose:
 		prepRW(sqe, iorClose, op.fd, nil, 0, 0)
 	case opTimeout:
-		prepRW(sqe, iorTimeout, -1, unsafe.Pointer(&s.sys.ts), 1, 0)
+		// The kernel copies the timespec when it reads the entry, so it
+		// lives beside the entry, not in the slot.
+		*ts = unix.NsecToTimespec(int64(op.duration()))
+		prepRW(sqe, iorTimeout, -1, unsafe.Pointer(ts), 1, 0)
 	case opPoll:
 		prepRW(sqe, iorPollAdd, op.fd, nil, 0, 0)
 		sqe.opFlags = uint32(op.flags)
 	case opRead:
-		prepRW(sqe, iorRead, op.fd, bufAddr(op.buf), uint32(len(op.buf)), uint64(op.off))
+		prepRW(sqe, iorRead, op.fd, bufAddr(op.bytes()), uint32(len(op.bytes())), uint64(op.off))
 	case opWrite:
-		prepRW(sqe, iorWrite, op.fd, bufAddr(op.buf), uint32(len(op.buf)), uint64(op.off))
+		prepRW(sqe, iorWrite, op.fd, bufAddr(op.bytes()), uint32(len(op.bytes())), uint64(op.off))
 	}
 }

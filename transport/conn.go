@@ -40,51 +40,93 @@ const (
 )
 
 // conn is a stream transport (TCP or Unix) on one loop. Two keys carry its
-// operations: one multishot recv that takes provided buffers (an idle
-// connection holds no read buffer), and one send at a time, since two
-// sends in flight on one socket may be reordered by the kernel.
+// operations: one multishot recv that takes provided buffers, so an idle
+// connection holds no read buffer, and one send at a time, since two sends
+// in flight on one socket may be reordered by the kernel. The send key is
+// registered only while something is being sent.
+//
+// A server holds many of these, mostly idle, so the struct keeps only what
+// every connection needs (128 bytes); what few connections use lives in
+// connExtra, allocated on first use.
 type conn struct {
 	l     *loop.Loop
-	p     *port.Port
 	sh    *shared
 	proto Protocol
-	fd    int
-	net   string // "tcp" or "unix", for errors
 
+	fd       int32
 	state    uint16
 	sendKind uint8
-	recvKey  port.Key
-	sendKey  port.Key
+	kind     uint8 // kindTCP or kindUnix, for errors and addresses
 
-	wq        writeQueue
-	msg       *port.Msg // the vectored send in flight, if any
-	high, low int
+	recvKey port.Key
+	sendKey port.Key // zero while nothing is queued or in flight
 
-	queued atomic.Int64 // wq.size, for WriteBufferSize off the loop
-	closed atomic.Bool  // Close, Abort or a loss has begun
-	eof    atomic.Bool  // WriteEOF was called
-	cause  error        // why the connection was lost; nil for a clean close
-	held   []byte       // data that arrived after PauseReading
+	wq  writeQueue
+	msg *port.Msg // the vectored send in flight, if any
 
+	other atomic.Uint32 // offClosed, offEOF: what other goroutines check
+	ctx   atomic.Pointer[any]
+	x     *connExtra
+}
+
+// connExtra is the state of the few connections that pause, time out, or
+// fail: allocated when first needed.
+type connExtra struct {
+	high, low  int    // write-buffer watermarks, once set
+	cause      error  // why the connection was lost; nil for a clean close
+	held       []byte // data that arrived after PauseReading
 	idle       time.Duration
 	lastActive time.Time
 	idleTimer  loop.Timer
 	deadline   loop.Timer
-
-	ctx atomic.Pointer[any]
 }
+
+// Bits of conn.other.
+const (
+	offClosed uint32 = 1 << iota // Close, Abort or a loss has begun
+	offEOF                       // WriteEOF was called
+)
+
+// Kinds of stream connection.
+const (
+	kindTCP uint8 = iota
+	kindUnix
+)
+
+func (c *conn) extra() *connExtra {
+	if c.x == nil {
+		c.x = &connExtra{}
+	}
+	return c.x
+}
+
+func (c *conn) network() string {
+	if c.kind == kindUnix {
+		return "unix"
+	}
+	return "tcp"
+}
+
+func (c *conn) watermarks() (high, low int) {
+	if c.x != nil && c.x.high > 0 {
+		return c.x.high, c.x.low
+	}
+	return defaultHighWater, defaultLowWater
+}
+
+func (c *conn) markClosed() { c.other.Or(offClosed) }
+
+func (c *conn) isClosed() bool { return c.other.Load()&offClosed != 0 }
 
 // newConn wraps connected socket fd on loop l (on l's goroutine) and
 // starts it: ConnectionMade, then reading.
 func newConn(l *loop.Loop, fd int, network string, proto Protocol) (*conn, error) {
-	c := &conn{l: l, p: l.Port(), sh: sharedFor(l), proto: proto, fd: fd, net: network,
-		high: defaultHighWater, low: defaultLowWater}
-	var err error
-	if c.recvKey, err = l.Register(c.onRecv); err != nil {
-		return nil, err
+	c := &conn{l: l, sh: sharedFor(l), proto: proto, fd: int32(fd)}
+	if network == "unix" {
+		c.kind = kindUnix
 	}
-	if c.sendKey, err = l.Register(c.onSend); err != nil {
-		l.Release(c.recvKey)
+	var err error
+	if c.recvKey, err = l.RegisterHandler(c); err != nil {
 		return nil, err
 	}
 	proto.ConnectionMade(c)
@@ -99,19 +141,28 @@ func (c *conn) armRecv() {
 	if c.has(stRecvArmed | stReadPaused | stClosing | stAborting | stDone) {
 		return
 	}
-	if err := c.l.Submit(c.recvKey, port.RecvMultishot(c.fd)); err != nil {
+	if err := c.l.Submit(c.recvKey, port.RecvMultishot(int(c.fd))); err != nil {
 		c.lose(c.opErr("read", err))
 		return
 	}
 	c.state |= stRecvArmed
 }
 
-// onRecv is the recv key's callback.
+// Complete is the loop's callback for both keys.
+func (c *conn) Complete(comp port.Completion) {
+	if comp.Key == c.recvKey {
+		c.onRecv(comp)
+	} else {
+		c.onSend(comp)
+	}
+}
+
 func (c *conn) onRecv(comp port.Completion) {
 	if comp.Res > 0 {
 		if id, ok := comp.BufferID(); ok {
-			c.deliver(c.p.Buffer(comp))
-			c.p.RecycleBuffer(id)
+			p := c.l.Port()
+			c.deliver(p.Buffer(comp))
+			p.RecycleBuffer(id)
 		}
 	}
 	if comp.More() {
@@ -139,12 +190,14 @@ func (c *conn) deliver(data []byte) {
 	if c.has(stClosing | stAborting | stDone) {
 		return
 	}
-	if c.idle > 0 {
-		c.lastActive = c.l.Now()
-	}
-	if c.has(stReadPaused) {
-		c.held = append(c.held, data...)
-		return
+	if x := c.x; x != nil {
+		if x.idle > 0 {
+			x.lastActive = c.l.Now()
+		}
+		if c.has(stReadPaused) {
+			x.held = append(x.held, data...)
+			return
+		}
 	}
 	c.proto.DataReceived(data)
 }
@@ -191,14 +244,15 @@ func (c *conn) onSend(comp port.Completion) {
 		c.finishIfIdle()
 		return
 	}
-	c.wq.consume(&c.sh.chunks, int(comp.Res))
-	c.queued.Store(int64(c.wq.size))
-	if c.idle > 0 {
-		c.lastActive = c.l.Now()
+	c.wq.consume(c.sh, int(comp.Res))
+	if c.x != nil && c.x.idle > 0 {
+		c.x.lastActive = c.l.Now()
 	}
-	if c.has(stWritePaused) && c.wq.size <= c.low {
-		c.state &^= stWritePaused
-		c.proto.ResumeWriting()
+	if c.has(stWritePaused) {
+		if _, low := c.watermarks(); c.wq.len() <= low {
+			c.state &^= stWritePaused
+			c.proto.ResumeWriting()
+		}
 	}
 	c.flush()
 }
@@ -210,27 +264,27 @@ func (c *conn) flush() {
 		return
 	}
 	segs := c.wq.pending(maxIovecs)
+	fd := int(c.fd)
 	var op port.Op
 	switch {
 	case len(segs) == 1:
-		op, c.sendKind = port.Send(c.fd, segs[0].bytes()), sendData
+		op, c.sendKind = port.Send(fd, segs[0].bytes()), sendData
 	case len(segs) > 1:
 		c.msg = c.sh.getMsg()
 		for i := range segs {
 			c.msg.Buffers = append(c.msg.Buffers, segs[i].bytes())
 		}
-		op, c.sendKind = port.SendMsg(c.fd, c.msg), sendData
+		op, c.sendKind = port.SendMsg(fd, c.msg), sendData
 	case c.has(stWriteEOF) && !c.has(stEOFSent):
-		op, c.sendKind = port.Shutdown(c.fd, port.ShutWrite), sendShutdown
+		op, c.sendKind = port.Shutdown(fd, port.ShutWrite), sendShutdown
 	case c.has(stClosing):
-		c.wq.shrink()
 		c.finishIfIdle()
 		return
 	default:
-		c.wq.shrink()
+		c.releaseSendKey()
 		return
 	}
-	if err := c.l.Submit(c.sendKey, op); err != nil {
+	if err := c.submitSend(op); err != nil {
 		if c.msg != nil {
 			c.sh.putMsg(c.msg)
 			c.msg = nil
@@ -239,6 +293,28 @@ func (c *conn) flush() {
 		return
 	}
 	c.state |= stSending
+}
+
+// submitSend starts op on the send key, registering the key first if the
+// connection had nothing to send.
+func (c *conn) submitSend(op port.Op) error {
+	if c.sendKey == 0 {
+		k, err := c.l.RegisterHandler(c)
+		if err != nil {
+			return err
+		}
+		c.sendKey = k
+	}
+	return c.l.Submit(c.sendKey, op)
+}
+
+// releaseSendKey gives the send key back once nothing is queued or in
+// flight: an idle connection holds one key, not two.
+func (c *conn) releaseSendKey() {
+	if c.sendKey != 0 && !c.has(stSending) {
+		c.l.Release(c.sendKey)
+		c.sendKey = 0
+	}
 }
 
 // write queues b; it runs on the loop.
@@ -252,12 +328,13 @@ func (c *conn) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	c.wq.push(&c.sh.chunks, b)
-	c.queued.Store(int64(c.wq.size))
+	c.wq.push(c.sh, b)
 	c.flush()
-	if !c.has(stWritePaused) && c.wq.size > c.high {
-		c.state |= stWritePaused
-		c.proto.PauseWriting()
+	if !c.has(stWritePaused) {
+		if high, _ := c.watermarks(); c.wq.len() > high {
+			c.state |= stWritePaused
+			c.proto.PauseWriting()
+		}
 	}
 	return nil
 }
@@ -268,7 +345,7 @@ func (c *conn) close() error {
 		return ErrClosed
 	}
 	c.state |= stClosing
-	c.closed.Store(true)
+	c.markClosed()
 	c.stopTimers()
 	if c.has(stRecvArmed) {
 		c.l.Cancel(c.recvKey)
@@ -279,8 +356,8 @@ func (c *conn) close() error {
 
 // lose records why the connection failed and aborts it.
 func (c *conn) lose(err error) {
-	if c.cause == nil {
-		c.cause = err
+	if x := c.extra(); x.cause == nil {
+		x.cause = err
 	}
 	c.abort()
 }
@@ -291,19 +368,18 @@ func (c *conn) abort() {
 		return
 	}
 	c.state |= stAborting
-	c.closed.Store(true)
+	c.markClosed()
 	c.stopTimers()
 	if c.has(stSending) {
 		// The kernel may still read the chunks of the send in flight: let
 		// the collector have them rather than hand them to another writer.
-		c.wq = writeQueue{}
+		c.wq.drop()
 		if !c.has(stFDClosing) {
 			c.l.Cancel(c.sendKey)
 		}
 	} else {
-		c.wq.reset(&c.sh.chunks)
+		c.wq.reset(c.sh)
 	}
-	c.queued.Store(0)
 	if c.has(stRecvArmed) {
 		c.l.Cancel(c.recvKey)
 	}
@@ -315,14 +391,14 @@ func (c *conn) finishIfIdle() {
 	if !c.has(stClosing|stAborting) || c.has(stRecvArmed|stSending|stFDClosing|stDone) {
 		return
 	}
-	if c.has(stClosing) && !c.has(stAborting) && c.wq.size > 0 {
+	if c.has(stClosing) && !c.has(stAborting) && c.wq.len() > 0 {
 		c.flush()
 		return
 	}
 	c.sendKind = sendClose
-	if err := c.l.Submit(c.sendKey, port.Close(c.fd)); err != nil {
+	if err := c.submitSend(port.Close(int(c.fd))); err != nil {
 		// The loop is closing; close synchronously so the fd is not leaked.
-		closeFD(c.fd)
+		closeFD(int(c.fd))
 		c.finish()
 		return
 	}
@@ -337,20 +413,31 @@ func (c *conn) finish() {
 	}
 	c.state |= stDone
 	c.l.Release(c.recvKey)
-	c.l.Release(c.sendKey)
-	c.wq.reset(&c.sh.chunks)
-	c.held = nil
-	c.proto.ConnectionLost(c.cause)
+	if c.sendKey != 0 {
+		c.l.Release(c.sendKey)
+		c.sendKey = 0
+	}
+	c.wq.reset(c.sh)
+	var cause error
+	if x := c.x; x != nil {
+		cause = x.cause
+		x.held = nil
+	}
+	c.proto.ConnectionLost(cause)
 }
 
 func (c *conn) stopTimers() {
-	if c.idleTimer != 0 {
-		c.l.CancelTimer(c.idleTimer)
-		c.idleTimer = 0
+	x := c.x
+	if x == nil {
+		return
 	}
-	if c.deadline != 0 {
-		c.l.CancelTimer(c.deadline)
-		c.deadline = 0
+	if x.idleTimer != 0 {
+		c.l.CancelTimer(x.idleTimer)
+		x.idleTimer = 0
+	}
+	if x.deadline != 0 {
+		c.l.CancelTimer(x.deadline)
+		x.deadline = 0
 	}
 }
 
@@ -358,7 +445,7 @@ func (c *conn) opErr(op string, err error) error {
 	if errors.Is(err, loop.ErrClosed) {
 		err = ErrClosed
 	}
-	return opError(op, c.net, c.LocalAddr(), c.RemoteAddr(), err)
+	return opError(op, c.network(), c.LocalAddr(), c.RemoteAddr(), err)
 }
 
 // onLoop runs fn now if called on c's loop, else posts it in call order.
@@ -378,10 +465,9 @@ func (c *conn) Write(b []byte) error {
 	if c.l.InLoop() {
 		return c.write(b)
 	}
-	if c.closed.Load() {
+	if o := c.other.Load(); o&offClosed != 0 {
 		return ErrClosed
-	}
-	if c.eof.Load() {
+	} else if o&offEOF != 0 {
 		return ErrWriteAfterEOF
 	}
 	cp := append([]byte(nil), b...)
@@ -398,10 +484,9 @@ func (c *conn) Writev(bufs ...[]byte) error {
 		}
 		return nil
 	}
-	if c.closed.Load() {
+	if o := c.other.Load(); o&offClosed != 0 {
 		return ErrClosed
-	}
-	if c.eof.Load() {
+	} else if o&offEOF != 0 {
 		return ErrWriteAfterEOF
 	}
 	var cp []byte
@@ -413,10 +498,10 @@ func (c *conn) Writev(bufs ...[]byte) error {
 
 // WriteEOF implements Transport.
 func (c *conn) WriteEOF() error {
-	if c.closed.Load() {
+	if c.isClosed() {
 		return ErrClosed
 	}
-	c.eof.Store(true)
+	c.other.Or(offEOF)
 	return c.onLoop(func() {
 		if c.has(stWriteEOF | stClosing | stAborting | stDone) {
 			return
@@ -431,7 +516,7 @@ func (c *conn) Close() error {
 	if c.l.InLoop() {
 		return c.close()
 	}
-	if c.closed.Swap(true) {
+	if c.other.Or(offClosed)&offClosed != 0 {
 		return ErrClosed
 	}
 	return c.onLoop(func() { c.close() })
@@ -460,8 +545,9 @@ func (c *conn) ResumeReading() {
 			return
 		}
 		c.state &^= stReadPaused
-		if held := c.held; len(held) > 0 {
-			c.held = nil
+		if x := c.x; x != nil && len(x.held) > 0 {
+			held := x.held
+			x.held = nil
 			c.proto.DataReceived(held)
 		}
 		c.armRecv()
@@ -476,23 +562,24 @@ func (c *conn) SetWriteBufferLimits(high, low int) {
 	if low < 0 || low > high {
 		low = high / 4
 	}
-	c.onLoop(func() { c.high, c.low = high, low })
+	c.onLoop(func() { x := c.extra(); x.high, x.low = high, low })
 }
 
 // WriteBufferSize implements Transport.
-func (c *conn) WriteBufferSize() int { return int(c.queued.Load()) }
+func (c *conn) WriteBufferSize() int { return c.wq.len() }
 
 // SetIdleTimeout implements Transport.
 func (c *conn) SetIdleTimeout(d time.Duration) {
 	c.onLoop(func() {
-		if c.idleTimer != 0 {
-			c.l.CancelTimer(c.idleTimer)
-			c.idleTimer = 0
+		x := c.extra()
+		if x.idleTimer != 0 {
+			c.l.CancelTimer(x.idleTimer)
+			x.idleTimer = 0
 		}
-		c.idle = d
+		x.idle = d
 		if d > 0 && !c.has(stClosing|stAborting|stDone) {
-			c.lastActive = c.l.Now()
-			c.idleTimer = c.l.CallLater(d, c.checkIdle)
+			x.lastActive = c.l.Now()
+			x.idleTimer = c.l.CallLater(d, c.checkIdle)
 		}
 	})
 }
@@ -501,28 +588,30 @@ func (c *conn) SetIdleTimeout(d time.Duration) {
 // idle for the whole timeout; activity since then pushes it back, so busy
 // connections re-arm their timer once per timeout, not once per message.
 func (c *conn) checkIdle() {
-	c.idleTimer = 0
-	if c.idle <= 0 || c.has(stClosing|stAborting|stDone) {
+	x := c.x
+	x.idleTimer = 0
+	if x.idle <= 0 || c.has(stClosing|stAborting|stDone) {
 		return
 	}
-	quiet := c.l.Now().Sub(c.lastActive)
-	if quiet >= c.idle {
+	quiet := c.l.Now().Sub(x.lastActive)
+	if quiet >= x.idle {
 		c.lose(c.opErr("read", ErrIdleTimeout))
 		return
 	}
-	c.idleTimer = c.l.CallLater(c.idle-quiet, c.checkIdle)
+	x.idleTimer = c.l.CallLater(x.idle-quiet, c.checkIdle)
 }
 
 // SetDeadline implements Transport.
 func (c *conn) SetDeadline(t time.Time) {
 	c.onLoop(func() {
-		if c.deadline != 0 {
-			c.l.CancelTimer(c.deadline)
-			c.deadline = 0
+		x := c.extra()
+		if x.deadline != 0 {
+			c.l.CancelTimer(x.deadline)
+			x.deadline = 0
 		}
 		if !t.IsZero() && !c.has(stClosing|stAborting|stDone) {
-			c.deadline = c.l.CallAt(t, func() {
-				c.deadline = 0
+			x.deadline = c.l.CallAt(t, func() {
+				x.deadline = 0
 				c.lose(c.opErr("read", os.ErrDeadlineExceeded))
 			})
 		}
@@ -545,7 +634,7 @@ func (c *conn) SetContext(v any) { c.ctx.Store(&v) }
 
 // LocalAddr implements Transport. It asks the kernel each time rather
 // than keep a copy in every connection.
-func (c *conn) LocalAddr() net.Addr { return localAddr(c.fd, c.net) }
+func (c *conn) LocalAddr() net.Addr { return localAddr(int(c.fd), c.network()) }
 
 // RemoteAddr implements Transport.
-func (c *conn) RemoteAddr() net.Addr { return remoteAddr(c.fd, c.net) }
+func (c *conn) RemoteAddr() net.Addr { return remoteAddr(int(c.fd), c.network()) }

@@ -35,7 +35,7 @@ func TestPingPongBetweenLoops(t *testing.T) {
 				got := make(chan string)
 				cl.Post(func() {
 					c := p.t.(*conn)
-					got <- fmt.Sprintf("left %d got %d state %#x queued %d", p.left, p.got, c.state, c.wq.size)
+					got <- fmt.Sprintf("left %d got %d state %#x queued %d", p.left, p.got, c.state, c.wq.len())
 				})
 				t.Fatalf("stalled: %s", <-got)
 			}
@@ -57,7 +57,7 @@ func TestTCPNoDelay(t *testing.T) {
 	defer dialed.Close()
 	accepted := (<-recs).waitMade(t)
 	for name, tr := range map[string]Transport{"accepted": accepted, "dialed": dialed} {
-		v, err := unix.GetsockoptInt(tr.(*conn).fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+		v, err := unix.GetsockoptInt(int(tr.(*conn).fd), unix.IPPROTO_TCP, unix.TCP_NODELAY)
 		if err != nil || v == 0 {
 			t.Errorf("%s connection: TCP_NODELAY = %d, %v; want on", name, v, err)
 		}

@@ -11,6 +11,7 @@ import (
 // vectored-send messages. Only the loop's goroutine touches it.
 type shared struct {
 	chunks chunkPool
+	segs   segArrays
 	msgs   []*port.Msg
 }
 

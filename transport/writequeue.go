@@ -1,5 +1,7 @@
 package transport
 
+import "sync/atomic"
+
 // Chunk sizes for queued writes. A small write takes a small chunk, so ten
 // thousand connections each with a 64-byte reply in flight hold 10 MB, not
 // 160; a large write fills 64 KiB chunks, so a vectored send carries a lot
@@ -23,11 +25,12 @@ type segment struct {
 func (s *segment) bytes() []byte { return s.chunk[s.start:s.end] }
 
 // writeQueue holds a connection's unsent bytes in order. It lives on the
-// loop; only the connection's callbacks touch it.
+// loop; only the connection's callbacks change it. size is atomic so that
+// WriteBufferSize may read it from any goroutine.
 type writeQueue struct {
 	segs []segment
-	head int
-	size int
+	size atomic.Int64
+	head int32
 }
 
 // chunkPool is a loop's free chunks, one list per class.
@@ -59,10 +62,36 @@ func (p *chunkPool) put(c []byte, class int8) {
 	}
 }
 
+// segArrays are spare segment arrays: a connection takes one when it
+// queues a write and gives it back when its queue drains, so an idle
+// connection holds none and a busy one allocates none.
+type segArrays struct {
+	free [][]segment
+}
+
+const maxSpareSegArrays = 4096
+
+func (a *segArrays) get() []segment {
+	if n := len(a.free); n > 0 {
+		s := a.free[n-1]
+		a.free[n-1] = nil
+		a.free = a.free[:n-1]
+		return s
+	}
+	return make([]segment, 0, 4)
+}
+
+func (a *segArrays) put(s []segment) {
+	if len(a.free) < maxSpareSegArrays && cap(s) <= 4*maxIovecs {
+		clear(s[:cap(s)])
+		a.free = append(a.free, s[:0])
+	}
+}
+
 // push copies b to the end of the queue.
-func (q *writeQueue) push(pool *chunkPool, b []byte) {
-	q.size += len(b)
-	if n := len(q.segs); n > q.head {
+func (q *writeQueue) push(sh *shared, b []byte) {
+	q.size.Add(int64(len(b)))
+	if n := len(q.segs); n > int(q.head) {
 		tail := &q.segs[n-1]
 		room := len(tail.chunk) - int(tail.end)
 		if room > 0 {
@@ -71,18 +100,22 @@ func (q *writeQueue) push(pool *chunkPool, b []byte) {
 			b = b[k:]
 		}
 	}
+	if len(b) > 0 && q.segs == nil {
+		q.segs = sh.segs.get()
+	}
 	for len(b) > 0 {
-		c, class := pool.get(len(b))
+		c, class := sh.chunks.get(len(b))
 		k := copy(c, b)
 		q.segs = append(q.segs, segment{chunk: c, class: class, end: int32(k)})
 		b = b[k:]
 	}
 }
 
-// consume drops the first n sent bytes, returning emptied chunks.
-func (q *writeQueue) consume(pool *chunkPool, n int) {
-	q.size -= n
-	for n > 0 && q.head < len(q.segs) {
+// consume drops the first n sent bytes, returning emptied chunks, and the
+// segment array once the queue is empty.
+func (q *writeQueue) consume(sh *shared, n int) {
+	q.size.Add(-int64(n))
+	for n > 0 && int(q.head) < len(q.segs) {
 		s := &q.segs[q.head]
 		left := int(s.end - s.start)
 		if n < left {
@@ -90,36 +123,43 @@ func (q *writeQueue) consume(pool *chunkPool, n int) {
 			return
 		}
 		n -= left
-		pool.put(s.chunk, s.class)
+		sh.chunks.put(s.chunk, s.class)
 		*s = segment{}
 		q.head++
 	}
-	if q.head == len(q.segs) {
-		q.segs = q.segs[:0]
+	if int(q.head) == len(q.segs) && q.segs != nil {
+		sh.segs.put(q.segs)
+		q.segs = nil
 		q.head = 0
 	}
 }
 
 // pending returns the unsent segments, at most max.
 func (q *writeQueue) pending(max int) []segment {
-	end := min(len(q.segs), q.head+max)
+	end := min(len(q.segs), int(q.head)+max)
 	return q.segs[q.head:end]
 }
 
+// len is how many bytes are queued.
+func (q *writeQueue) len() int { return int(q.size.Load()) }
+
 // reset drops everything queued (an abort), returning the chunks.
-func (q *writeQueue) reset(pool *chunkPool) {
-	for i := q.head; i < len(q.segs); i++ {
-		pool.put(q.segs[i].chunk, q.segs[i].class)
+func (q *writeQueue) reset(sh *shared) {
+	for i := int(q.head); i < len(q.segs); i++ {
+		sh.chunks.put(q.segs[i].chunk, q.segs[i].class)
+	}
+	if q.segs != nil {
+		sh.segs.put(q.segs)
 	}
 	q.segs = nil
 	q.head = 0
-	q.size = 0
+	q.size.Store(0)
 }
 
-// shrink gives back the segment array of an idle connection.
-func (q *writeQueue) shrink() {
-	if q.size == 0 && cap(q.segs) > 4 {
-		q.segs = nil
-		q.head = 0
-	}
+// drop forgets everything queued without reusing its memory: the kernel may
+// still be reading the chunks of a send in flight.
+func (q *writeQueue) drop() {
+	q.segs = nil
+	q.head = 0
+	q.size.Store(0)
 }
