@@ -88,6 +88,7 @@ const (
 	fdWritable                        // likewise for writing
 	fdAgain                           // on the again list: a multishot stopped at its burst limit
 	fdNonblocking                     // O_NONBLOCK is set (by the backend or its owner)
+	fdClosing                         // the peer hung up or an error is pending: read to the end
 )
 
 const (
@@ -386,6 +387,9 @@ func (b *epollBackend) handle(events []unix.EpollEvent) bool {
 		st := &b.fds[fd]
 		if m&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			st.flags |= fdReadable
+		}
+		if m&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			st.flags |= fdClosing
 		}
 		if m&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			st.flags |= fdWritable

@@ -165,9 +165,20 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 			bid := b.free[len(b.free)-1]
 			b.free = b.free[:len(b.free)-1]
 			b.isFree[bid] = false
-			res = sysRecv(r.s.op.fd, b.bufs.get(bid), r.s.op.flags)
+			buf := b.bufs.get(bid)
+			res = sysRecv(r.s.op.fd, buf, r.s.op.flags)
 			if res > 0 {
 				flags = FlagBuffer | uint32(bid)<<bufferIDShift
+				if int(res) < len(buf) && b.fds[fd].flags&(fdClosing|fdNoPoll) == 0 {
+					// A short read emptied the socket. Edge-triggered epoll
+					// reports the next arrival as a new event, so the recv
+					// that would only say EAGAIN is skipped. Not once the
+					// peer has hung up: its end of stream came with an
+					// event already spent, and must be read now.
+					b.emit(r.key, res, flags)
+					b.fds[fd].flags &^= fdReadable
+					return false
+				}
 			} else {
 				// io_uring keeps the buffer when nothing landed in it.
 				b.isFree[bid] = true
