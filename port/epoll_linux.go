@@ -115,7 +115,7 @@ type epollBackend struct {
 	fds      []fdState
 	sq       opList
 	orphans  opList
-	timers   []int32
+	timers   deadlines[int32]
 	cq       []Completion
 	cqHead   int
 	parked   int     // operations in the fds' queues

@@ -97,7 +97,7 @@ type iocp struct {
 
 	ops     []iocpOp
 	handles map[windows.Handle]*handleInfo
-	timers  []*slot
+	timers  deadlines[*slot]
 	cq      []Completion
 	cqHead  int
 	free    []uint16 // provided buffer IDs not handed out (a stack)
