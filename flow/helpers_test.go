@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cport/cport/loop"
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
 )
 
 // hangGuard bounds every wait in these tests: a guard against a hang, not

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/cport/cport/loop"
@@ -19,9 +20,10 @@ type waiter struct {
 	prev, next *waiter
 
 	err  error
-	p    []byte // a Read's or Write's buffer
-	n    int    // bytes moved so far
-	done bool   // a goroutine's step finished
+	p    []byte         // a Read's or Write's buffer
+	n    int            // bytes moved so far
+	done bool           // a goroutine's step finished
+	from netip.AddrPort // a ReadFrom's sender
 
 	// abortFn takes the waiter off a list that another goroutine may
 	// touch, under that list's lock, and reports whether it was still
@@ -182,9 +184,10 @@ func (f *Flow) onTimeout() {
 	f.abort(f.seq, context.DeadlineExceeded)
 }
 
-// caller finds the flow making a call: the one ctx carries, or the one
-// running on l. It returns nil for a plain goroutine. A context carried
-// to another goroutine does not make that goroutine its flow.
+// caller finds the flow making a call: the one ctx carries, else the one
+// running on l, else (l nil) the one running on any loop. It returns nil
+// for a plain goroutine. A context carried to another goroutine does not
+// make that goroutine its flow.
 func caller(ctx context.Context, l *loop.Loop) *Flow {
 	if f := fromContext(ctx); f != nil && f.l.InLoop() && f.s.current == f {
 		return f
@@ -192,7 +195,15 @@ func caller(ctx context.Context, l *loop.Loop) *Flow {
 	if l != nil {
 		return current(l)
 	}
-	return nil
+	var found *Flow
+	scheds.Range(func(k, v any) bool {
+		if k.(*loop.Loop).InLoop() {
+			found = v.(*sched).current
+			return false
+		}
+		return true
+	})
+	return found
 }
 
 // goWait blocks a goroutine on w until it is woken or ctx ends; on ctx's
