@@ -44,7 +44,6 @@ type job struct {
 	err  error
 	f    *Flow
 	seq  uint32
-	ch   chan struct{} // a goroutine caller's wake-up
 }
 
 // Blocking runs fn on the default pool. In a flow it parks the flow until

@@ -294,7 +294,7 @@ func abortGo(w *waiter, err error) {
 }
 
 // Read implements net.Conn.
-func (c *Conn) Read(p []byte) (int, error) { return c.do(nil, p, (*Conn).readStep) }
+func (c *Conn) Read(p []byte) (int, error) { return c.do(noCtx, p, (*Conn).readStep) }
 
 // ReadContext is Read that also ends when ctx does.
 func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
@@ -304,7 +304,7 @@ func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
 // Write implements net.Conn: it returns once all of p is queued on the
 // transport, parking while the transport's write buffer is above its
 // high watermark.
-func (c *Conn) Write(p []byte) (int, error) { return c.do(nil, p, (*Conn).writeStep) }
+func (c *Conn) Write(p []byte) (int, error) { return c.do(noCtx, p, (*Conn).writeStep) }
 
 // WriteContext is Write that also ends when ctx does.
 func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {

@@ -178,7 +178,7 @@ func (f *Flow) Done() <-chan struct{} {
 // loop.ErrClosed for a flow that never ran. From a flow of the same loop
 // it parks that flow; from a flow of another loop use Join with that
 // flow's context, or Wait blocks that loop's thread.
-func (f *Flow) Wait() error { return f.Join(nil) }
+func (f *Flow) Wait() error { return f.Join(noCtx) }
 
 // Join is Wait with a context: from a flow (ctx from Flow.Context, or
 // derived from it) it parks that flow; from a goroutine it blocks it. It

@@ -21,8 +21,7 @@ func NewGroup(f *Flow) *Group { return &Group{parent: f} }
 // child cancels all of them.
 func (g *Group) Go(fn func(f *Flow) error) {
 	g.left++
-	var child *Flow
-	child = Go(g.parent.l, func(f *Flow) {
+	child := Go(g.parent.l, func(f *Flow) {
 		defer g.childDone()
 		if err := fn(f); err != nil {
 			g.fail(err)
@@ -83,7 +82,7 @@ func (g *Group) Wait(ctx context.Context) error {
 			}
 			g.Cancel()
 			for g.left > 0 {
-				_ = f.waitOn(nil, &g.waiters, false)
+				_ = f.waitOn(noCtx, &g.waiters, false)
 			}
 		}
 	}

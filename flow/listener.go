@@ -78,7 +78,7 @@ func (ln *Listener) arrived(c *Conn) {
 }
 
 // Accept implements net.Listener. In a flow of any loop it parks the flow.
-func (ln *Listener) Accept() (net.Conn, error) { return ln.accept(nil) }
+func (ln *Listener) Accept() (net.Conn, error) { return ln.accept(noCtx) }
 
 // AcceptContext waits for the next connection, or for ctx's end.
 func (ln *Listener) AcceptContext(ctx context.Context) (net.Conn, error) { return ln.accept(ctx) }

@@ -137,7 +137,7 @@ func (pc *PacketConn) onReadDeadline() {
 
 // ReadFrom implements net.PacketConn: one datagram, truncated to p.
 func (pc *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	return pc.readFrom(nil, p)
+	return pc.readFrom(noCtx, p)
 }
 
 // ReadFromContext is ReadFrom that also ends when ctx does.

@@ -21,7 +21,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Sleep is flow.Sleep with the flow's own cancellation and no deadline.
-func (f *Flow) Sleep(d time.Duration) error { return f.sleep(nil, d) }
+func (f *Flow) Sleep(d time.Duration) error { return f.sleep(noCtx, d) }
 
 func (f *Flow) sleep(ctx context.Context, d time.Duration) error {
 	if err := f.check(ctx, true); err != nil {

@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"net/netip"
-	"time"
 
 	"github.com/cport/cport/loop"
 )
@@ -229,10 +228,6 @@ func goWait(l *loop.Loop, ctx context.Context, w *waiter, abort func(*waiter, er
 // newGoWaiter is a waiter for a plain goroutine.
 func newGoWaiter() *waiter { return &waiter{ch: make(chan struct{}, 1)} }
 
-// deadlineTimer arms fn at t on l unless t is zero (loop only).
-func deadlineTimer(l *loop.Loop, t time.Time, fn func()) loop.Timer {
-	if t.IsZero() {
-		return 0
-	}
-	return l.CallAt(t, fn)
-}
+// noCtx stands for "no context" in internal calls: the wait is bounded
+// only by the flow's own cancellation and the object's deadlines.
+var noCtx context.Context
