@@ -247,6 +247,14 @@ func (f *Flow) Cancel() {
 	if f.cancelled.Swap(true) {
 		return
 	}
+	// The context is cancelled at once, from here: a flow that sees the
+	// flag must also see its context done.
+	f.mu.Lock()
+	ctx := f.ctx
+	f.mu.Unlock()
+	if ctx != nil {
+		ctx.cancel()
+	}
 	if f.l.InLoop() {
 		f.cancelOnLoop()
 		return
