@@ -8,6 +8,9 @@ package loop
 // lives; the loop forgets its own before exiting, as the runtime reuses gs.
 func getg() uintptr
 
-// onLoop compares g pointers: one load and a compare, cheap enough to guard
-// every Transport.Write.
-func (l *Loop) onLoop() bool { return getg() == l.g.Load() }
+// onLoop compares g pointers: the loop's, then its guest's (guest.go). A
+// few loads and compares, cheap enough to guard every Transport.Write.
+func (l *Loop) onLoop() bool {
+	g := getg()
+	return g == l.g.Load() || g == l.guest.Load()
+}

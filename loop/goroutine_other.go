@@ -7,5 +7,7 @@ func getg() uintptr { return 0 }
 
 // onLoop compares OS thread ids instead of goroutines. That is exact
 // because the loop goroutine is locked to its thread: no other goroutine
-// runs there while it lives. It costs a gettid system call.
+// runs there while it lives, except the guest coroutines it runs itself
+// (guest.go), which share its thread and count as on the loop. It costs a
+// gettid system call.
 func (l *Loop) onLoop() bool { return l.onLoopThread() }

@@ -71,6 +71,8 @@ type Loop struct {
 	posts   postQueue
 	closing atomic.Bool    // set once by Stop, Close or a failing port
 	g       atomic.Uintptr // the loop goroutine's g, zero once it has exited
+	guest   atomic.Uintptr // the g of the coroutine the loop last ran (guest.go)
+	atClose []func()       // loop only
 	tid     atomic.Int32   // the loop's OS thread, for architectures without getg
 	done    chan struct{}
 	err     error       // why the loop ended; read after done is closed
@@ -140,6 +142,7 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 
 	// A g is reused by later goroutines: forget ours before it is.
 	l.g.Store(0)
+	l.guest.Store(0)
 	l.tid.Store(0)
 	runtime.UnlockOSThread()
 	close(l.done)
@@ -194,7 +197,8 @@ func (l *Loop) tick() { l.now = int64(time.Since(l.base)) }
 // a monotonic reading, so durations between two Nows are exact.
 func (l *Loop) Now() time.Time { return l.base.Add(time.Duration(l.now)) }
 
-// InLoop reports whether the caller runs on the loop's goroutine.
+// InLoop reports whether the caller runs on the loop's goroutine, or in a
+// guest coroutine the loop is running (see EnterGuest).
 func (l *Loop) InLoop() bool { return l.onLoop() }
 
 // Done is closed once the loop goroutine has exited.
@@ -228,6 +232,7 @@ func (l *Loop) Close() error {
 func (l *Loop) shutdown() {
 	l.posts.close(l, true)
 	l.takePosts()
+	l.runAtClose()
 	l.drainReady()
 	_ = l.port.CancelAll()
 	deadline := time.Now().Add(closeDrainLimit)

@@ -175,6 +175,9 @@ func (c *conn) onRecv(comp port.Completion) {
 	case comp.Res == 0:
 		c.eofReceived()
 	case err == syscall.ECANCELED:
+		// A ResumeReading that came before this cancel (of PauseReading)
+		// completed found the recv still armed; arm it now.
+		c.armRecv()
 		c.finishIfIdle()
 	case err == syscall.ENOBUFS:
 		// The pool ran dry under a burst; every buffer of the completions

@@ -1,0 +1,129 @@
+package flow
+
+import (
+	"context"
+	"sync"
+)
+
+// DefaultWorkers is the size of the pool Blocking uses.
+const DefaultWorkers = 16
+
+// Pool runs functions that would block an OS thread (cgo, the system
+// resolver, file systems without io_uring support) on a bounded set of
+// worker goroutines, so that a loop's thread never blocks. Go gives each
+// worker blocked in a system call or cgo its own thread; the bound is what
+// keeps a burst from making thousands of them. Safe from any goroutine.
+type Pool struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	jobs    []*job
+	workers int
+	idle    int
+	limit   int
+}
+
+// NewPool returns a pool of at most n workers, started as work arrives.
+func NewPool(n int) *Pool {
+	p := &Pool{limit: max(n, 1)}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+var defaultPool = NewPool(DefaultWorkers)
+
+// SetDefaultWorkers sets the bound of the pool Blocking uses; call it
+// before flows use Blocking.
+func SetDefaultWorkers(n int) { defaultPool = NewPool(n) }
+
+// job is one function on its way through the pool and back to its flow.
+type job struct {
+	fn   func(context.Context) error
+	drop func() // undoes fn's effect if the flow stopped waiting
+	ctx  context.Context
+	stop context.CancelFunc
+	err  error
+	f    *Flow
+	seq  uint32
+}
+
+// Blocking runs fn on the default pool. In a flow it parks the flow until
+// fn returns; if ctx ends first, Blocking returns its error at once and
+// fn's result is dropped (fn goes on running: Go cannot stop a blocked
+// thread). From a plain goroutine it just calls fn.
+func Blocking(ctx context.Context, fn func() error) error {
+	return defaultPool.Run(ctx, fn)
+}
+
+// Run is Blocking on p.
+func (p *Pool) Run(ctx context.Context, fn func() error) error {
+	f := caller(ctx, nil)
+	if f == nil {
+		return fn()
+	}
+	return p.run(f, ctx, func(context.Context) error { return fn() }, nil)
+}
+
+// run parks f while fn runs on a worker. fn's context ends when the flow
+// stops waiting; drop, if set, runs on f's loop when a result comes back
+// to a flow that no longer waits for it.
+func (p *Pool) run(f *Flow, ctx context.Context, fn func(context.Context) error, drop func()) error {
+	if err := f.check(ctx, true); err != nil {
+		return err
+	}
+	j := &job{fn: fn, drop: drop, f: f}
+	j.ctx, j.stop = context.WithCancel(context.Background())
+	f.w.reset()
+	j.seq = f.seq + 1 // the park below
+	p.submit(j)
+	err := f.park(ctx, true)
+	j.stop()
+	return err
+}
+
+func (p *Pool) submit(j *job) {
+	p.mu.Lock()
+	p.jobs = append(p.jobs, j)
+	if p.idle > 0 {
+		p.cond.Signal()
+	} else if p.workers < p.limit {
+		p.workers++
+		go p.work()
+	}
+	p.mu.Unlock()
+}
+
+func (p *Pool) work() {
+	p.mu.Lock()
+	for {
+		for len(p.jobs) == 0 {
+			p.idle++
+			p.cond.Wait()
+			p.idle--
+		}
+		j := p.jobs[0]
+		p.jobs[0] = nil
+		p.jobs = p.jobs[1:]
+		p.mu.Unlock()
+		j.err = j.fn(j.ctx)
+		j.deliver()
+		p.mu.Lock()
+	}
+}
+
+// deliver hands the result back on the flow's loop.
+func (j *job) deliver() {
+	f := j.f
+	back := func() {
+		if f.state != stateParked || f.seq != j.seq {
+			if j.drop != nil {
+				j.drop()
+			}
+			return
+		}
+		f.w.err = j.err
+		f.readyOnLoop()
+	}
+	if f.l.Post(back) != nil && j.drop != nil {
+		j.drop() // the loop is gone, and the flow with it
+	}
+}

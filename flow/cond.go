@@ -1,0 +1,43 @@
+package flow
+
+import "context"
+
+// Cond is a condition variable for the flows of one loop, over a Mutex.
+type Cond struct {
+	L       *Mutex
+	waiters waitq
+}
+
+// NewCond returns a Cond over m.
+func NewCond(m *Mutex) *Cond { return &Cond{L: m} }
+
+// Wait unlocks c.L, parks until Signal or Broadcast, and locks c.L again
+// before returning, even when ctx ends first (its error is returned then).
+func (c *Cond) Wait(ctx context.Context) error {
+	f, err := c.L.h.enter(ctx)
+	if err != nil {
+		return err
+	}
+	if err := f.check(ctx, true); err != nil {
+		return err
+	}
+	c.L.Unlock()
+	err = f.waitOn(ctx, &c.waiters, true)
+	// Relocking cannot be cancelled: the caller expects to hold the lock.
+	_ = c.L.lock(f, nil, false)
+	return err
+}
+
+// Signal wakes the longest waiter, if any.
+func (c *Cond) Signal() {
+	c.L.h.onLoop()
+	if w := c.waiters.head; w != nil {
+		w.wake(nil)
+	}
+}
+
+// Broadcast wakes every waiter.
+func (c *Cond) Broadcast() {
+	c.L.h.onLoop()
+	c.waiters.wakeAll(nil)
+}

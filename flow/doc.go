@@ -1,0 +1,48 @@
+// Package flow runs sequential, blocking-style code on cport's loops:
+// Gruvi's fibers (gevent's greenlets) on a completion-port loop.
+//
+// A flow is a function started with Go. It runs as a coroutine of its
+// loop (iter.Pull): only while the loop goroutine is switched to it, on
+// the loop's own OS thread, one flow at a time per loop. It switches only
+// where it blocks: Sleep, Conn.Read and Write, Listener.Accept, Dial,
+// PacketConn.ReadFrom, the waits of Mutex, Event, Cond, Semaphore, Queue,
+// WaitGroup and Group, Flow.Join, and Blocking. Between two such calls no
+// other flow of the loop runs, so flows of one loop share state without
+// locks; NoSwitch asserts that a block of code does not switch.
+//
+// A parked flow is resumed by whatever ends its wait, on the loop: a
+// connection's DataReceived copying bytes straight into the parked Read's
+// slice, a loop timer, another flow's Unlock or Set, or a function posted
+// from another goroutine. Switches go from flow to flow without a trip
+// through the Go scheduler: a flow that parks resumes the ready ones
+// itself, and a handoff costs one coroutine switch each way.
+//
+// Inside a flow, loop.InLoop is true (the loop counts the running flow as
+// its guest), so transports act at once rather than posting, and every
+// submission to the port comes from the loop's thread, as io_uring's
+// single-issuer mode requires.
+//
+// # What not to do in a flow
+//
+// A flow must not block its thread: while it runs, its whole loop waits.
+// Calls that block an OS thread — cgo, file systems without io_uring
+// support, the system resolver, time.Sleep, channel operations that wait,
+// sync.Mutex held by a goroutine — belong in Blocking, which runs them in
+// a bounded worker pool and parks the flow until they return. A flow must
+// not call runtime.LockOSThread or UnlockOSThread: the runtime requires a
+// coroutine's thread locking to match its creator's.
+//
+// # Cancellation and deadlines
+//
+// Blocking calls take a context: the flow's own (Flow.Context), or one
+// derived from it with a deadline or cancel. Its deadline becomes a loop
+// timer; Flow.Cancel ends the call in progress and every later one with
+// context.Canceled. Conn, Listener and PacketConn also honour net.Conn
+// deadlines, which fail with an error satisfying os.ErrDeadlineExceeded.
+//
+// # Goroutines
+//
+// Conn, Listener, PacketConn, Dial, Listen and Flow.Wait also work from
+// plain goroutines: they block the goroutine and do their work on the loop.
+// The synchronization primitives do not: they are for the flows of one loop.
+package flow

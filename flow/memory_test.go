@@ -1,0 +1,75 @@
+package flow_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/cport/cport/flow"
+)
+
+// memInUse is the heap and stack memory in use after a full collection.
+func memInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+
+// TestParkedFlowMemory logs what an idle connection costs, and what a
+// flow parked in Read on it adds: N connections are made (both ends are
+// flow.Conns, so a pair costs two), then N flows park in Read on the
+// client ends. Not an assertion: a figure to compare.
+//
+//	go test -run ParkedFlowMemory -v ./flow
+func TestParkedFlowMemory(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	g := startGroup(t, 1)
+	l := g.Loops()[0]
+	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	before := memInUse()
+	clients := make([]*flow.Conn, n)
+	servers := make([]any, n)
+	for i := range n {
+		if clients[i], err = flow.Dial(context.Background(), l, "tcp", ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		if servers[i], err = ln.Accept(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conns := memInUse()
+	parked := make(chan struct{}, n)
+	fs := make([]*flow.Flow, n)
+	for i := range n {
+		fs[i] = flow.Go(l, func(f *flow.Flow) {
+			parked <- struct{}{}
+			clients[i].Read(make([]byte, 1))
+		})
+	}
+	for range n {
+		within(t, parked, "a flow's start")
+	}
+	time.Sleep(10 * time.Millisecond) // let the last flows park
+	flows := memInUse()
+	perConn := float64(conns-before) / float64(2*n)
+	perFlow := float64(flows-conns) / float64(n)
+	t.Logf("%d idle connections: %.0f B each (transport conn + flow.Conn); a flow parked in Read adds %.0f B; total per parked flow with its connection %.0f B",
+		n, perConn, perFlow, perConn+perFlow)
+	for _, c := range clients {
+		c.Close()
+	}
+	for _, f := range fs {
+		waitFlow(t, f)
+	}
+	runtime.KeepAlive(servers)
+}

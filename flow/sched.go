@@ -1,0 +1,191 @@
+package flow
+
+import (
+	"sync"
+
+	"github.com/cport/cport/loop"
+)
+
+// maxRunPass bounds how many flows one pass resumes before the loop gets a
+// turn: flows handing off to each other without I/O still let the loop
+// poll its port every so often.
+const maxRunPass = 1024
+
+// sched is one loop's flow scheduler: a run queue of flows ready to
+// resume, run by a function the loop calls soon. Loop only.
+//
+// A switch from one flow to another would cost two coroutine switches if
+// it went through the loop goroutine (flow to loop, loop to flow). So a
+// flow that the loop resumed and that parks becomes the driver: it
+// resumes the ready flows itself (their next called from its coroutine;
+// they yield back to it), and when it is made ready in turn it simply
+// returns from its park. A ping-pong between two flows is then one
+// coroutine switch each way, as cheap as a bare iter.Pull round trip.
+// Only the flow the loop resumed drives; those it resumes park by
+// yielding back to it, so coroutines never nest deeper than two.
+type sched struct {
+	l         *loop.Loop
+	runq      []*Flow
+	head      int // runq[head:] is the queue
+	budget    int // resumes left in this pass
+	scheduled bool
+	current   *Flow // the flow running now, nil between flows
+	driver    *Flow // the parked flow resuming others, if any
+	live      flowList
+	closing   bool
+	runFn     func()
+}
+
+// scheds maps each loop with flows to its scheduler.
+var scheds sync.Map // *loop.Loop -> *sched
+
+// schedFor returns l's scheduler, creating it on first use.
+func schedFor(l *loop.Loop) *sched {
+	if s, ok := scheds.Load(l); ok {
+		return s.(*sched)
+	}
+	s := &sched{l: l}
+	s.runFn = s.run
+	actual, loaded := scheds.LoadOrStore(l, s)
+	if !loaded {
+		// Registered on the loop, so it runs there; if the loop is already
+		// closed nothing will ever be scheduled on it anyway.
+		_ = l.Post(func() { l.AtClose(s.close) })
+	}
+	return actual.(*sched)
+}
+
+// current returns the flow running on l, or nil if the caller is not in a
+// flow of l. A flow runs only while the loop goroutine is blocked resuming
+// it, so "on l and a flow is current" means "in that flow".
+func current(l *loop.Loop) *Flow {
+	if !l.InLoop() {
+		return nil
+	}
+	if s, ok := scheds.Load(l); ok {
+		return s.(*sched).current
+	}
+	return nil
+}
+
+// ready queues f to resume (loop only). The driver is not queued: it
+// notices it is ready and returns from its park.
+func (s *sched) ready(f *Flow) {
+	f.state = stateReady
+	if f == s.driver {
+		return
+	}
+	s.runq = append(s.runq, f)
+	if !s.scheduled {
+		s.scheduled = true
+		s.l.CallSoon(s.runFn)
+	}
+}
+
+// pop takes the next ready flow, or nil.
+func (s *sched) pop() *Flow {
+	if s.head == len(s.runq) {
+		return nil
+	}
+	f := s.runq[s.head]
+	s.runq[s.head] = nil
+	s.head++
+	if s.head == len(s.runq) {
+		s.runq, s.head = s.runq[:0], 0
+	}
+	return f
+}
+
+// run resumes ready flows, at most maxRunPass of them; flows made ready
+// meanwhile run in the same pass, up to the bound, so a handoff between
+// flows costs a coroutine switch, not a loop iteration.
+func (s *sched) run() {
+	s.budget = maxRunPass
+	for s.budget > 0 {
+		f := s.pop()
+		if f == nil {
+			break
+		}
+		s.resume(f)
+	}
+	s.scheduled = false
+	if s.head < len(s.runq) {
+		s.scheduled = true
+		s.l.CallSoon(s.runFn)
+	}
+}
+
+// resume switches to f until it parks or ends; the caller is the loop
+// goroutine or the driver, and s.current is the caller's flow after.
+func (s *sched) resume(f *Flow) {
+	if f.state != stateReady {
+		return
+	}
+	s.budget--
+	f.state = stateRunning
+	if f.next == nil {
+		f.start()
+	}
+	prev := s.current
+	s.current = f
+	f.next()
+	s.current = prev
+}
+
+// drive is a parking flow's turn as driver: it resumes ready flows until
+// it is ready itself (true: go on running), or nothing else is ready or
+// the pass's budget is spent (false: yield to the loop).
+func (s *sched) drive(f *Flow) bool {
+	if s.driver != nil || s.current != f {
+		return false
+	}
+	s.driver = f
+	for f.state == stateParked && s.budget > 0 {
+		g := s.pop()
+		if g == nil {
+			break
+		}
+		s.resume(g)
+	}
+	s.driver = nil
+	if f.state == stateReady {
+		f.state = stateRunning
+		f.l.EnterGuest()
+		return true
+	}
+	return false
+}
+
+// close cancels every live flow as the loop shuts down, so none stays
+// parked on a loop that will never resume it; the shutdown runs them to
+// their end.
+func (s *sched) close() {
+	s.closing = true
+	scheds.Delete(s.l)
+	for f := s.live.head; f != nil; f = f.lnext {
+		f.cancelOnLoop()
+	}
+}
+
+// flowList is an intrusive list of a loop's live flows.
+type flowList struct{ head *Flow }
+
+func (fl *flowList) add(f *Flow) {
+	f.lnext = fl.head
+	if fl.head != nil {
+		fl.head.lprev = f
+	}
+	fl.head = f
+}
+
+func (fl *flowList) remove(f *Flow) {
+	if f.lprev != nil {
+		f.lprev.lnext = f.lnext
+	} else if fl.head == f {
+		fl.head = f.lnext
+	}
+	if f.lnext != nil {
+		f.lnext.lprev = f.lprev
+	}
+	f.lprev, f.lnext = nil, nil
+}

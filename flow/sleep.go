@@ -1,0 +1,58 @@
+package flow
+
+import (
+	"context"
+	"time"
+
+	"github.com/cport/cport/loop"
+)
+
+// Sleep pauses for d. In a flow (ctx is the flow's context or derived from
+// it) it parks on a loop timer and the loop runs other flows meanwhile;
+// from a goroutine it blocks that goroutine. It returns early with ctx's
+// error, or context.Canceled once the flow is cancelled. A d of zero or
+// less still switches: other ready flows run before Sleep returns.
+func Sleep(ctx context.Context, d time.Duration) error {
+	f := caller(ctx, nil)
+	if f == nil {
+		return sleepBlocking(ctx, d)
+	}
+	return f.sleep(ctx, d)
+}
+
+// Sleep is flow.Sleep with the flow's own cancellation and no deadline.
+func (f *Flow) Sleep(d time.Duration) error { return f.sleep(noCtx, d) }
+
+func (f *Flow) sleep(ctx context.Context, d time.Duration) error {
+	if err := f.check(ctx, true); err != nil {
+		return err
+	}
+	when := f.l.Now().Add(max(d, 0))
+	f.sleeping = true
+	if ctx != nil {
+		if dl, ok := ctx.Deadline(); ok && dl.Before(when) {
+			when, f.sleeping = dl, false
+		}
+	}
+	f.w.reset()
+	if f.timer = f.l.CallAt(when, f.timeoutFn); f.timer == 0 {
+		f.sleeping = false
+		return loop.ErrClosed
+	}
+	return f.park(ctx, true)
+}
+
+func sleepBlocking(ctx context.Context, d time.Duration) error {
+	if ctx == nil {
+		time.Sleep(d)
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,233 @@
+package flow
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/cport/cport/loop"
+)
+
+// waiter is one blocked call: a flow's (every flow has one, since a flow
+// blocks on one thing at a time, so parking allocates nothing) or a plain
+// goroutine's, which blocks on ch. It sits in the wait list of what it
+// waits for, and carries what the waker hands over.
+type waiter struct {
+	f  *Flow         // the parked flow, or nil for a goroutine
+	ch chan struct{} // a goroutine's wake-up, capacity 1
+
+	q          *waitq
+	prev, next *waiter
+
+	err  error
+	p    []byte         // a Read's or Write's buffer
+	n    int            // bytes moved so far
+	done bool           // a goroutine's step finished
+	from netip.AddrPort // a ReadFrom's sender
+
+	// abortFn takes the waiter off a list that another goroutine may
+	// touch, under that list's lock, and reports whether it was still
+	// there (if not, its waker has already won).
+	abortFn func(*waiter) bool
+}
+
+func (w *waiter) reset() {
+	w.err, w.p, w.n, w.done, w.abortFn = nil, nil, 0, false, nil
+}
+
+// wake ends w's wait with err: the flow is made ready (posted to its loop
+// if the waker runs elsewhere), the goroutine is signalled.
+func (w *waiter) wake(err error) {
+	if w.q != nil {
+		w.q.remove(w)
+	}
+	w.err = err
+	if f := w.f; f != nil {
+		if f.l.InLoop() {
+			f.readyOnLoop()
+		} else {
+			_ = f.l.Post(f.readyFn)
+		}
+		return
+	}
+	w.ch <- struct{}{}
+}
+
+// waitq is a FIFO of waiters, intrusive so queueing allocates nothing.
+type waitq struct {
+	head, tail *waiter
+	n          int
+}
+
+func (q *waitq) push(w *waiter) {
+	w.q, w.prev, w.next = q, q.tail, nil
+	if q.tail != nil {
+		q.tail.next = w
+	} else {
+		q.head = w
+	}
+	q.tail = w
+	q.n++
+}
+
+func (q *waitq) remove(w *waiter) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		q.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		q.tail = w.prev
+	}
+	w.q, w.prev, w.next = nil, nil, nil
+	q.n--
+}
+
+// wakeAll wakes every waiter with err.
+func (q *waitq) wakeAll(err error) {
+	for q.head != nil {
+		q.head.wake(err)
+	}
+}
+
+// check is what every blocking call does before it queues a waiter: a
+// NoSwitch block must not park, and a cancelled flow or an ended context
+// fails at once.
+func (f *Flow) check(ctx context.Context, cancellable bool) error {
+	if f.noSwitch > 0 {
+		panic(errSwitchInNoSwitch)
+	}
+	if !cancellable {
+		return nil
+	}
+	if f.cancelled.Load() {
+		return context.Canceled
+	}
+	if ctx != nil && !f.ownContext(ctx) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// park switches back to the loop until f.w is woken or the wait is
+// aborted: by Cancel, by ctx's deadline (a loop timer), or by ctx's
+// cancellation. It returns f.w.err. Call check first.
+func (f *Flow) park(ctx context.Context, cancellable bool) error {
+	var stop func() bool
+	f.seq++
+	// The flow's own context needs no watching: it has no deadline, and
+	// Cancel, which cancels it, aborts the park directly.
+	if ctx != nil && cancellable && !f.ownContext(ctx) {
+		if dl, ok := ctx.Deadline(); ok && f.timer == 0 {
+			f.timer = f.l.CallAt(dl, f.timeoutFn)
+		}
+		if ctx.Done() != nil {
+			seq := f.seq
+			stop = context.AfterFunc(ctx, func() { f.abortFrom(seq, ctx.Err()) })
+		}
+	}
+	f.state = stateParked
+	if !f.s.drive(f) {
+		f.yield(struct{}{})
+		f.l.EnterGuest()
+	}
+	if f.timer != 0 {
+		f.l.CancelTimer(f.timer)
+		f.timer = 0
+	}
+	f.sleeping = false
+	if stop != nil {
+		stop()
+	}
+	return f.w.err
+}
+
+// abort ends park number seq with err, if f is still parked in it (loop
+// only). The waiter leaves its list; if its waker got there first,
+// nothing happens.
+func (f *Flow) abort(seq uint32, err error) {
+	if f.state != stateParked || seq != f.seq {
+		return
+	}
+	w := &f.w
+	if w.abortFn != nil {
+		if !w.abortFn(w) {
+			return
+		}
+	} else if w.q != nil {
+		w.q.remove(w)
+	}
+	w.err = err
+	f.readyOnLoop()
+}
+
+// abortFrom is abort from any goroutine.
+func (f *Flow) abortFrom(seq uint32, err error) {
+	if f.l.InLoop() {
+		f.abort(seq, err)
+		return
+	}
+	_ = f.l.Post(func() { f.abort(seq, err) })
+}
+
+// onTimeout is the flow's timer: a Sleep's end, or a context's deadline.
+func (f *Flow) onTimeout() {
+	f.timer = 0
+	if f.sleeping {
+		f.sleeping = false
+		f.w.err = nil
+		f.readyOnLoop()
+		return
+	}
+	f.abort(f.seq, context.DeadlineExceeded)
+}
+
+// caller finds the flow making a call: the one ctx carries, else the one
+// running on l, else (l nil) the one running on any loop. It returns nil
+// for a plain goroutine. A context carried to another goroutine does not
+// make that goroutine its flow.
+func caller(ctx context.Context, l *loop.Loop) *Flow {
+	if f := fromContext(ctx); f != nil && f.l.InLoop() && f.s.current == f {
+		return f
+	}
+	if l != nil {
+		return current(l)
+	}
+	var found *Flow
+	scheds.Range(func(k, v any) bool {
+		if k.(*loop.Loop).InLoop() {
+			found = v.(*sched).current
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// goWait blocks a goroutine on w until it is woken or ctx ends; on ctx's
+// end, abort (run on l) takes w off its list. It returns w.err.
+func goWait(l *loop.Loop, ctx context.Context, w *waiter, abort func(*waiter, error)) error {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case <-w.ch:
+		return w.err
+	case <-done:
+	}
+	err := ctx.Err()
+	if l.Post(func() { abort(w, err) }) != nil {
+		return loop.ErrClosed
+	}
+	<-w.ch
+	return w.err
+}
+
+// newGoWaiter is a waiter for a plain goroutine.
+func newGoWaiter() *waiter { return &waiter{ch: make(chan struct{}, 1)} }
+
+// noCtx stands for "no context" in internal calls: the wait is bounded
+// only by the flow's own cancellation and the object's deadlines.
+var noCtx context.Context
