@@ -187,6 +187,9 @@ func (b *iocp) submit(k Key, s *slot) error {
 	return nil
 }
 
+// forget drops h's association record before the caller closes it.
+func (b *iocp) forget(fd int) { delete(b.handles, windows.Handle(fd)) }
+
 // closeHandle closes a socket, or any other handle, and forgets it.
 func (b *iocp) closeHandle(h windows.Handle) int32 {
 	err := windows.Closesocket(h)

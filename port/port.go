@@ -27,6 +27,9 @@ import (
 //   - wake: make a concurrent or the next wait return. Any goroutine may call
 //     it, many at once; calls made while one is pending may be coalesced.
 //   - recycle: give provided buffer bid back to the backend.
+//   - forget: drop what the backend remembers of fd (its epoll
+//     registration, its IOCP association), which is about to be closed
+//     outside the port.
 //   - close: cancel what is in flight, wait for it, release kernel objects.
 type backend interface {
 	name() string
@@ -37,6 +40,7 @@ type backend interface {
 	wait(out []Completion, timeout time.Duration) (int, error)
 	wake() error
 	recycle(bid uint16)
+	forget(fd int)
 	close() error
 }
 
@@ -225,6 +229,16 @@ func (p *Port) CancelAll() error {
 		return ErrClosed
 	}
 	return p.b.cancelAll()
+}
+
+// Forget tells the port that fd is about to be closed by other means than
+// the Close op, with nothing in flight on it. The epoll and IOCP backends
+// remember the descriptors they watch; a new file that reuses the number
+// would otherwise inherit a stale registration and never report.
+func (p *Port) Forget(fd int) {
+	if !p.closed.Load() {
+		p.b.forget(fd)
+	}
 }
 
 // Release gives the key back. An operation still in flight is cancelled;

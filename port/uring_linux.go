@@ -252,6 +252,10 @@ func (r *uring) publishBuffers() {
 	atomic.StoreUint32(word, uint32(e0.bid)|uint32(r.bufTail)<<16)
 }
 
+// forget has nothing to drop: io_uring holds a file only while an
+// operation on it is in flight.
+func (r *uring) forget(fd int) {}
+
 func (r *uring) recycle(bid uint16) {
 	r.putBuffer(bid)
 	r.publishBuffers()

@@ -45,4 +45,3 @@ func toNetAddr(sa unix.Sockaddr, network string) net.Addr {
 	return nil
 }
 
-func closeFD(fd int) { unix.Close(fd) }

@@ -456,3 +456,30 @@ func waitBytes(t *testing.T, r *recorder, want string) {
 		t.Fatalf("received %q, want %q", got, want)
 	}
 }
+
+// A loop that closes sockets and opens new ones reuses descriptor numbers;
+// every new socket must work although an old one had the same number
+// (epoll remembers the descriptors it watched).
+func TestSocketsReuseDescriptorsOnOneLoop(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	for round := 0; round < 5; round++ {
+		ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &echo{} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A refused dial and a successful one, each leaving a closed socket.
+		closed, _ := net.Listen("tcp", "127.0.0.1:0")
+		refused := closed.Addr().String()
+		closed.Close()
+		if _, err := Dial(context.Background(), g.Loops()[0], "tcp", refused, newRecorder()); err == nil {
+			t.Fatalf("round %d: dial to a closed port succeeded", round)
+		}
+		c := dialNet(t, "tcp", ln.Addr().String())
+		c.SetDeadline(time.Now().Add(hangGuard))
+		if err := echoRoundTrip(c, []byte(fmt.Sprint("round ", round))); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		c.Close()
+		ln.Close()
+	}
+}

@@ -401,7 +401,7 @@ func (c *conn) finishIfIdle() {
 	c.sendKind = sendClose
 	if err := c.submitSend(port.Close(int(c.fd))); err != nil {
 		// The loop is closing; close synchronously so the fd is not leaked.
-		closeFD(int(c.fd))
+		closeWatched(c.l, int(c.fd))
 		c.finish()
 		return
 	}

@@ -175,7 +175,7 @@ func (d *dialer) next() {
 			if err = d.l.Submit(d.key, op); err == nil {
 				return
 			}
-			sock.Close(d.fd)
+			closeWatched(d.l, d.fd)
 			d.fd = -1
 		}
 		d.cause = err
@@ -206,14 +206,14 @@ func (d *dialer) onConnect(c port.Completion) {
 		}
 		conn, err := newConn(d.l, fd, network, d.proto)
 		if err != nil {
-			sock.Close(fd)
+			closeWatched(d.l, fd)
 			d.finish(nil, d.fail(err))
 			return
 		}
 		d.finish(conn, nil)
 		return
 	}
-	sock.Close(d.fd)
+	closeWatched(d.l, d.fd)
 	d.fd = -1
 	if d.timedOut {
 		d.finish(nil, d.fail(d.cause))

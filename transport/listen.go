@@ -270,13 +270,13 @@ func (a *acceptor) serve(fd int) {
 		return
 	}
 	if err := target.Post(func() { a.startConn(target, fd) }); err != nil {
-		sock.Close(fd)
+		sock.Close(fd) // never seen by a port
 	}
 }
 
 func (a *acceptor) startConn(l *loop.Loop, fd int) {
 	if _, err := newConn(l, fd, a.connNet(), a.factory()); err != nil {
-		sock.Close(fd)
+		closeWatched(l, fd)
 	}
 }
 
@@ -318,7 +318,7 @@ func (a *acceptor) release() {
 	if a.key != 0 {
 		a.l.Release(a.key)
 	}
-	sock.Close(a.fd)
+	closeWatched(a.l, a.fd)
 	a.fd = -1
 	a.ln.wg.Done()
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"sync"
 
+	"github.com/cport/cport/internal/sock"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 )
@@ -29,6 +30,15 @@ func sharedFor(l *loop.Loop) *shared {
 		sharedByLoop.Delete(l)
 	}()
 	return v.(*shared)
+}
+
+// closeWatched closes fd, on l's goroutine, after telling l's port to
+// forget it: the epoll and IOCP backends remember the descriptors their
+// operations ran on, and a new socket reusing the number must not inherit
+// that. Sockets closed with the port's Close op need not.
+func closeWatched(l *loop.Loop, fd int) {
+	l.Port().Forget(fd)
+	sock.Close(fd)
 }
 
 func (s *shared) getMsg() *port.Msg {

@@ -242,7 +242,7 @@ func (t *PacketTransport) finishIfIdle() {
 	t.done = true
 	t.l.Release(t.recvKey)
 	t.l.Release(t.sendKey)
-	sock.Close(t.fd)
+	closeWatched(t.l, t.fd)
 	t.proto.ConnectionLost(t.cause)
 }
 
