@@ -44,4 +44,3 @@ func toNetAddr(sa unix.Sockaddr, network string) net.Addr {
 	}
 	return nil
 }
-

@@ -9,4 +9,3 @@ func localAddr(fd int, network string) net.Addr { return nil }
 
 // remoteAddr is not available on this platform.
 func remoteAddr(fd int, network string) net.Addr { return nil }
-
