@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/cport/cport/flow"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 	"github.com/cport/cport/transport"
@@ -22,12 +25,37 @@ type echoProtocol struct {
 func (e *echoProtocol) ConnectionMade(t transport.Transport) { e.t = t }
 func (e *echoProtocol) DataReceived(data []byte)             { e.t.Write(data) }
 
+// echoFlow is the echo server as a flow per connection: the
+// thread-per-connection server's code, run on the loop.
+func echoFlow(c net.Conn) func(*flow.Flow) {
+	return func(*flow.Flow) {
+		defer c.Close()
+		buf := make([]byte, echoFlowBuffer)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// echoFlowBuffer is each flow's read buffer: small, since a parked flow
+// keeps it; large messages take a few reads.
+const echoFlowBuffer = 4 << 10
+
 // echoConfig is what `cport echo` serves with.
 type echoConfig struct {
 	addr    string
 	loops   int
 	backend string
 	balance string
+	style   string
 }
 
 func runEcho(args []string, stdout io.Writer) error {
@@ -37,6 +65,7 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.loops, "loops", 0, "event loops (default GOMAXPROCS)")
 	fs.StringVar(&cfg.backend, "backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
 	fs.StringVar(&cfg.balance, "balance", "reuseport", "how connections are spread over loops: reuseport or handoff")
+	fs.StringVar(&cfg.style, "style", "callback", "callback (a transport Protocol) or flow (sequential code per connection)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -48,21 +77,22 @@ func runEcho(args []string, stdout io.Writer) error {
 		}
 		defer stop()
 	}
-	g, ln, err := serveEcho(cfg)
+	g, addr, stop, err := serveEcho(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "echo: listening on %s, %d loops, %s backend, pid %d\n",
-		ln.Addr(), len(g.Loops()), g.Loops()[0].Backend(), os.Getpid())
+	fmt.Fprintf(stdout, "echo: listening on %s, %d loops, %s backend, %s style, pid %d\n",
+		addr, len(g.Loops()), g.Loops()[0].Backend(), cfg.style, os.Getpid())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
-	ln.Close()
+	stop()
 	return g.Close()
 }
 
-// serveEcho starts the loops and the listener.
-func serveEcho(cfg echoConfig) (*loop.Group, *transport.Listener, error) {
+// serveEcho starts the loops and the listener in the chosen style; stop
+// closes the listener.
+func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err error) {
 	lc := transport.ListenConfig{}
 	switch cfg.balance {
 	case "reuseport":
@@ -70,16 +100,38 @@ func serveEcho(cfg echoConfig) (*loop.Group, *transport.Listener, error) {
 	case "handoff":
 		lc.Balance = transport.Handoff
 	default:
-		return nil, nil, fmt.Errorf("--balance %q: want reuseport or handoff", cfg.balance)
+		return nil, nil, nil, fmt.Errorf("--balance %q: want reuseport or handoff", cfg.balance)
 	}
-	g, err := loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend}})
+	if cfg.style != "callback" && cfg.style != "flow" {
+		return nil, nil, nil, fmt.Errorf("--style %q: want callback or flow", cfg.style)
+	}
+	g, err = loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend}})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ln, err := lc.Listen(g, "tcp", cfg.addr, func() transport.Protocol { return &echoProtocol{} })
+	if cfg.style == "callback" {
+		ln, err := lc.Listen(g, "tcp", cfg.addr, func() transport.Protocol { return &echoProtocol{} })
+		if err != nil {
+			g.Close()
+			return nil, nil, nil, err
+		}
+		return g, ln.Addr(), func() { ln.Close() }, nil
+	}
+	ln, err := flow.Listen(context.Background(), g, "tcp", cfg.addr)
 	if err != nil {
 		g.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return g, ln, nil
+	// Accepting on a goroutine costs a wake-up per connection, not per
+	// message; each connection's flow runs on the loop it arrived on.
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			flow.Go(c.(*flow.Conn).Loop(), echoFlow(c))
+		}
+	}()
+	return g, ln.Addr(), func() { ln.Close() }, nil
 }
