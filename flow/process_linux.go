@@ -96,18 +96,24 @@ func (c *Cmd) Start() error {
 	// Only Flow.Cancel can end this wait early (ctx's end kills the child
 	// once started instead); then the child nobody will wait for is
 	// killed and reaped off the loop.
-	err := defaultPool.run(f, noCtx, func(context.Context) error { return ec.Start() }, func() {
+	// The worker closes the child's ends itself: a flow cancelled while the
+	// fork runs must not close them under it.
+	child := c.child
+	c.child = [3]*os.File{}
+	err := defaultPool.run(f, noCtx, func(context.Context) error {
+		err := ec.Start()
+		for _, cf := range child {
+			if cf != nil {
+				cf.Close()
+			}
+		}
+		return err
+	}, func() {
 		if ec.Process != nil {
 			ec.Process.Kill()
 			go ec.Wait()
 		}
 	})
-	for i, cf := range c.child {
-		if cf != nil {
-			cf.Close()
-			c.child[i] = nil
-		}
-	}
 	if err != nil {
 		c.closePipes()
 		return err
