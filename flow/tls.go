@@ -136,6 +136,11 @@ type tlsListener struct {
 // yields *tls.Conn over *Conn. The handshake runs in the flow that serves
 // the connection, at its first Read, Write or HandshakeContext, so a slow
 // client never holds up Accept.
+//
+// crypto/tls holds a sync.Mutex through the handshake, so a flow that
+// calls Write while another flow of the loop is inside the handshake
+// blocks the loop's thread for good: a connection that a reader and a
+// writer flow will share must finish HandshakeContext in one flow first.
 func ListenTLS(ctx context.Context, g *loop.Group, network, address string, cfg *tls.Config) (net.Listener, error) {
 	ln, err := Listen(ctx, g, network, address)
 	if err != nil {
