@@ -186,3 +186,61 @@ func TestCommandManyConcurrent(t *testing.T) {
 		waitFlow(t, f)
 	}
 }
+
+// Pipes also work from plain goroutines, blocking them; a flow waits for
+// the goroutine through Blocking.
+func TestPipeFromGoroutine(t *testing.T) {
+	l := startLoop(t, loop.Config{})
+	run(t, l, func(f *flow.Flow) {
+		cmd := flow.Command(f.Context(), "cat")
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		msg := randomBytes(5, 1<<20)
+		got := make(chan []byte, 1)
+		go func() {
+			go func() { in.Write(msg); in.Close() }()
+			b, _ := io.ReadAll(out)
+			got <- b
+		}()
+		var b []byte
+		flow.Blocking(f.Context(), func() error { b = <-got; return nil })
+		if !bytes.Equal(b, msg) {
+			t.Errorf("read back %d bytes, want the %d written", len(b), len(msg))
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+	})
+}
+
+// A cancelled flow leaves Wait at once; the command is still reaped.
+func TestCommandWaitCancelled(t *testing.T) {
+	l := startLoop(t, loop.Config{})
+	var pid int
+	f := flow.Go(l, func(f *flow.Flow) {
+		cmd := flow.Command(f.Context(), "sleep", "30")
+		if err := cmd.Start(); err != nil {
+			t.Errorf("Start: %v", err)
+			return
+		}
+		pid = cmd.Pid()
+		if err := cmd.Wait(); !errors.Is(err, context.Canceled) {
+			t.Errorf("Wait of a cancelled flow: %v", err)
+		}
+		cmd.Kill()
+	})
+	time.Sleep(50 * time.Millisecond)
+	f.Cancel()
+	waitFlow(t, f)
+	// Reaped on the loop once the kill lands: the pid goes away.
+	deadline := time.Now().Add(hangGuard)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d still exists", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
