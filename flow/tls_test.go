@@ -115,7 +115,8 @@ func TestTLSEchoGoClient(t *testing.T) {
 	}
 }
 
-// openssl s_client handshakes with a flow and gets its line echoed.
+// openssl s_client handshakes with a flow, and with a callback Protocol
+// served by TLSServer, and gets its line echoed.
 func TestTLSOpenSSLClient(t *testing.T) {
 	bin, err := exec.LookPath("openssl")
 	if err != nil {
@@ -128,12 +129,26 @@ func TestTLSOpenSSLClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	errs := make(chan error, 4)
-	serveTLSEcho(t, ln, errs)
+	serveTLSEcho(t, ln, make(chan error, 4))
+	pln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
+		return &echoProto{lost: make(chan error, 1)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pln.Close()
+	for _, addr := range []string{ln.Addr().String(), pln.Addr().String()} {
+		opensslEcho(t, bin, addr, cert.certFile)
+	}
+}
+
+// opensslEcho sends a line through openssl s_client and reads it back.
+func opensslEcho(t *testing.T, bin, addr, caFile string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "s_client", "-connect", ln.Addr().String(),
-		"-CAfile", cert.certFile, "-verify_return_error", "-quiet")
+	cmd := exec.CommandContext(ctx, bin, "s_client", "-connect", addr,
+		"-CAfile", caFile, "-verify_return_error", "-quiet")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -143,7 +158,7 @@ func TestTLSOpenSSLClient(t *testing.T) {
 	}
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
-	const line = "hello from openssl over a flow"
+	line := "hello from openssl to " + addr
 	io.WriteString(stdin, line+"\n")
 	got, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(got) != line {
