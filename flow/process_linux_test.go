@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,5 +243,49 @@ func TestCommandWaitCancelled(t *testing.T) {
 			t.Fatalf("pid %d still exists", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Commands waiting to exit hold no goroutine each: their exits are polls
+// on the loop's port, so a runner with many children stays cheap.
+func TestCommandWaitHoldsNoGoroutine(t *testing.T) {
+	const n = 50
+	l := startLoop(t, loop.Config{})
+	runAll := func(args ...string) (started chan struct{}, flows []*flow.Flow) {
+		started = make(chan struct{}, n)
+		for range n {
+			flows = append(flows, flow.Go(l, func(f *flow.Flow) {
+				cmd := flow.Command(f.Context(), args[0], args[1:]...)
+				if err := cmd.Start(); err != nil {
+					t.Errorf("Start: %v", err)
+				}
+				started <- struct{}{}
+				if err := cmd.Wait(); err != nil {
+					t.Errorf("Wait: %v", err)
+				}
+			}))
+		}
+		return started, flows
+	}
+	// A first round grows the Blocking pool that forks, so it is in the
+	// baseline.
+	_, flows := runAll("true")
+	for _, f := range flows {
+		waitFlow(t, f)
+	}
+	base := runtime.NumGoroutine()
+	started, flows := runAll("sleep", "0.5")
+	for range n {
+		within(t, started, "Start")
+	}
+	during := runtime.NumGoroutine()
+	for _, f := range flows {
+		waitFlow(t, f)
+	}
+	// Each flow is a coroutine, a goroutine of its own; the commands must
+	// add nothing to that.
+	t.Logf("goroutines: %d before, %d with %d flows waiting for commands", base, during, n)
+	if during-base > n+n/5 {
+		t.Errorf("%d goroutines with %d commands waiting, %d before", during, n, base)
 	}
 }
