@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"bufio"
+	"io"
+	"log/slog"
 	"net"
 	nethttp "net/http"
 	"strings"
@@ -24,7 +26,7 @@ func startServer(t testing.TB, h cphttp.Handler, lim cphttp.Limits) (*cphttp.Ser
 	if err != nil {
 		t.Fatalf("loop.NewGroup: %v", err)
 	}
-	s := &cphttp.Server{Handler: h, Limits: lim}
+	s := &cphttp.Server{Handler: h, Limits: lim, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
 	if err != nil {
 		g.Close()
@@ -70,4 +72,15 @@ func roundTrip(t testing.TB, addr, raw string) (*nethttp.Response, string, *bufi
 	_, _ = bufio.NewReader(resp.Body).WriteTo(&sb)
 	resp.Body.Close()
 	return resp, sb.String(), br
+}
+
+// readResponse reads one response and its body from br.
+func readResponse(br *bufio.Reader) (*nethttp.Response, string, error) {
+	resp, err := nethttp.ReadResponse(br, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b), err
 }
