@@ -197,15 +197,20 @@ func (w *ResponseWriter) flush(ctx context.Context, final bool) error {
 			}
 		}
 	}
-	var err error
-	switch {
-	case len(w.body) > 0:
-		err = c.t.Writev(b, w.body, tail)
-	case len(tail) > 0:
-		err = c.t.Writev(b, tail)
-	case len(b) > 0:
-		err = c.t.Write(b)
+	// The pieces go out in one Writev through the loop's iovec array: a
+	// variadic call would allocate its slice, since Writev is an
+	// interface method.
+	iov := c.ls.iov[:0]
+	for _, p := range [...][]byte{b, w.body, tail} {
+		if len(p) > 0 {
+			iov = append(iov, p)
+		}
 	}
+	var err error
+	if len(iov) > 0 {
+		err = c.t.Writev(iov...)
+	}
+	clear(c.ls.iov[:])
 	c.ls.scratch = b
 	w.body = w.body[:0]
 	if err != nil {

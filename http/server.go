@@ -180,6 +180,7 @@ type loopState struct {
 	stopped bool
 	bufs    [][]byte
 	scratch []byte
+	iov     [3][]byte
 	dateBuf []byte
 	dateSec int64
 }
