@@ -71,3 +71,20 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseResponse checks that the client's response-head parser never
+// panics and never accepts ambiguous framing.
+func FuzzParseResponse(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"))
+	f.Add([]byte("HTTP/1.0 204 No Content\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		end, _, err := findHeadEnd(data, 0)
+		if err != nil || end == 0 {
+			return
+		}
+		var h responseHead
+		if parseResponseHead(data[:end], &h) == nil && h.chunked && h.clen >= 0 {
+			t.Fatalf("accepted both chunked and Content-Length %d", h.clen)
+		}
+	})
+}
