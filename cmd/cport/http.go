@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	nethttp "net/http"
 	"os"
 	"os/signal"
@@ -76,7 +77,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (HOST:PORT)")
 	loops := fs.Int("loops", 0, "event loops (default GOMAXPROCS)")
 	backend := fs.String("backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
-	handler := fs.String("handler", "native", "native (cport's handler API) or nethttp (a net/http ServeMux through the adapter)")
+	handler := fs.String("handler", "native", "native (cport's handler API), nethttp (a net/http ServeMux through the adapter) or stdlib (the same ServeMux on Go's own net/http server, for comparison)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,8 +88,10 @@ func runHTTP(args []string, stdout io.Writer) error {
 		h = cphttp.HandlerFunc(nativeRoutes)
 	case "nethttp":
 		h = cphttp.Adapt(netHTTPRoutes())
+	case "stdlib":
+		return serveStdlib(*addr, stdout)
 	default:
-		return fmt.Errorf("--handler %q: want native or nethttp", *handler)
+		return fmt.Errorf("--handler %q: want native, nethttp or stdlib", *handler)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -115,4 +118,27 @@ func runHTTP(args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return s.Shutdown(ctx)
+}
+
+// serveStdlib serves the routes with Go's net/http server, the baseline
+// benchmarks compare against.
+func serveStdlib(addr string, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &nethttp.Server{Handler: netHTTPRoutes()}
+	fmt.Fprintf(stdout, "http: listening on %s, net/http server, pid %d\n", ln.Addr(), os.Getpid())
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		<-sig
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	if err := srv.Serve(ln); err != nethttp.ErrServerClosed {
+		return err
+	}
+	return nil
 }
