@@ -39,8 +39,10 @@ type conn struct {
 	dataEv      flow.Event // set when input arrives for a parked body Read
 	writeEv     flow.Event // set when the transport drains after a pause
 
-	req  Request
-	resp ResponseWriter
+	// The request being served and its response: the serving worker's,
+	// so an idle connection does not carry them.
+	req  *Request
+	resp *ResponseWriter
 
 	timer     loop.Timer
 	timerAt   time.Time
@@ -53,16 +55,19 @@ type conn struct {
 const (
 	reqNone    = iota // nothing buffered
 	reqPartial        // part of a head buffered
-	reqReady          // a head parsed into c.req
+	reqReady          // a head parsed into the loop's ls.req
 	reqFailed         // refused; the connection is closing
 )
 
 func (c *conn) ConnectionMade(t transport.Transport) {
 	c.t, c.l = t, t.Loop()
 	c.ls = c.s.loopState(c.l)
+	if c.ls == nil { // a loop of another group than the first Listen's
+		c.closing = true
+		t.Close()
+		return
+	}
 	c.onTimerFn = c.onTimer
-	c.req.c = c
-	c.resp.c = c
 	if !c.s.track(c) {
 		c.closing = true
 		t.Close()
@@ -112,6 +117,9 @@ func (c *conn) EOFReceived() bool {
 
 func (c *conn) ConnectionLost(error) {
 	c.lost, c.closing = true, true
+	if c.ls == nil {
+		return
+	}
 	if c.timer != 0 {
 		c.l.CancelTimer(c.timer)
 		c.timer = 0
@@ -175,7 +183,7 @@ func (c *conn) nextRequest() int {
 	}
 	if err == nil {
 		c.scan = 0
-		err = parseHead(c.buf[:end], &c.req, lim)
+		err = parseHead(c.buf[:end], &c.ls.req, lim)
 	}
 	if err != nil {
 		c.fail(err)
@@ -243,9 +251,11 @@ func (c *conn) releaseBuf() {
 	}
 }
 
-// serve runs in a worker flow: it serves c's ready request and those
+// serve runs in worker w's flow: it serves c's ready request and those
 // pipelined behind it, then leaves c waiting for input with no flow.
-func (c *conn) serve(ctx context.Context) {
+func (c *conn) serve(ctx context.Context, w *worker) {
+	c.req, c.resp = &w.req, &w.resp
+	defer func() { c.req, c.resp = nil, nil }()
 	for {
 		c.serveOne(ctx)
 		if c.closing || c.lost {
@@ -255,6 +265,7 @@ func (c *conn) serve(ctx context.Context) {
 		}
 		switch c.nextRequest() {
 		case reqReady:
+			w.take(c) // before anything can park: ls.req is the loop's
 			continue
 		case reqFailed:
 			c.busy = false
@@ -275,7 +286,7 @@ func (c *conn) serve(ctx context.Context) {
 
 // serveOne runs the handler for c.req and completes the response.
 func (c *conn) serveOne(ctx context.Context) {
-	r, w := &c.req, &c.resp
+	r, w := c.req, c.resp
 	r.ctx = ctx
 	w.reset(r)
 	if !c.callHandler(w, r) {

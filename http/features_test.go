@@ -2,9 +2,11 @@ package http_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	nethttp "net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +244,42 @@ func TestAdapter(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown path: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestConcurrentClients runs many connections at once, so requests of
+// several connections are parsed in one loop iteration and handed to
+// workers together: each must get its own request.
+func TestConcurrentClients(t *testing.T) {
+	_, addr := startServer(t, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+		w.Write(r.Target)
+	}), cphttp.Limits{})
+	tr := &nethttp.Transport{MaxIdleConnsPerHost: 50}
+	defer tr.CloseIdleConnections()
+	client := &nethttp.Client{Transport: tr}
+	errc := make(chan error, 50)
+	for g := 0; g < 50; g++ {
+		go func() {
+			for i := 0; i < 20; i++ {
+				path := "/" + strconv.Itoa(g) + "/" + strconv.Itoa(i)
+				resp, err := client.Get("http://" + addr + path)
+				if err != nil {
+					errc <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != path {
+					errc <- fmt.Errorf("asked %s, got %s", path, b)
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for g := 0; g < 50; g++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -117,7 +117,7 @@ var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // readBuffered moves body bytes already buffered into p.
 func (c *conn) readBuffered(p []byte) (int, error) {
-	r := &c.req
+	r := c.req
 	avail := c.buf[c.off:]
 	if !r.chunked {
 		k := int(min(int64(len(avail)), int64(len(p)), r.remaining))

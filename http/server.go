@@ -176,6 +176,7 @@ func (s *Server) stopWorkers() {
 type loopState struct {
 	s       *Server
 	l       *loop.Loop
+	req     Request // where nextRequest parses; worker.take moves it out
 	idle    []*worker
 	stopped bool
 	bufs    [][]byte
@@ -190,7 +191,7 @@ type loopState struct {
 const (
 	bufSize     = 4 << 10
 	maxBufKept  = 256 << 10 // a buffer grown past this goes to the collector
-	maxFreeBufs = 1024
+	maxFreeBufs = 128
 )
 
 func (ls *loopState) getBuf() []byte {
@@ -225,23 +226,39 @@ const maxIdleWorkers = 256
 // at a time, and parks between them: requests reuse flows rather than
 // start one each.
 type worker struct {
-	ls *loopState
-	c  *conn
-	f  *flow.Flow
-	ev flow.Event
+	ls   *loopState
+	c    *conn
+	f    *flow.Flow
+	ev   flow.Event
+	req  Request
+	resp ResponseWriter
 }
 
-// dispatch hands c, which has a ready request, to an idle worker or a
-// new one.
+// take moves the request just parsed into ls.req to the worker serving
+// c. The two swap field slices, so both keep a backing array and neither
+// allocates.
+func (w *worker) take(c *conn) {
+	fields := w.req.fields
+	w.req = w.ls.req
+	w.ls.req.fields = fields[:0]
+	w.req.c = c
+	w.resp.c = c
+}
+
+// dispatch hands c, whose request nextRequest has just parsed into
+// ls.req, to an idle worker or a new one. The request moves to the
+// worker at once, since the next connection to parse reuses ls.req.
 func (ls *loopState) dispatch(c *conn) {
 	if n := len(ls.idle); n > 0 {
 		w := ls.idle[n-1]
 		ls.idle = ls.idle[:n-1]
 		w.c = c
+		w.take(c)
 		w.ev.Set()
 		return
 	}
 	w := &worker{ls: ls, c: c}
+	w.take(c)
 	w.f = flow.Go(ls.l, w.run)
 }
 
@@ -249,7 +266,7 @@ func (w *worker) run(f *flow.Flow) {
 	ctx := f.Context()
 	ls := w.ls
 	for {
-		w.c.serve(ctx)
+		w.c.serve(ctx, w)
 		w.c = nil
 		if ls.stopped || len(ls.idle) >= maxIdleWorkers {
 			return
