@@ -11,6 +11,10 @@ import (
 // built on the standard interface) on cport. Each request gets a fresh
 // *http.Request and header map, as net/http gives it; the body, the
 // response and the framing are the native server's.
+//
+// The handler runs in a flow: it must read the body and write the response
+// from that flow, not from goroutines it starts (they would get
+// flow.ErrNotInFlow); http.Hijacker and HTTP/2 are not offered.
 func Adapt(h http.Handler) Handler {
 	return HandlerFunc(func(w *ResponseWriter, r *Request) {
 		req, err := toNetRequest(r)
