@@ -266,6 +266,14 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		switch c.nextRequest() {
 		case reqReady:
 			w.take(c) // before anything can park: ls.req is the loop's
+			// A client that pipelines without reading the answers
+			// waits here, rather than grow the write queue.
+			if err := c.waitWritable(ctx); err != nil {
+				c.closing = true
+				c.t.Abort()
+				c.busy = false
+				return
+			}
 			continue
 		case reqFailed:
 			c.busy = false

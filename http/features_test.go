@@ -283,3 +283,38 @@ func TestConcurrentClients(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTP10ExpectIgnored(t *testing.T) {
+	_, addr := startServer(t, echo, cphttp.Limits{})
+	resp, body, _ := roundTrip(t, addr, "POST / HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("status %d body %q; want 200 ok and no 100 for a 1.0 client", resp.StatusCode, body)
+	}
+}
+
+// TestPipelineBackpressure pipelines many requests while not reading the
+// answers for a while: the server must wait for the client (not queue
+// every answer) and then answer all of them, in order.
+func TestPipelineBackpressure(t *testing.T) {
+	page := strings.Repeat("p", 8<<10)
+	_, addr := startServer(t, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+		w.WriteString(page)
+	}), cphttp.Limits{})
+	c, br := rawConn(t, addr)
+	const n = 2000
+	go func() {
+		req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		for i := 0; i < n; i++ {
+			if _, err := c.Write(req); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	for i := 0; i < n; i++ {
+		_, body, err := readResponse(br)
+		if err != nil || len(body) != len(page) {
+			t.Fatalf("response %d: %v, %d bytes", i, err, len(body))
+		}
+	}
+}

@@ -83,7 +83,8 @@ func parseHead(head []byte, r *Request, lim *Limits) *statusError {
 				if !equalFold(value, "100-continue") {
 					return errExpectation
 				}
-				r.expectContinue = true
+				// An HTTP/1.0 client knows no 1xx (RFC 9110 10.1.1).
+				r.expectContinue = r.ProtoMinor == 1
 			}
 		case 10:
 			if equalFold(name, "connection") {
