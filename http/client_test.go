@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cport/cport/flow"
 	cphttp "github.com/cport/cport/http"
 	"github.com/cport/cport/loop"
 )
@@ -171,5 +172,37 @@ func TestClientStaleConnection(t *testing.T) {
 			t.Fatalf("request %d: %q", i, b)
 		}
 		time.Sleep(150 * time.Millisecond) // the server closes the idle connection
+	}
+}
+
+// TestClientInFlow calls from a flow on the client's own loop: the
+// flow parks while the request is in flight, the loop goes on.
+func TestClientInFlow(t *testing.T) {
+	_, addr := startServer(t, hello, cphttp.Limits{})
+	cl := &cphttp.Client{}
+	client := newClient(t, cl)
+	l := cl.Loops.Loops()[0]
+	var got string
+	var gotErr error
+	f := flow.Go(l, func(f *flow.Flow) {
+		for i := 0; i < 3; i++ {
+			req, _ := nethttp.NewRequestWithContext(f.Context(), "GET", "http://"+addr+"/", nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				gotErr = err
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got, gotErr = string(b), err
+		}
+	})
+	select {
+	case <-f.Done():
+	case <-time.After(hangGuard):
+		t.Fatal("flow did not finish")
+	}
+	if gotErr != nil || got != "Hello, World!" {
+		t.Fatalf("got %q, %v", got, gotErr)
 	}
 }
