@@ -20,6 +20,7 @@ type command struct {
 var commands = []command{
 	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept},
 	{"echo", "serve echo on transports", runEcho},
+	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp)", runHTTP},
 	{"bench", "load generators: bench echo", runBench},
 	{"version", "print the backends this machine offers", runVersion},
 }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	cphttp "github.com/cport/cport/http"
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/port"
+)
+
+// The routes `cport http` serves, in both handler styles:
+//
+//	GET  /plaintext  "Hello, World!" as text/plain
+//	GET  /json       {"message":"Hello, World!"}
+//	POST /echo       the request body, any size, chunked or not
+//	anything else    404
+const helloBody = "Hello, World!"
+
+var helloJSON = []byte(`{"message":"Hello, World!"}`)
+
+// nativeRoutes is the native handler: no allocation per request.
+func nativeRoutes(w *cphttp.ResponseWriter, r *cphttp.Request) {
+	switch string(r.Path()) {
+	case "/plaintext":
+		w.AddHeader("Content-Type", "text/plain")
+		w.WriteString(helloBody)
+	case "/json":
+		w.AddHeader("Content-Type", "application/json")
+		w.Write(helloJSON)
+	case "/echo":
+		if string(r.Method) != "POST" {
+			w.WriteHeader(405)
+			return
+		}
+		var buf [16 << 10]byte
+		for {
+			n, err := r.Read(buf[:])
+			w.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+// netHTTPRoutes is the same server as a net/http ServeMux, for the
+// adapter.
+func netHTTPRoutes() nethttp.Handler {
+	mux := nethttp.NewServeMux()
+	mux.HandleFunc("GET /plaintext", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, helloBody)
+	})
+	mux.HandleFunc("GET /json", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(helloJSON)
+	})
+	mux.HandleFunc("POST /echo", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		io.Copy(w, r.Body)
+	})
+	return mux
+}
+
+func runHTTP(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("http", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (HOST:PORT)")
+	loops := fs.Int("loops", 0, "event loops (default GOMAXPROCS)")
+	backend := fs.String("backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
+	handler := fs.String("handler", "native", "native (cport's handler API), nethttp (a net/http ServeMux through the adapter) or stdlib (the same ServeMux on Go's own net/http server, for comparison)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var h cphttp.Handler
+	switch *handler {
+	case "native":
+		h = cphttp.HandlerFunc(nativeRoutes)
+	case "nethttp":
+		h = cphttp.Adapt(netHTTPRoutes())
+	case "stdlib":
+		return serveStdlib(*addr, stdout)
+	default:
+		return fmt.Errorf("--handler %q: want native, nethttp or stdlib", *handler)
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	g, err := loop.NewGroup(*loops, loop.Config{Port: port.Config{Backend: *backend}})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	s := &cphttp.Server{Handler: h}
+	bound, err := s.Listen(g, "tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "http: listening on %s, %d loops, %s backend, %s handler, pid %d\n",
+		bound, len(g.Loops()), g.Loops()[0].Backend(), *handler, os.Getpid())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// serveStdlib serves the routes with Go's net/http server, the baseline
+// benchmarks compare against.
+func serveStdlib(addr string, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &nethttp.Server{Handler: netHTTPRoutes()}
+	fmt.Fprintf(stdout, "http: listening on %s, net/http server, pid %d\n", ln.Addr(), os.Getpid())
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		<-sig
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	if err := srv.Serve(ln); err != nethttp.ErrServerClosed {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,381 @@
+package http
+
+import (
+	"context"
+	"time"
+
+	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/transport"
+)
+
+// readLimit is how much unread input a busy connection buffers before it
+// stops reading, so a fast uploader or a long pipeline waits in the
+// kernel and in TCP's window rather than in our memory.
+const readLimit = 64 << 10
+
+// conn is one server connection: a transport.Protocol that buffers input
+// only while a request is incomplete or being served. All its fields are
+// touched on its loop only: by its callbacks and by the worker flow
+// serving it.
+type conn struct {
+	s  *Server
+	ls *loopState
+	t  transport.Transport
+	l  *loop.Loop
+
+	buf     []byte // buf[off:] is unread input; a request's head is buf[:headEnd]
+	off     int
+	scan    int // where findHeadEnd resumes, relative to off
+	headEnd int
+
+	busy        bool // a worker serves it
+	eof         bool
+	lost        bool
+	closing     bool
+	rpaused     bool
+	wpaused     bool
+	waitingData bool
+	dataEv      flow.Event // set when input arrives for a parked body Read
+	writeEv     flow.Event // set when the transport drains after a pause
+
+	// The request being served and its response: the serving worker's,
+	// so an idle connection does not carry them.
+	req  *Request
+	resp *ResponseWriter
+
+	timer     loop.Timer
+	timerAt   time.Time
+	idleSince time.Time // when it began waiting for a request
+	headStart time.Time // when the pending head's first byte came
+	onTimerFn func()
+}
+
+// Request readiness, as nextRequest reports it.
+const (
+	reqNone    = iota // nothing buffered
+	reqPartial        // part of a head buffered
+	reqReady          // a head parsed into the loop's ls.req
+	reqFailed         // refused; the connection is closing
+)
+
+func (c *conn) ConnectionMade(t transport.Transport) {
+	c.t, c.l = t, t.Loop()
+	c.ls = c.s.loopState(c.l)
+	if c.ls == nil { // a loop of another group than the first Listen's
+		c.closing = true
+		t.Close()
+		return
+	}
+	c.onTimerFn = c.onTimer
+	if !c.s.track(c) {
+		c.closing = true
+		t.Close()
+		return
+	}
+	c.idleSince = c.l.Now()
+	c.armTimer()
+}
+
+func (c *conn) DataReceived(data []byte) {
+	if c.closing || c.lost {
+		return
+	}
+	if c.buf == nil {
+		c.buf = c.ls.getBuf()
+	}
+	if !c.busy && c.off == len(c.buf) {
+		c.headStart = c.l.Now()
+	}
+	c.buf = append(c.buf, data...)
+	if c.busy {
+		if c.waitingData {
+			c.dataEv.Set()
+		}
+		if !c.rpaused && len(c.buf)-c.off > readLimit {
+			c.rpaused = true
+			c.t.PauseReading()
+		}
+		return
+	}
+	c.startNext()
+}
+
+// EOFReceived keeps the connection open while there is a request to
+// answer (a client may half-close after its last request).
+func (c *conn) EOFReceived() bool {
+	c.eof = true
+	if c.waitingData {
+		c.dataEv.Set()
+	}
+	if c.busy {
+		return true
+	}
+	c.closing = true
+	return false
+}
+
+func (c *conn) ConnectionLost(error) {
+	c.lost, c.closing = true, true
+	if c.ls == nil {
+		return
+	}
+	if c.timer != 0 {
+		c.l.CancelTimer(c.timer)
+		c.timer = 0
+	}
+	c.dataEv.Set()
+	c.writeEv.Set()
+	if !c.busy {
+		c.releaseBuf()
+	}
+	c.s.untrack(c)
+}
+
+func (c *conn) PauseWriting() { c.wpaused = true }
+
+func (c *conn) ResumeWriting() {
+	c.wpaused = false
+	c.writeEv.Set()
+}
+
+// startNext looks for the next request of a connection no worker serves.
+func (c *conn) startNext() {
+	switch c.nextRequest() {
+	case reqReady:
+		c.busy = true
+		c.ls.dispatch(c)
+	case reqPartial, reqNone:
+		c.armTimer()
+	}
+}
+
+// nextRequest parses the next request head from the buffer, if it is all
+// there. The previous request is over, so its head's bytes may be reused:
+// the unread input moves to the front of the buffer.
+func (c *conn) nextRequest() int {
+	if c.off > 0 {
+		n := copy(c.buf, c.buf[c.off:])
+		c.buf, c.off = c.buf[:n], 0
+	}
+	if c.scan == 0 {
+		if k := skipEmptyLines(c.buf); k > 0 {
+			n := copy(c.buf, c.buf[k:])
+			c.buf = c.buf[:n]
+		}
+	}
+	if c.rpaused && len(c.buf) < readLimit/2 {
+		c.rpaused = false
+		c.t.ResumeReading()
+	}
+	if len(c.buf) == 0 {
+		c.releaseBuf()
+		return reqNone
+	}
+	lim := &c.s.lim
+	end, next, err := findHeadEnd(c.buf, c.scan)
+	if err == nil && (end > lim.MaxHeaderBytes || end == 0 && len(c.buf) > lim.MaxHeaderBytes) {
+		err = errHeadTooLarge
+	}
+	if err == nil && end == 0 {
+		c.scan = next
+		return reqPartial
+	}
+	if err == nil {
+		c.scan = 0
+		err = parseHead(c.buf[:end], &c.ls.req, lim)
+	}
+	if err != nil {
+		c.fail(err)
+		return reqFailed
+	}
+	c.off, c.headEnd = end, end
+	return reqReady
+}
+
+// consume marks n buffered bytes read and resumes reading once the
+// buffer has room again.
+func (c *conn) consume(n int) {
+	c.off += n
+	if c.rpaused && len(c.buf)-c.off < readLimit/2 {
+		c.rpaused = false
+		c.t.ResumeReading()
+	}
+}
+
+// waitData parks the serving flow until more input arrives. The body
+// bytes already read are dropped first (the head stays, since the
+// request's slices alias it), so a long upload reuses the same space.
+func (c *conn) waitData(ctx context.Context) error {
+	if c.off > c.headEnd {
+		n := copy(c.buf[c.headEnd:], c.buf[c.off:])
+		c.buf, c.off = c.buf[:c.headEnd+n], c.headEnd
+	}
+	c.waitingData = true
+	c.dataEv.Clear()
+	err := c.dataEv.Wait(ctx)
+	c.waitingData = false
+	return err
+}
+
+// waitWritable parks the serving flow while the transport's write buffer
+// is above its high watermark.
+func (c *conn) waitWritable(ctx context.Context) error {
+	for c.wpaused && !c.lost {
+		c.writeEv.Clear()
+		if err := c.writeEv.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fail answers a refused request with e's status and closes.
+func (c *conn) fail(e *statusError) {
+	c.closing = true
+	b := appendStatusLine(c.ls.scratch[:0], e.code)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "...)
+	b = appendInt(b, int64(len(e.msg)+1))
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, e.msg...)
+	b = append(b, '\n')
+	c.ls.scratch = b
+	_ = c.t.Write(b)
+	_ = c.t.Close()
+}
+
+func (c *conn) releaseBuf() {
+	if c.buf != nil && c.off == len(c.buf) {
+		c.ls.putBuf(c.buf)
+		c.buf, c.off, c.scan = nil, 0, 0
+	}
+}
+
+// serve runs in worker w's flow: it serves c's ready request and those
+// pipelined behind it, then leaves c waiting for input with no flow.
+func (c *conn) serve(ctx context.Context, w *worker) {
+	c.req, c.resp = &w.req, &w.resp
+	defer func() { c.req, c.resp = nil, nil }()
+	for {
+		c.serveOne(ctx)
+		if c.closing || c.lost {
+			c.busy = false
+			c.releaseBuf()
+			return
+		}
+		switch c.nextRequest() {
+		case reqReady:
+			w.take(c) // before anything can park: ls.req is the loop's
+			// A client that pipelines without reading the answers
+			// waits here, rather than grow the write queue.
+			if err := c.waitWritable(ctx); err != nil {
+				c.closing = true
+				c.t.Abort()
+				c.busy = false
+				return
+			}
+			continue
+		case reqFailed:
+			c.busy = false
+			return
+		}
+		c.busy = false
+		if c.eof || c.s.shutting.Load() {
+			c.closing = true
+			_ = c.t.Close()
+			return
+		}
+		c.idleSince = c.l.Now()
+		c.headStart = c.idleSince
+		c.armTimer()
+		return
+	}
+}
+
+// serveOne runs the handler for c.req and completes the response.
+func (c *conn) serveOne(ctx context.Context) {
+	r, w := c.req, c.resp
+	r.ctx = ctx
+	w.reset(r)
+	if !c.callHandler(w, r) {
+		return
+	}
+	w.finish(ctx)
+	if w.closeAfter {
+		c.closing = true
+		_ = c.t.Close()
+	}
+}
+
+// callHandler runs the handler and turns a panic into a 500 (or an abort
+// if the response had begun). It reports whether the response may still
+// be completed.
+func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.logPanic(c.t.RemoteAddr(), v)
+			if w.started {
+				c.closing = true
+				c.t.Abort()
+				ok = false
+				return
+			}
+			w.reset(r)
+			w.WriteHeader(500)
+			w.closeAfter = true
+			ok = true
+		}
+	}()
+	c.s.Handler.ServeHTTP(w, r)
+	return true
+}
+
+// armTimer makes sure the connection's one timer fires by its next
+// deadline: the read-header timeout while part of a head is buffered, the
+// idle timeout otherwise. A timer that would fire earlier is kept (it
+// re-arms itself), so a busy keep-alive connection touches the timer
+// heap about once per idle timeout, not once per request.
+func (c *conn) armTimer() {
+	at := c.deadline()
+	if c.timer != 0 {
+		if !c.timerAt.After(at) {
+			return
+		}
+		c.l.CancelTimer(c.timer)
+	}
+	c.timerAt = at
+	c.timer = c.l.CallAt(at, c.onTimerFn)
+}
+
+func (c *conn) deadline() time.Time {
+	if c.off < len(c.buf) {
+		return c.headStart.Add(c.s.lim.ReadHeaderTimeout)
+	}
+	return c.idleSince.Add(c.s.lim.IdleTimeout)
+}
+
+func (c *conn) onTimer() {
+	c.timer = 0
+	if c.busy || c.closing || c.lost {
+		return // serve re-arms when the connection is idle again
+	}
+	if c.l.Now().Before(c.deadline()) {
+		c.armTimer()
+		return
+	}
+	if c.off < len(c.buf) {
+		c.fail(errHeaderTimeout)
+		return
+	}
+	c.closing = true
+	_ = c.t.Close()
+}
+
+// shutdownIdle closes the connection if no request is in progress; a
+// busy one closes after its response (serve checks Server.shutting).
+func (c *conn) shutdownIdle() {
+	if !c.busy && !c.closing && !c.lost {
+		c.closing = true
+		_ = c.t.Close()
+	}
+}

@@ -1,0 +1,57 @@
+package http
+
+import "time"
+
+// Limits bounds what one request may cost the server. The zero value of a
+// field means its default.
+type Limits struct {
+	// MaxHeaderBytes bounds the request line and header fields together;
+	// a longer head is answered 431. Default 16 KiB.
+	MaxHeaderBytes int
+	// MaxHeaders bounds the number of header fields; more are answered
+	// 431. Default 100.
+	MaxHeaders int
+	// MaxBodyBytes bounds a request body; a larger declared
+	// Content-Length is answered 413 before the handler runs, and a
+	// chunked body that grows past it fails the handler's Read with
+	// ErrBodyTooLarge (and is answered 413 if the handler has not
+	// responded yet). Default 10 MiB.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds the time from a request's first byte to
+	// the end of its head; past it the server answers 408 and closes.
+	// Default 10 s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that waits this long for
+	// its next request. Default 60 s.
+	IdleTimeout time.Duration
+}
+
+// Defaults, chosen to serve browsers and API clients (Go's net/http
+// client sends a few hundred bytes of head) while keeping a hostile peer
+// cheap.
+const (
+	defaultMaxHeaderBytes    = 16 << 10
+	defaultMaxHeaders        = 100
+	defaultMaxBodyBytes      = 10 << 20
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultIdleTimeout       = 60 * time.Second
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = defaultMaxHeaderBytes
+	}
+	if l.MaxHeaders <= 0 {
+		l.MaxHeaders = defaultMaxHeaders
+	}
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if l.ReadHeaderTimeout <= 0 {
+		l.ReadHeaderTimeout = defaultReadHeaderTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = defaultIdleTimeout
+	}
+	return l
+}

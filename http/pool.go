@@ -1,0 +1,67 @@
+package http
+
+import (
+	"sync"
+
+	"github.com/cport/cport/flow"
+)
+
+// clientConn is one connection of the client's pool. It is used by one
+// request at a time; buf[off:] holds bytes read past the last response.
+type clientConn struct {
+	key  string
+	conn *flow.Conn
+	buf  []byte
+	off  int
+	used bool // has served a request: a failure may be a stale keep-alive
+}
+
+// pool keeps idle keep-alive connections per host (scheme://host:port).
+type pool struct {
+	mu      sync.Mutex
+	idle    map[string][]*clientConn
+	maxIdle int
+	closed  bool
+}
+
+// get returns an idle connection to key, newest first (the least likely
+// to have been closed by the server's idle timeout), or nil.
+func (p *pool) get(key string) *clientConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.idle[key]
+	if len(list) == 0 {
+		return nil
+	}
+	cc := list[len(list)-1]
+	p.idle[key] = list[:len(list)-1]
+	return cc
+}
+
+// put keeps cc for reuse, or closes it when the host has enough.
+func (p *pool) put(cc *clientConn) {
+	p.mu.Lock()
+	if !p.closed && len(p.idle[cc.key]) < p.maxIdle {
+		if p.idle == nil {
+			p.idle = make(map[string][]*clientConn)
+		}
+		p.idle[cc.key] = append(p.idle[cc.key], cc)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	cc.conn.Close()
+}
+
+// closeIdle closes every idle connection.
+func (p *pool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, list := range idle {
+		for _, cc := range list {
+			cc.conn.Close()
+		}
+	}
+}

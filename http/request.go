@@ -1,0 +1,157 @@
+package http
+
+import (
+	"context"
+	"io"
+	"net"
+)
+
+// Request is a parsed request as a native Handler sees it. It is reused
+// for the connection's next request: the Handler must not keep it, or
+// any slice it returns, after it returns.
+type Request struct {
+	// Method and Target are the request line's method and
+	// request-target, as sent.
+	Method, Target []byte
+	// ProtoMinor is 0 for HTTP/1.0 and 1 for HTTP/1.1.
+	ProtoMinor int
+	// Host is the Host field's value.
+	Host []byte
+	// ContentLength is the declared body length, or -1 for a chunked
+	// body; 0 when there is none.
+	ContentLength int64
+
+	fields         []Field
+	chunked        bool
+	teSeen         bool
+	close          bool
+	keepAlive      bool
+	expectContinue bool
+	continued      bool // 100 Continue sent (or no longer useful)
+
+	c         *conn
+	ctx       context.Context
+	remaining int64 // of a Content-Length body
+	dec       chunkedDecoder
+	bodyErr   error
+}
+
+func (r *Request) reset() {
+	fields := r.fields[:0]
+	c, ctx := r.c, r.ctx
+	*r = Request{fields: fields, c: c, ctx: ctx}
+}
+
+// Header returns the value of the first field named name (any case), or
+// nil.
+func (r *Request) Header(name string) []byte {
+	for i := range r.fields {
+		if equalFold(r.fields[i].Name, name) {
+			return r.fields[i].Value
+		}
+	}
+	return nil
+}
+
+// Fields lists the header fields in the order received.
+func (r *Request) Fields() []Field { return r.fields }
+
+// Path is the request-target without its query.
+func (r *Request) Path() []byte {
+	for i, c := range r.Target {
+		if c == '?' {
+			return r.Target[:i]
+		}
+	}
+	return r.Target
+}
+
+// Context is the context of the flow serving the request: blocking flow
+// calls given it park that flow.
+func (r *Request) Context() context.Context { return r.ctx }
+
+// RemoteAddr is the client's address.
+func (r *Request) RemoteAddr() net.Addr { return r.c.t.RemoteAddr() }
+
+// bodyDone reports whether the whole body has been consumed.
+func (r *Request) bodyDone() bool {
+	if r.chunked {
+		return r.dec.state == chunkDone
+	}
+	return r.remaining == 0
+}
+
+// Read reads the request body. It parks the serving flow until bytes
+// arrive; the first Read of a request that asked for 100-continue sends
+// the interim response first.
+func (r *Request) Read(p []byte) (int, error) {
+	if r.bodyErr != nil {
+		return 0, r.bodyErr
+	}
+	if r.bodyDone() {
+		return 0, io.EOF
+	}
+	c := r.c
+	if r.expectContinue && !r.continued {
+		r.continued = true
+		if !c.resp.started {
+			_ = c.t.Write(continue100)
+		}
+	}
+	for {
+		n, err := c.readBuffered(p)
+		if n > 0 || err != nil || len(p) == 0 {
+			return n, err
+		}
+		if c.lost || c.eof {
+			r.bodyErr = io.ErrUnexpectedEOF
+			return 0, r.bodyErr
+		}
+		if err := c.waitData(r.ctx); err != nil {
+			return 0, err
+		}
+	}
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// readBuffered moves body bytes already buffered into p.
+func (c *conn) readBuffered(p []byte) (int, error) {
+	r := c.req
+	avail := c.buf[c.off:]
+	if !r.chunked {
+		k := int(min(int64(len(avail)), int64(len(p)), r.remaining))
+		copy(p, avail[:k])
+		c.consume(k)
+		r.remaining -= int64(k)
+		if k == 0 && r.remaining == 0 {
+			return 0, io.EOF
+		}
+		return k, nil
+	}
+	consumed, n, err := r.dec.decode(avail, p, c.s.lim.MaxBodyBytes)
+	c.consume(consumed)
+	if err != nil {
+		r.bodyErr = err
+		if n > 0 {
+			return n, nil
+		}
+		return 0, err
+	}
+	if n == 0 && r.dec.state == chunkDone {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// discardBuffered skips as much of the unread body as is buffered, so a
+// handler that ignored a small body does not cost the connection.
+func (c *conn) discardBuffered() {
+	var scratch [512]byte
+	for !c.req.bodyDone() && c.req.bodyErr == nil {
+		n, err := c.readBuffered(scratch[:])
+		if n == 0 || err != nil {
+			return
+		}
+	}
+}

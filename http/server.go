@@ -1,0 +1,289 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/transport"
+)
+
+// Handler serves one request natively: it runs in a flow of the
+// connection's loop, reads the body from r and writes the response to w.
+// Neither may be kept after it returns.
+type Handler interface {
+	ServeHTTP(w *ResponseWriter, r *Request)
+}
+
+// HandlerFunc is a Handler made of a function.
+type HandlerFunc func(w *ResponseWriter, r *Request)
+
+// ServeHTTP calls f.
+func (f HandlerFunc) ServeHTTP(w *ResponseWriter, r *Request) { f(w, r) }
+
+// Server serves HTTP/1.1 on a loop group's transports.
+type Server struct {
+	// Handler serves every request; Adapt turns a net/http.Handler into
+	// one.
+	Handler Handler
+	// Limits bounds each request; zero fields take their defaults.
+	Limits Limits
+	// Logger receives handler panics; default slog.Default().
+	Logger *slog.Logger
+
+	lim      Limits
+	loops    map[*loop.Loop]*loopState // fixed by Listen, then read-only
+	shutting atomic.Bool
+
+	mu    sync.Mutex
+	lns   []*transport.Listener
+	conns map[*conn]struct{}
+}
+
+// ErrServerClosed is returned by Listen after Shutdown or Close.
+var ErrServerClosed = errors.New("http: server closed")
+
+// Listen starts serving on address ("tcp", "tcp4", "tcp6" or "unix") over
+// g's loops and returns the bound address. Call it off the loops; it may
+// be called more than once, with the same group.
+func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error) {
+	if s.shutting.Load() {
+		return nil, ErrServerClosed
+	}
+	s.mu.Lock()
+	if s.loops == nil {
+		s.lim = s.Limits.withDefaults()
+		s.loops = make(map[*loop.Loop]*loopState)
+		for _, l := range g.Loops() {
+			s.loops[l] = &loopState{s: s, l: l}
+		}
+		s.conns = make(map[*conn]struct{})
+	}
+	s.mu.Unlock()
+	ln, err := transport.Listen(g, network, address, func() transport.Protocol { return &conn{s: s} })
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	return ln.Addr(), nil
+}
+
+func (s *Server) loopState(l *loop.Loop) *loopState { return s.loops[l] }
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// logPanic reports a handler's panic; the connection is answered 500 or
+// aborted, and the server goes on.
+func (s *Server) logPanic(remote net.Addr, v any) {
+	lg := s.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	lg.Error("http: handler panic", "remote", remote, "panic", v)
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in
+// progress finish (their connections close after the response) and
+// waits for every connection to end. When ctx ends first, the remaining
+// connections are aborted and ctx's error is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	lns := s.lns
+	s.lns = nil
+	for c := range s.conns {
+		_ = c.l.Post(c.shutdownIdle)
+	}
+	s.mu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		if n == 0 {
+			s.mu.Unlock()
+			s.stopWorkers()
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			s.abortAll()
+			s.stopWorkers()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close stops accepting and aborts every connection at once.
+func (s *Server) Close() error {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	lns := s.lns
+	s.lns = nil
+	s.mu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	s.abortAll()
+	s.stopWorkers()
+	return nil
+}
+
+func (s *Server) abortAll() {
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.l.Post(c.t.Abort)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) stopWorkers() {
+	for l, ls := range s.loops {
+		_ = l.Post(ls.stop)
+	}
+}
+
+// loopState is a server's per-loop state, touched only on that loop: the
+// idle worker flows, free buffers, and the formatted Date.
+type loopState struct {
+	s       *Server
+	l       *loop.Loop
+	req     Request // where nextRequest parses; worker.take moves it out
+	idle    []*worker
+	stopped bool
+	bufs    [][]byte
+	scratch []byte
+	iov     [3][]byte
+	dateBuf []byte
+	dateSec int64
+}
+
+// Buffer pool: connections and response bodies take a buffer while busy
+// and give it back when idle, so idle connections hold none.
+const (
+	bufSize     = 4 << 10
+	maxBufKept  = 256 << 10 // a buffer grown past this goes to the collector
+	maxFreeBufs = 128
+)
+
+func (ls *loopState) getBuf() []byte {
+	if n := len(ls.bufs); n > 0 {
+		b := ls.bufs[n-1]
+		ls.bufs = ls.bufs[:n-1]
+		return b
+	}
+	return make([]byte, 0, bufSize)
+}
+
+func (ls *loopState) putBuf(b []byte) {
+	if cap(b) <= maxBufKept && len(ls.bufs) < maxFreeBufs {
+		ls.bufs = append(ls.bufs, b[:0])
+	}
+}
+
+// date is the Date field's value, formatted once a second.
+func (ls *loopState) date(now time.Time) []byte {
+	if sec := now.Unix(); sec != ls.dateSec || ls.dateBuf == nil {
+		ls.dateSec = sec
+		ls.dateBuf = now.UTC().AppendFormat(ls.dateBuf[:0], nethttp.TimeFormat)
+	}
+	return ls.dateBuf
+}
+
+// maxIdleWorkers bounds the flows a loop keeps parked for future
+// requests; a burst beyond it starts flows that end when done.
+const maxIdleWorkers = 256
+
+// worker is a flow that serves connections with a ready request, one
+// at a time, and parks between them: requests reuse flows rather than
+// start one each.
+type worker struct {
+	ls   *loopState
+	c    *conn
+	f    *flow.Flow
+	ev   flow.Event
+	req  Request
+	resp ResponseWriter
+}
+
+// take moves the request just parsed into ls.req to the worker serving
+// c. The two swap field slices, so both keep a backing array and neither
+// allocates.
+func (w *worker) take(c *conn) {
+	fields := w.req.fields
+	w.req = w.ls.req
+	w.ls.req.fields = fields[:0]
+	w.req.c = c
+	w.resp.c = c
+}
+
+// dispatch hands c, whose request nextRequest has just parsed into
+// ls.req, to an idle worker or a new one. The request moves to the
+// worker at once, since the next connection to parse reuses ls.req.
+func (ls *loopState) dispatch(c *conn) {
+	if n := len(ls.idle); n > 0 {
+		w := ls.idle[n-1]
+		ls.idle = ls.idle[:n-1]
+		w.c = c
+		w.take(c)
+		w.ev.Set()
+		return
+	}
+	w := &worker{ls: ls, c: c}
+	w.take(c)
+	w.f = flow.Go(ls.l, w.run)
+}
+
+func (w *worker) run(f *flow.Flow) {
+	ctx := f.Context()
+	ls := w.ls
+	for {
+		w.c.serve(ctx, w)
+		w.c = nil
+		if ls.stopped || len(ls.idle) >= maxIdleWorkers {
+			return
+		}
+		ls.idle = append(ls.idle, w)
+		w.ev.Clear()
+		if err := w.ev.Wait(ctx); err != nil || w.c == nil {
+			return
+		}
+	}
+}
+
+// stop ends the parked workers (on the loop, at shutdown).
+func (ls *loopState) stop() {
+	ls.stopped = true
+	for _, w := range ls.idle {
+		w.f.Cancel()
+	}
+	ls.idle = nil
+}
