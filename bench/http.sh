@@ -24,21 +24,24 @@ command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq
 servers=(cport-native cport-nethttp nethttp fasthttp)
 start() { # name port
 	case $1 in
-	cport-native) GOMAXPROCS=1 taskset -c 0 "$tmp/cport" http --addr "127.0.0.1:$2" --loops 1 --handler native ;;
-	cport-nethttp) GOMAXPROCS=1 taskset -c 0 "$tmp/cport" http --addr "127.0.0.1:$2" --loops 1 --handler nethttp ;;
-	nethttp) GOMAXPROCS=1 taskset -c 0 "$tmp/cport" http --addr "127.0.0.1:$2" --handler stdlib ;;
-	fasthttp) GOMAXPROCS=1 taskset -c 0 "$tmp/fasthttp" --addr "127.0.0.1:$2" ;;
+	cport-native) GOMAXPROCS=1 exec taskset -c 0 "$tmp/cport" http --addr "127.0.0.1:$2" --loops 1 --handler native ;;
+	cport-nethttp) GOMAXPROCS=1 exec taskset -c 0 "$tmp/cport" http --addr "127.0.0.1:$2" --loops 1 --handler nethttp ;;
+	nethttp) GOMAXPROCS=1 exec taskset -c 0 "$tmp/cport" http --addr "127.0.0.1:$2" --handler stdlib ;;
+	fasthttp) GOMAXPROCS=1 exec taskset -c 0 "$tmp/fasthttp" --addr "127.0.0.1:$2" ;;
 	esac
 }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
-port=18400
+port=$((20000 + RANDOM % 20000))
 for r in $(seq "$rounds"); do
 	for s in "${servers[@]}"; do
 		port=$((port + 1))
 		start "$s" "$port" >"$tmp/$s.$r.log" 2>&1 &
 		pid=$!
 		for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/plaintext" && break; sleep 0.1; done
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "$s did not start:"; cat "$tmp/$s.$r.log"; exit 1
+		fi
 		t0=$(cpu_ticks "$pid")
 		out=$(taskset -c 1 wrk -t1 -c"$conns" -d"$duration" "http://127.0.0.1:$port/plaintext")
 		t1=$(cpu_ticks "$pid")
