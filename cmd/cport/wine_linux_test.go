@@ -38,12 +38,7 @@ func TestWineEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := winePrefix(t, root)
-	exe := filepath.Join(t.TempDir(), "cport.exe")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("cross-compiling cport: %v\n%s", err, out)
-	}
+	exe := buildWindowsCport(t)
 	for _, style := range []string{"callback", "flow"} {
 		t.Run(style, func(t *testing.T) {
 			srv := startWineEcho(t, env, exe, style)
@@ -55,6 +50,57 @@ func TestWineEcho(t *testing.T) {
 			srv.stop(t)
 		})
 	}
+}
+
+// TestWineSeedAccept runs the seed's example as a Windows program (AcceptEx
+// and GetQueuedCompletionStatusEx through cport's port) under Wine: it
+// must say each second that nothing has completed, then name the Linux
+// client that connects, and exit.
+func TestWineSeedAccept(t *testing.T) {
+	if os.Getenv("CPORT_WINE_ECHO") != "1" {
+		t.Skip("cport seed-accept under Wine: set CPORT_WINE_ECHO=1 to run it (bash tools/wine/run-tests.sh does)")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := winePrefix(t, root)
+	exe := buildWindowsCport(t)
+	srv := startWine(t, env, exe, "listening on ", "seed-accept", "--addr", "127.0.0.1:0")
+	time.Sleep(2500 * time.Millisecond) // two one-second polls at least
+	c, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case err := <-srv.exited:
+		if err != nil {
+			t.Fatalf("cport seed-accept: %v\n%s", err, srv.output.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("cport seed-accept did not finish after a client connected:\n%s", srv.output.String())
+	}
+	out := srv.output.String()
+	t.Logf("output:\n%s", out)
+	if n := strings.Count(out, "nothing completed yet"); n < 2 {
+		t.Errorf("%d one-second polls reported in 2.5s, want at least 2", n)
+	}
+	if want := "connected from " + c.LocalAddr().String(); !strings.Contains(out, want) {
+		t.Errorf("output lacks %q", want)
+	}
+}
+
+// buildWindowsCport cross-compiles this command for windows/amd64.
+func buildWindowsCport(t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "cport.exe")
+	build := exec.Command("go", "build", "-o", exe, ".")
+	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("cross-compiling cport: %v\n%s", err, out)
+	}
+	return exe
 }
 
 // winePrefix prepares the prefix with tools/wine/prefix.sh and returns the
@@ -92,7 +138,14 @@ type wineServer struct {
 // waits for its "listening on" line.
 func startWineEcho(t *testing.T, env map[string]string, exe, style string) *wineServer {
 	t.Helper()
-	cmd := exec.Command(env["wine"], exe, "echo", "--addr", "127.0.0.1:0", "--loops", "2", "--style", style)
+	return startWine(t, env, exe, "echo: listening on ", "echo", "--addr", "127.0.0.1:0", "--loops", "2", "--style", style)
+}
+
+// startWine starts exe under Wine with args and waits for the line that
+// begins with ready and goes on with the address it listens on.
+func startWine(t *testing.T, env map[string]string, exe, ready string, args ...string) *wineServer {
+	t.Helper()
+	cmd := exec.Command(env["wine"], append([]string{exe}, args...)...)
 	cmd.Env = os.Environ()
 	for _, k := range []string{"WINEPREFIX", "WINEDEBUG", "WINEDLLOVERRIDES"} {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
@@ -117,8 +170,9 @@ func startWineEcho(t *testing.T, env map[string]string, exe, style string) *wine
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(srv.output, line)
-			if rest, ok := strings.CutPrefix(line, "echo: listening on "); ok {
+			if rest, ok := strings.CutPrefix(line, ready); ok {
 				addr, _, _ := strings.Cut(rest, ",")
+				addr, _, _ = strings.Cut(addr, " ")
 				addrc <- addr
 			}
 		}
@@ -128,11 +182,11 @@ func startWineEcho(t *testing.T, env map[string]string, exe, style string) *wine
 	}()
 	select {
 	case srv.addr = <-addrc:
-		t.Logf("cport echo under wine: %s", strings.TrimSpace(srv.output.String()))
+		t.Logf("cport %s under wine: %s", args[0], strings.TrimSpace(srv.output.String()))
 	case err := <-srv.exited:
-		t.Fatalf("cport echo exited before listening: %v\n%s", err, srv.output.String())
+		t.Fatalf("cport %s exited before listening: %v\n%s", args[0], err, srv.output.String())
 	case <-time.After(90 * time.Second):
-		t.Fatalf("cport echo did not say it listens within 90s:\n%s", srv.output.String())
+		t.Fatalf("cport %s did not say it listens within 90s:\n%s", args[0], srv.output.String())
 	}
 	return srv
 }

@@ -8,8 +8,8 @@
 #
 # Without arguments it runs the tests of port, loop, transport and
 # cmd/cport, and of every package with a *_windows_test.go file; then the
-# Linux-driven echo test (cmd/cport's TestWineEcho: a Windows cport echo
-# under Wine, 100 Linux clients).
+# Linux-driven tests of the Windows cport under Wine (cmd/cport's
+# TestWineEcho: echo with 100 Linux clients; TestWineSeedAccept).
 # Environment: WINEPREFIX (default $HOME/.cport-wine), CPORT_WINE_TIMEOUT
 # (seconds per test binary, default 600), CPORT_WINE_VERBOSE=1 prints the
 # full -test.v output instead of the summary.
@@ -83,17 +83,17 @@ for pkg in "${pkgs[@]}"; do
 		failed+=("$pkg")
 	fi
 done
-# A Windows cport echo under Wine, driven by Linux clients: only in a full
-# run, since it is a Linux test of the Windows build.
+# The Windows cport under Wine, driven by Linux clients: only in a full
+# run, since these are Linux tests of the Windows build.
 if [ $# = 0 ]; then
 	t0=$(date +%s)
-	if CPORT_WINE_ECHO=1 go test -count=1 -run '^TestWineEcho$' -v ./cmd/cport >"$build/wine-echo.log" 2>&1; then
-		grep -E '^ +wine_linux_test.go' "$build/wine-echo.log" | tail -n 3 || true
-		echo "ok  	cport echo under wine, driven from linux	$(( $(date +%s) - t0 ))s"
+	if CPORT_WINE_ECHO=1 go test -count=1 -run '^TestWine(Echo|SeedAccept)$' -v ./cmd/cport >"$build/wine-echo.log" 2>&1; then
+		grep -E 'echoed byte for byte|connected from' "$build/wine-echo.log" | sed 's/^ */	/' || true
+		echo "ok  	cport echo, seed-accept under wine, driven from linux	$(( $(date +%s) - t0 ))s"
 	else
 		cat "$build/wine-echo.log"
-		echo "FAIL	cport echo under wine, driven from linux	$(( $(date +%s) - t0 ))s"
-		failed+=("cmd/cport TestWineEcho")
+		echo "FAIL	cport echo, seed-accept under wine, driven from linux	$(( $(date +%s) - t0 ))s"
+		failed+=("cmd/cport TestWineEcho, TestWineSeedAccept")
 	fi
 fi
 step "done in $(( $(date +%s) - start ))s"
