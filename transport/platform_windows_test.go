@@ -25,3 +25,8 @@ func skipIfNoGoUDP(t testing.TB, err error) {
 		t.Skipf("Go's net cannot open a UDP socket here (%v): its SIO_UDP_CONNRESET ioctl is unsupported (Wine); TestUDPPacketPeer covers UDP", err)
 	}
 }
+
+// noDelay reads socket fd's TCP_NODELAY.
+func noDelay(fd int) (int, error) {
+	return windows.GetsockoptInt(windows.Handle(fd), windows.IPPROTO_TCP, windows.TCP_NODELAY)
+}
