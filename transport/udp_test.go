@@ -71,3 +71,51 @@ func TestUDPPacketPeer(t *testing.T) {
 		}
 	}
 }
+
+// A datagram to a port nobody listens on draws an ICMP port unreachable,
+// which Linux reports on a connected socket only and Windows on any
+// (WSAECONNRESET): either way the socket stays open and keeps working.
+func TestUDPSurvivesUnreachablePeer(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	srv := &udpEcho{lost: make(chan error, 1)}
+	pt, err := ListenPacket(g.Loops()[0], "udp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pt.Close()
+	gone := &udpCollector{got: make(chan []byte, 1), lost: make(chan error, 1)}
+	gt, err := ListenPacket(g.Loops()[0], "udp", "127.0.0.1:0", gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := gt.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort()
+	gt.Close()
+	<-gone.lost
+	cli := &udpCollector{got: make(chan []byte, 1), lost: make(chan error, 1)}
+	ct, err := ListenPacket(g.Loops()[0], "udp", "127.0.0.1:0", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ct.Close()
+	to := pt.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort()
+	for i := range 3 {
+		if err := ct.SendTo([]byte("void"), dead); err != nil {
+			t.Fatalf("SendTo a closed port: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // let the ICMP error arrive
+		msg := []byte{byte(i)}
+		if err := ct.SendTo(msg, to); err != nil {
+			t.Fatalf("round %d: SendTo after the unreachable peer: %v", i, err)
+		}
+		select {
+		case got := <-cli.got:
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("round %d: got %v, want %v", i, got, msg)
+			}
+		case err := <-cli.lost:
+			t.Fatalf("round %d: the socket was closed: %v", i, err)
+		case <-time.After(hangGuard):
+			t.Fatalf("round %d: no echo", i)
+		}
+	}
+}
