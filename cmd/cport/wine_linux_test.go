@@ -146,7 +146,13 @@ func startWineEcho(t *testing.T, env map[string]string, exe, style string) *wine
 func startWine(t *testing.T, env map[string]string, exe, ready string, args ...string) *wineServer {
 	t.Helper()
 	cmd := exec.Command(env["wine"], append([]string{exe}, args...)...)
-	cmd.Env = os.Environ()
+	// Wine passes the environment on, and CPORT_BACKEND (uring or epoll,
+	// set for the Linux runs) names no Windows backend.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CPORT_BACKEND=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	for _, k := range []string{"WINEPREFIX", "WINEDEBUG", "WINEDLLOVERRIDES"} {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}

@@ -23,6 +23,10 @@ start=$(date +%s)
 # shellcheck source=prefix.sh
 source "$here/prefix.sh" 2>&1
 timeout_s="${CPORT_WINE_TIMEOUT:-600}"
+# Wine hands the environment to Windows programs, and on Windows the only
+# backend is iocp: a CPORT_BACKEND=uring|epoll left from a Linux run would
+# make every port.Open fail.
+unset CPORT_BACKEND
 
 step() { echo "== wine: $*"; }
 
