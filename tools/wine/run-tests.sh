@@ -6,7 +6,7 @@
 #
 #	bash tools/wine/run-tests.sh [package ...]
 #
-# Without arguments it runs the tests of port, loop, transport and
+# Without arguments it runs the tests of port, loop, transport, flow and
 # cmd/cport, and of every package with a *_windows_test.go file; then the
 # Linux-driven tests of the Windows cport under Wine (cmd/cport's
 # TestWineEcho: echo with 100 Linux clients; TestWineSeedAccept).
@@ -38,7 +38,7 @@ trap '"$wineserver" -k >/dev/null 2>&1 || true; rm -rf "$build"' EXIT
 # sense on Windows (their Linux-only tests live in _linux_test.go files or
 # skip themselves, saying why), and any other package with a
 # *_windows_test.go file.
-windows_pkgs=(./port ./loop ./transport ./cmd/cport)
+windows_pkgs=(./port ./loop ./transport ./flow ./cmd/cport)
 if [ $# -gt 0 ]; then
 	pkgs=("$@")
 else
