@@ -5,8 +5,9 @@
 // loop (iter.Pull): only while the loop goroutine is switched to it, on
 // the loop's own OS thread, one flow at a time per loop. It switches only
 // where it blocks: Sleep, Conn.Read and Write, Listener.Accept, Dial,
-// PacketConn.ReadFrom, the waits of Mutex, Event, Cond, Semaphore, Queue,
-// WaitGroup and Group, Flow.Join, and Blocking. Between two such calls no
+// PacketConn.ReadFrom, a subprocess's Pipe reads and writes and Cmd.Wait,
+// the waits of Mutex, Event, Cond, Semaphore, Queue, WaitGroup and Group,
+// Flow.Join, and Blocking. Between two such calls no
 // other flow of the loop runs, so flows of one loop share state without
 // locks; NoSwitch asserts that a block of code does not switch.
 //
@@ -31,6 +32,14 @@
 // a bounded worker pool and parks the flow until they return. A flow must
 // not call runtime.LockOSThread or UnlockOSThread: the runtime requires a
 // coroutine's thread locking to match its creator's.
+//
+// # TLS
+//
+// crypto/tls runs unchanged over a Conn (ListenTLS, DialTLS), and
+// TLSServer serves a transport.Protocol over TLS. crypto/tls holds a
+// sync.Mutex during the handshake and each write: finish HandshakeContext
+// in one flow before a second flow uses the same tls.Conn, or a flow that
+// parks holding the lock freezes its loop.
 //
 // # Cancellation and deadlines
 //

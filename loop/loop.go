@@ -56,6 +56,7 @@ type Loop struct {
 	batch []port.Completion
 
 	keys   keyTable // the callback map, indexed by key index
+	locals []any    // Local values, by Local id
 	ready  []func()
 	spare  []func() // ready's other half: the list being run
 	timers timerQueue

@@ -393,8 +393,12 @@ func (r *uring) wait(out []Completion, timeout time.Duration) (int, error) {
 	if r.cqReady() || timeout == 0 {
 		// Only submit, and run deferred task work if the kernel says some
 		// is waiting; do not block.
+		// With TASKRUN_FLAG the kernel raises SQ_TASKRUN when deferred
+		// work waits, so an idle poll costs no system call; without it a
+		// deferred-taskrun ring must be entered to find out.
 		flags := uint32(0)
-		if r.needsFlush() || timeout == 0 && r.setup&setupDeferTaskrun != 0 && !r.cqReady() {
+		blind := r.setup&setupDeferTaskrun != 0 && r.setup&setupTaskrunFlag == 0
+		if r.needsFlush() || timeout == 0 && blind && !r.cqReady() {
 			flags = enterGetevents
 		}
 		err = r.enter(0, flags, nil)

@@ -485,3 +485,22 @@ func TestSocketsReuseDescriptorsOnOneLoop(t *testing.T) {
 		ln.Close()
 	}
 }
+
+// On closed loops, Listen, Dial and ListenPacket fail with an error that
+// says so, and neither hangs nor panics.
+func TestClosedLoopRefusesWork(t *testing.T) {
+	g, err := loop.NewGroup(1, loop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	if _, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &echo{} }); !errors.Is(err, loop.ErrClosed) && !errors.Is(err, ErrClosed) {
+		t.Errorf("Listen on a closed group = %v, want a closed error", err)
+	}
+	if _, err := Dial(context.Background(), g.Loops()[0], "tcp", "127.0.0.1:9", newRecorder()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Dial on a closed loop = %v, want ErrClosed", err)
+	}
+	if _, err := ListenPacket(g.Loops()[0], "udp", "127.0.0.1:0", &udpEcho{lost: make(chan error, 1)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("ListenPacket on a closed loop = %v, want ErrClosed", err)
+	}
+}

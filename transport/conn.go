@@ -46,11 +46,10 @@ const (
 // registered only while something is being sent.
 //
 // A server holds many of these, mostly idle, so the struct keeps only what
-// every connection needs (128 bytes); what few connections use lives in
+// every connection needs (112 bytes); what few connections use lives in
 // connExtra, allocated on first use.
 type conn struct {
 	l     *loop.Loop
-	sh    *shared
 	proto Protocol
 
 	fd       int32
@@ -100,6 +99,9 @@ func (c *conn) extra() *connExtra {
 	return c.x
 }
 
+// shared is the loop's pools (loop only).
+func (c *conn) shared() *shared { return sharedLocal.Get(c.l) }
+
 func (c *conn) network() string {
 	if c.kind == kindUnix {
 		return "unix"
@@ -121,7 +123,7 @@ func (c *conn) isClosed() bool { return c.other.Load()&offClosed != 0 }
 // newConn wraps connected socket fd on loop l (on l's goroutine) and
 // starts it: ConnectionMade, then reading.
 func newConn(l *loop.Loop, fd int, network string, proto Protocol) (*conn, error) {
-	c := &conn{l: l, sh: sharedFor(l), proto: proto, fd: int32(fd)}
+	c := &conn{l: l, proto: proto, fd: int32(fd)}
 	if network == "unix" {
 		c.kind = kindUnix
 	}
@@ -219,7 +221,7 @@ func (c *conn) eofReceived() {
 func (c *conn) onSend(comp port.Completion) {
 	c.state &^= stSending
 	if c.msg != nil {
-		c.sh.putMsg(c.msg)
+		c.shared().putMsg(c.msg)
 		c.msg = nil
 	}
 	switch c.sendKind {
@@ -247,7 +249,7 @@ func (c *conn) onSend(comp port.Completion) {
 		c.finishIfIdle()
 		return
 	}
-	c.wq.consume(c.sh, int(comp.Res))
+	c.wq.consume(c.shared(), int(comp.Res))
 	if c.x != nil && c.x.idle > 0 {
 		c.x.lastActive = c.l.Now()
 	}
@@ -273,7 +275,7 @@ func (c *conn) flush() {
 	case len(segs) == 1:
 		op, c.sendKind = port.Send(fd, segs[0].bytes()), sendData
 	case len(segs) > 1:
-		c.msg = c.sh.getMsg()
+		c.msg = c.shared().getMsg()
 		for i := range segs {
 			c.msg.Buffers = append(c.msg.Buffers, segs[i].bytes())
 		}
@@ -289,7 +291,7 @@ func (c *conn) flush() {
 	}
 	if err := c.submitSend(op); err != nil {
 		if c.msg != nil {
-			c.sh.putMsg(c.msg)
+			c.shared().putMsg(c.msg)
 			c.msg = nil
 		}
 		c.lose(c.opErr("write", err))
@@ -331,7 +333,10 @@ func (c *conn) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	c.wq.push(c.sh, b)
+	if c.wq.len()+len(b) > maxQueued {
+		return ErrWriteQueueFull
+	}
+	c.wq.push(c.shared(), b)
 	c.flush()
 	if !c.has(stWritePaused) {
 		if high, _ := c.watermarks(); c.wq.len() > high {
@@ -385,7 +390,7 @@ func (c *conn) abort() {
 			c.l.Cancel(c.sendKey)
 		}
 	} else {
-		c.wq.reset(c.sh)
+		c.wq.reset(c.shared())
 	}
 	if c.has(stRecvArmed) {
 		c.l.Cancel(c.recvKey)
@@ -424,7 +429,7 @@ func (c *conn) finish() {
 		c.l.Release(c.sendKey)
 		c.sendKey = 0
 	}
-	c.wq.reset(c.sh)
+	c.wq.reset(c.shared())
 	var cause error
 	if x := c.x; x != nil {
 		cause = x.cause

@@ -12,6 +12,9 @@ var (
 	ErrClosed = net.ErrClosed
 	// ErrIdleTimeout is the cause of a connection closed by SetIdleTimeout.
 	ErrIdleTimeout = errors.New("transport: idle timeout")
+	// ErrWriteQueueFull: the connection already queues maxQueued bytes
+	// (1 GiB); nothing of this write was queued.
+	ErrWriteQueueFull = errors.New("transport: write queue full (1 GiB unsent)")
 	// ErrWriteAfterEOF: Write after WriteEOF.
 	ErrWriteAfterEOF = errors.New("transport: write after WriteEOF")
 )

@@ -1,8 +1,6 @@
 package transport
 
 import (
-	"sync"
-
 	"github.com/cport/cport/internal/sock"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
@@ -16,21 +14,8 @@ type shared struct {
 	msgs   []*port.Msg
 }
 
-var sharedByLoop sync.Map // *loop.Loop → *shared
-
-// sharedFor returns l's shared state, creating it on first use. It is
-// looked up once per connection, never per operation.
-func sharedFor(l *loop.Loop) *shared {
-	if v, ok := sharedByLoop.Load(l); ok {
-		return v.(*shared)
-	}
-	v, _ := sharedByLoop.LoadOrStore(l, &shared{})
-	go func() {
-		<-l.Done()
-		sharedByLoop.Delete(l)
-	}()
-	return v.(*shared)
-}
+// sharedLocal is each loop's shared state.
+var sharedLocal = loop.NewLocal[shared]()
 
 // closeWatched closes fd, on l's goroutine, after telling l's port to
 // forget it: the epoll and IOCP backends remember the descriptors their

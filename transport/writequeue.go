@@ -29,9 +29,14 @@ func (s *segment) bytes() []byte { return s.chunk[s.start:s.end] }
 // WriteBufferSize may read it from any goroutine.
 type writeQueue struct {
 	segs []segment
-	size atomic.Int64
+	size atomic.Int32
 	head int32
 }
+
+// maxQueued bounds a connection's write queue. A protocol that honours
+// PauseWriting never comes near it; one that does not gets ErrWriteQueueFull
+// rather than a queue that grows until the process dies.
+const maxQueued = 1 << 30
 
 // chunkPool is a loop's free chunks, one list per class.
 type chunkPool struct {
@@ -90,7 +95,7 @@ func (a *segArrays) put(s []segment) {
 
 // push copies b to the end of the queue.
 func (q *writeQueue) push(sh *shared, b []byte) {
-	q.size.Add(int64(len(b)))
+	q.size.Add(int32(len(b)))
 	if n := len(q.segs); n > int(q.head) {
 		tail := &q.segs[n-1]
 		room := len(tail.chunk) - int(tail.end)
@@ -114,7 +119,7 @@ func (q *writeQueue) push(sh *shared, b []byte) {
 // consume drops the first n sent bytes, returning emptied chunks, and the
 // segment array once the queue is empty.
 func (q *writeQueue) consume(sh *shared, n int) {
-	q.size.Add(-int64(n))
+	q.size.Add(-int32(n))
 	for n > 0 && int(q.head) < len(q.segs) {
 		s := &q.segs[q.head]
 		left := int(s.end - s.start)

@@ -56,6 +56,7 @@ type echoConfig struct {
 	backend string
 	balance string
 	style   string
+	tls     string // CERT,KEY: serve over TLS
 }
 
 func runEcho(args []string, stdout io.Writer) error {
@@ -66,6 +67,7 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.backend, "backend", "", "uring or epoll on Linux, iocp on Windows (default: CPORT_BACKEND, else the best available)")
 	fs.StringVar(&cfg.balance, "balance", "reuseport", "how connections are spread over loops: reuseport or handoff")
 	fs.StringVar(&cfg.style, "style", "callback", "callback (a transport Protocol) or flow (sequential code per connection)")
+	fs.StringVar(&cfg.tls, "tls", "", "serve over TLS with these PEM files: CERT,KEY (both styles)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -108,6 +110,14 @@ func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err e
 	g, err = loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend}})
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if cfg.tls != "" {
+		addr, stop, err := serveEchoTLS(cfg, g, lc)
+		if err != nil {
+			g.Close()
+			return nil, nil, nil, err
+		}
+		return g, addr, stop, nil
 	}
 	if cfg.style == "callback" {
 		ln, err := lc.Listen(g, "tcp", cfg.addr, func() transport.Protocol { return &echoProtocol{} })

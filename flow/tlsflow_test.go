@@ -1,0 +1,143 @@
+package flow_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/cport/cport/flow"
+	"github.com/cport/cport/transport"
+)
+
+// floodProto writes limit bytes as fast as its transport lets it,
+// stopping at PauseWriting and going on at ResumeWriting, then closes.
+type floodProto struct {
+	transport.BaseProtocol
+	t               transport.Transport
+	chunk           []byte
+	total, limit    int
+	paused          bool
+	pauses, resumes int
+	maxQueued       int
+	done            chan *floodProto
+}
+
+func (p *floodProto) ConnectionMade(t transport.Transport) {
+	p.t = t
+	t.SetWriteBufferLimits(64<<10, 16<<10)
+	p.fill()
+}
+
+func (p *floodProto) fill() {
+	for !p.paused && p.total < p.limit {
+		p.t.Write(p.chunk)
+		p.total += len(p.chunk)
+		p.maxQueued = max(p.maxQueued, p.t.WriteBufferSize())
+	}
+	if p.total >= p.limit {
+		p.t.Close()
+	}
+}
+
+func (p *floodProto) PauseWriting() { p.paused = true; p.pauses++ }
+
+func (p *floodProto) ResumeWriting() {
+	p.paused = false
+	p.resumes++
+	p.fill()
+}
+
+func (p *floodProto) ConnectionLost(error) { p.done <- p }
+
+// A Protocol over TLS that outruns its reader is paused at the high
+// watermark and resumed below the low one; nothing is lost.
+func TestTLSTransportWatermarks(t *testing.T) {
+	cert := newTestCert(t)
+	g := startGroup(t, 1)
+	const limit = 32 << 20
+	done := make(chan *floodProto, 1)
+	ln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
+		return &floodProto{chunk: make([]byte, 32<<10), limit: limit, done: done}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond) // let the server fill every buffer
+	c.SetDeadline(time.Now().Add(hangGuard))
+	n, err := io.Copy(io.Discard, c)
+	if err != nil || n != limit {
+		t.Fatalf("read %d, %v; want %d", n, err, limit)
+	}
+	p := within(t, done, "ConnectionLost")
+	if p.pauses == 0 || p.resumes == 0 || p.maxQueued > 1<<20 {
+		t.Errorf("pauses %d, resumes %d, most queued %d: want both, and under 1 MiB", p.pauses, p.resumes, p.maxQueued)
+	}
+}
+
+// A reader flow and a writer flow on one tls.Conn at once, against a
+// client doing the same: both directions arrive whole.
+func TestTLSFullDuplexFlows(t *testing.T) {
+	cert := newTestCert(t)
+	g := startGroup(t, 1)
+	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const size = 2 << 20
+	down := randomBytes(21, size)
+	served := make(chan [32]byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		flow.Go(flow.LoopOf(c), func(f *flow.Flow) {
+			defer c.Close()
+			// Before a second flow touches the conn: see ListenTLS.
+			if err := c.(*tls.Conn).HandshakeContext(f.Context()); err != nil {
+				t.Errorf("handshake: %v", err)
+				return
+			}
+			w := flow.Go(f.Loop(), func(*flow.Flow) {
+				for off := 0; off < size; off += 32 << 10 {
+					if _, err := c.Write(down[off : off+32<<10]); err != nil {
+						t.Errorf("server write: %v", err)
+						return
+					}
+				}
+			})
+			h := sha256.New()
+			if _, err := io.CopyN(h, c, size); err != nil {
+				t.Errorf("server read: %v", err)
+			}
+			w.Join(f.Context())
+			served <- [32]byte(h.Sum(nil))
+		})
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(hangGuard))
+	up := randomBytes(22, size)
+	go c.Write(up)
+	got := make([]byte, size)
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, down) {
+		t.Fatalf("client read: %v, equal %v", err, bytes.Equal(got, down))
+	}
+	if h := within(t, served, "the server's read"); h != sha256.Sum256(up) {
+		t.Fatal("the server read other bytes than the client wrote")
+	}
+}
