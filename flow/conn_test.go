@@ -271,6 +271,7 @@ func TestManyFlowsIO(t *testing.T) {
 // UDP: ReadFrom parks until a datagram arrives; WriteTo answers; a read
 // deadline times out.
 func TestPacketConn(t *testing.T) {
+	skipIfNoGoUDP(t)
 	l := startLoop(t, loop.Config{})
 	run(t, l, func(f *flow.Flow) {
 		pc, err := flow.ListenPacket(f.Context(), l, "udp", "127.0.0.1:0")

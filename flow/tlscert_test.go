@@ -58,7 +58,7 @@ func newTestCert(t testing.TB) *testCert {
 		t.Fatal(err)
 	}
 	c.pool.AppendCertsFromPEM(certPEM)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	c.certFile, c.keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(c.certFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)

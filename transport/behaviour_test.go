@@ -256,6 +256,8 @@ func TestUDPEcho(t *testing.T) {
 	}
 	c, err := net.Dial("udp", pt.LocalAddr().String())
 	if err != nil {
+		pt.Close()
+		skipIfNoGoUDP(t, err)
 		t.Fatal(err)
 	}
 	defer c.Close()

@@ -373,6 +373,10 @@ func (c *conn) lose(err error) {
 // abort closes at once: queued data is dropped and ops are cancelled.
 func (c *conn) abort() {
 	if c.has(stAborting | stDone) {
+		// An op cancelled by the abort may end with its own error instead
+		// of ECANCELED (IOCP reports a reset peer that way) and come back
+		// here through lose: it may have been the last op in flight.
+		c.finishIfIdle()
 		return
 	}
 	c.state |= stAborting

@@ -99,6 +99,7 @@ func TestEchoSequentialMessagesOneConnection(t *testing.T) {
 }
 
 func TestEchoUnixSocket(t *testing.T) {
+	skipWithoutUnixSockets(t)
 	g := startGroup(t, 2, loop.Config{})
 	path := filepath.Join(t.TempDir(), "echo.sock")
 	ln := listenEcho(t, g, "unix", path)

@@ -23,7 +23,10 @@ const (
 	// ReusePort gives every loop its own listening socket on the address
 	// (SO_REUSEPORT) and lets the kernel spread connections by hash. No
 	// loop ever touches another's connections. TCP only; Unix sockets use
-	// Handoff.
+	// Handoff. It is the default where the system has SO_REUSEPORT with
+	// load balancing (Linux); elsewhere (Windows) asking for it gives
+	// Handoff, since Windows has no option that spreads one address over
+	// several sockets.
 	ReusePort Balance = iota
 	// Handoff accepts on one loop and hands each connection to the next
 	// loop in turn (round robin), so load follows the loops evenly even
@@ -81,6 +84,8 @@ func Listen(g *loop.Group, network, address string, factory func() Protocol) (*L
 // Listen listens on address ("tcp", "tcp4", "tcp6" or "unix") and serves
 // each accepted connection on one of g's loops with a Protocol from
 // factory. Names are resolved before it returns; call it off the loops.
+// Without SO_REUSEPORT (Windows) TCP listeners use Handoff whatever
+// Balance says.
 func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory func() Protocol) (*Listener, error) {
 	for _, l := range g.Loops() {
 		if l.InLoop() {
@@ -148,6 +153,9 @@ func (lc *ListenConfig) listenTCP(ln *Listener, loops int, network, address stri
 	addr, err := resolveListen(network, address)
 	if err != nil {
 		return nil, err
+	}
+	if lc.Balance == ReusePort && !sock.HasReusePort {
+		lc.Balance = Handoff
 	}
 	n := 1
 	if lc.Balance == ReusePort {

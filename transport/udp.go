@@ -122,8 +122,11 @@ func (t *PacketTransport) onRecv(c port.Completion) {
 	}
 	if err := c.Err(); err != nil {
 		switch err {
-		case syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EMSGSIZE:
+		case syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EMSGSIZE,
+			syscall.ECONNRESET:
 			// An ICMP error from an earlier send: the socket is fine.
+			// Windows reports port unreachable as WSAECONNRESET (the
+			// port's ECONNRESET) even on an unconnected socket.
 			t.proto.ErrorReceived(os.NewSyscallError("recvmsg", err))
 		default:
 			t.lose(os.NewSyscallError("recvmsg", err))

@@ -64,7 +64,7 @@ func runEcho(args []string, stdout io.Writer) error {
 	var cfg echoConfig
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:7000", "address to listen on (HOST:PORT, or a path with --network unix)")
 	fs.IntVar(&cfg.loops, "loops", 0, "event loops (default GOMAXPROCS)")
-	fs.StringVar(&cfg.backend, "backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
+	fs.StringVar(&cfg.backend, "backend", "", "uring or epoll on Linux, iocp on Windows (default: CPORT_BACKEND, else the best available)")
 	fs.StringVar(&cfg.balance, "balance", "reuseport", "how connections are spread over loops: reuseport or handoff")
 	fs.StringVar(&cfg.style, "style", "callback", "callback (a transport Protocol) or flow (sequential code per connection)")
 	fs.StringVar(&cfg.tls, "tls", "", "serve over TLS with these PEM files: CERT,KEY (both styles)")

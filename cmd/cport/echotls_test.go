@@ -46,7 +46,7 @@ func writeTestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := tempDir(t)
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {

@@ -19,7 +19,7 @@ import (
 func runSeedAccept(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("seed-accept", flag.ContinueOnError)
 	addrFlag := fs.String("addr", "127.0.0.1:8000", "address to listen on (HOST:PORT)")
-	backend := fs.String("backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
+	backend := fs.String("backend", "", "uring or epoll on Linux, iocp on Windows (default: CPORT_BACKEND, else the best available)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,7 +103,11 @@ func seedAccept(addr, backend string, stdout io.Writer, listening func(string)) 
 
 func runVersion(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "cport on %s/%s\n", runtime.GOOS, runtime.GOARCH)
-	for _, name := range []string{"uring", "epoll"} {
+	names := []string{"uring", "epoll"}
+	if runtime.GOOS == "windows" {
+		names = []string{"iocp"} // the only backend there
+	}
+	for _, name := range names {
 		runtime.LockOSThread()
 		p, err := port.Open(port.Config{Backend: name})
 		if err != nil {

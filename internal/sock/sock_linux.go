@@ -17,6 +17,9 @@ type ListenConfig struct {
 	ReusePort bool
 }
 
+// HasReusePort: Linux has SO_REUSEPORT with load balancing (3.9).
+const HasReusePort = true
+
 // ListenTCP returns a listening TCP socket bound to addr.
 func ListenTCP(addr netip.AddrPort, cfg ListenConfig) (int, error) {
 	fd, err := Socket(addr, unix.SOCK_STREAM)

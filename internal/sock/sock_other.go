@@ -14,6 +14,9 @@ type ListenConfig struct {
 	ReusePort bool
 }
 
+// HasReusePort: cport has no sockets here at all.
+const HasReusePort = false
+
 var errUnsupported = fmt.Errorf("sock: cport's sockets are not implemented on %s", runtime.GOOS)
 
 // ListenTCP is not available on this platform.

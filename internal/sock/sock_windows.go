@@ -24,6 +24,10 @@ type ListenConfig struct {
 	ReusePort bool
 }
 
+// HasReusePort: Windows has no SO_REUSEPORT; a listener on several loops
+// accepts on one socket and hands connections off.
+const HasReusePort = false
+
 // ErrUnsupported: the call has no Windows implementation in cport.
 var ErrUnsupported = errors.New("sock: not supported on windows")
 
@@ -98,7 +102,7 @@ func Socket(addr netip.AddrPort, typ int) (int, error) {
 		return -1, err
 	}
 	family, proto := int32(windows.AF_INET6), int32(windows.IPPROTO_TCP)
-	if addr.Addr().Is4() {
+	if addr.Addr().Unmap().Is4() {
 		family = windows.AF_INET
 	}
 	if typ == syscall.SOCK_DGRAM {
@@ -109,11 +113,22 @@ func Socket(addr netip.AddrPort, typ int) (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("WSASocket", err)
 	}
+	if family == windows.AF_INET6 {
+		// Windows makes IPv6 sockets v6-only by default, Linux does not:
+		// clear it so "[::]:port" takes IPv4 clients too, as on Linux.
+		if err := windows.SetsockoptInt(h, windows.IPPROTO_IPV6, windows.IPV6_V6ONLY, 0); err != nil {
+			windows.Closesocket(h)
+			return -1, os.NewSyscallError("setsockopt(IPV6_V6ONLY)", err)
+		}
+	}
 	return int(h), nil
 }
 
 // Sockaddr converts addr to the x/sys form.
+// An IPv4-mapped address (what net.TCPAddr.AddrPort gives for an IPv4
+// literal) becomes plain IPv4, matching the socket Socket made for it.
 func Sockaddr(addr netip.AddrPort) windows.Sockaddr {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	if addr.Addr().Is4() {
 		return &windows.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
 	}

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs cport's Windows tests under Wine: installs Wine and MinGW if they are
-# missing (Debian, as root), prepares a Wine prefix with the
-# bcryptprimitives.dll stand-in that Go needs on Wine 8, cross-compiles each
-# package's test binary and runs it. Exits non-zero if any test fails.
+# Runs cport's Windows tests under Wine: prepares the Wine prefix
+# (prefix.sh: Wine, MinGW and the bcryptprimitives.dll stand-in that Go
+# needs on Wine 8), cross-compiles each package's test binary and runs it.
+# Exits non-zero if any test fails.
 #
 #	bash tools/wine/run-tests.sh [package ...]
 #
-# Without arguments it runs every package that has a *_windows_test.go file.
+# Without arguments it runs the tests of port, loop, transport, flow and
+# cmd/cport, and of every package with a *_windows_test.go file; then the
+# Linux-driven tests of the Windows cport under Wine (cmd/cport's
+# TestWineEcho: echo with 100 Linux clients; TestWineSeedAccept).
 # Environment: WINEPREFIX (default $HOME/.cport-wine), CPORT_WINE_TIMEOUT
 # (seconds per test binary, default 600), CPORT_WINE_VERBOSE=1 prints the
 # full -test.v output instead of the summary.
@@ -16,57 +19,34 @@ export PATH="$PATH:/usr/local/go/bin"
 here=tools/wine
 start=$(date +%s)
 
-# Wine must not look for a display, and its debug chatter would bury the
-# test output. Mono and Gecko are not needed and would be offered at init.
-export DISPLAY= WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-export WINEPREFIX="${WINEPREFIX:-$HOME/.cport-wine}"
+# Wine, the prefix and the bcryptprimitives.dll stand-in (prefix.sh).
+# shellcheck source=prefix.sh
+source "$here/prefix.sh" 2>&1
 timeout_s="${CPORT_WINE_TIMEOUT:-600}"
+# Wine hands the environment to Windows programs, and on Windows the only
+# backend is iocp: a CPORT_BACKEND=uring|epoll left from a Linux run would
+# make every port.Open fail.
+unset CPORT_BACKEND
 
 step() { echo "== wine: $*"; }
 
-find_wine() {
-	command -v wine64 2>/dev/null || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || command -v wine 2>/dev/null || true
-}
-
-# 1. Packages: Debian 12's wine64 is Wine 8; the MinGW compiler builds the DLL.
-if [ -z "$(find_wine)" ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "wine64 and gcc-mingw-w64-x86-64-win32 are missing; install them or run as root" >&2
-		exit 1
-	fi
-	step "installing wine64 and gcc-mingw-w64-x86-64-win32"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends wine64 gcc-mingw-w64-x86-64-win32 >/dev/null
-fi
-wine=$(find_wine)
-wineserver=$(command -v wineserver 2>/dev/null || echo /usr/lib/wine/wineserver64)
-step "$("$wine" --version 2>/dev/null || echo wine), prefix $WINEPREFIX"
-
-# 2. The prefix, created once and reused.
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-	step "initialising the prefix"
-	mkdir -p "$WINEPREFIX"
-	wineboot_bin=$(command -v wineboot 2>/dev/null || true)
-	if [ -n "$wineboot_bin" ]; then "$wineboot_bin" -i >/dev/null 2>&1; else "$wine" wineboot -i >/dev/null 2>&1; fi
-	"$wineserver" -w
-fi
 # Leave no wineserver behind when we are done (it lingers a few seconds).
-trap '"$wineserver" -k >/dev/null 2>&1 || true' EXIT
-
-# 3. ProcessPrng for Go ≥ 1.22 (see bcryptprimitives.c).
 build=$(mktemp -d)
 trap '"$wineserver" -k >/dev/null 2>&1 || true; rm -rf "$build"' EXIT
-x86_64-w64-mingw32-gcc -O2 -shared -o "$build/bcryptprimitives.dll" \
-	"$here/bcryptprimitives.c" "$here/bcryptprimitives.def" -ladvapi32
-cp "$build/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
-# 4. Cross-compile and run.
+# Cross-compile and run. Without arguments: the packages whose tests make
+# sense on Windows (their Linux-only tests live in _linux_test.go files or
+# skip themselves, saying why), and any other package with a
+# *_windows_test.go file.
+windows_pkgs=(./port ./loop ./transport ./flow ./cmd/cport)
 if [ $# -gt 0 ]; then
 	pkgs=("$@")
 else
-	mapfile -t pkgs < <(GOOS=windows go list -f '{{.ImportPath}} {{.TestGoFiles}} {{.XTestGoFiles}}' ./... |
-		awk '/_windows_test\.go/ {print $1}')
+	mapfile -t pkgs < <({
+		GOOS=windows go list "${windows_pkgs[@]}"
+		GOOS=windows go list -f '{{.ImportPath}} {{.TestGoFiles}} {{.XTestGoFiles}}' ./... |
+			awk '/_windows_test\.go/ {print $1}'
+	} | awk '!seen[$0]++')
 fi
 failed=()
 for pkg in "${pkgs[@]}"; do
@@ -107,6 +87,19 @@ for pkg in "${pkgs[@]}"; do
 		failed+=("$pkg")
 	fi
 done
+# The Windows cport under Wine, driven by Linux clients: only in a full
+# run, since these are Linux tests of the Windows build.
+if [ $# = 0 ]; then
+	t0=$(date +%s)
+	if CPORT_WINE_ECHO=1 go test -count=1 -run '^TestWine(Echo|SeedAccept)$' -v ./cmd/cport >"$build/wine-echo.log" 2>&1; then
+		grep -E 'echoed byte for byte|connected from' "$build/wine-echo.log" | sed 's/^ */	/' || true
+		echo "ok  	cport echo, seed-accept under wine, driven from linux	$(( $(date +%s) - t0 ))s"
+	else
+		cat "$build/wine-echo.log"
+		echo "FAIL	cport echo, seed-accept under wine, driven from linux	$(( $(date +%s) - t0 ))s"
+		failed+=("cmd/cport TestWineEcho, TestWineSeedAccept")
+	fi
+fi
 step "done in $(( $(date +%s) - start ))s"
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "FAIL under wine: ${failed[*]}" >&2

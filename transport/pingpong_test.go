@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cport/cport/loop"
-	"golang.org/x/sys/unix"
 )
 
 // A cport client and a cport server ping-pong messages of every size class
@@ -57,7 +56,7 @@ func TestTCPNoDelay(t *testing.T) {
 	defer dialed.Close()
 	accepted := (<-recs).waitMade(t)
 	for name, tr := range map[string]Transport{"accepted": accepted, "dialed": dialed} {
-		v, err := unix.GetsockoptInt(int(tr.(*conn).fd), unix.IPPROTO_TCP, unix.TCP_NODELAY)
+		v, err := noDelay(int(tr.(*conn).fd))
 		if err != nil || v == 0 {
 			t.Errorf("%s connection: TCP_NODELAY = %d, %v; want on", name, v, err)
 		}
