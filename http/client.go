@@ -88,12 +88,21 @@ func (c *Client) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 			return resp, nil
 		}
 		if !retry || attempt > 0 {
+			// Read the context's state before cancel overwrites it. The
+			// connection's deadline, set from the context's, is a loop
+			// timer that may fire a moment before the context's own.
+			ctxErr := ctx.Err()
+			if ctxErr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				if dl, ok := ctx.Deadline(); ok && time.Until(dl) < time.Millisecond {
+					ctxErr = context.DeadlineExceeded
+				}
+			}
 			cancel()
 			if req.Body != nil {
 				req.Body.Close()
 			}
-			if ctx.Err() != nil && !errors.Is(err, ErrResponseHeaderTimeout) {
-				return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+			if ctxErr != nil && !errors.Is(err, ErrResponseHeaderTimeout) {
+				return nil, fmt.Errorf("%w (%v)", ctxErr, err)
 			}
 			return nil, err
 		}
