@@ -1,5 +1,7 @@
 package port
 
+import "time"
+
 // deadlines is a binary min-heap of pending timeout operations, ordered by
 // deadline, for the backends that time operations themselves (epoll and
 // IOCP; io_uring's kernel keeps its own). Each item's owner records the
@@ -82,4 +84,15 @@ func (d *deadlines[T]) down(o heapOwner[T], at int) {
 		d.swap(o, at, least)
 		at = least
 	}
+}
+
+// msUntil converts the time from now to t (nanoseconds on a backend's
+// clock) into a wait's milliseconds, rounding up so that a wait never ends
+// before t, and capping at limit.
+func msUntil(t, now, limit int64) int64 {
+	d := t - now
+	if d <= 0 {
+		return 0
+	}
+	return min((d+int64(time.Millisecond)-1)/int64(time.Millisecond), limit)
 }

@@ -255,10 +255,10 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 			ms = -1
 			now := b.now()
 			if timeout > 0 {
-				ms = msUntil(end, now)
+				ms = int(msUntil(end, now, 1<<31-1))
 			}
 			if t, ok := b.nextTimer(); ok {
-				if d := msUntil(t, now); ms < 0 || d < ms {
+				if d := int(msUntil(t, now, 1<<31-1)); ms < 0 || d < ms {
 					ms = d
 				}
 			}
@@ -323,20 +323,6 @@ func (b *epollBackend) close() error {
 
 // now is the backend's monotonic clock in nanoseconds.
 func (b *epollBackend) now() int64 { return int64(time.Since(b.epoch)) }
-
-// msUntil converts the time from now to t into epoll_wait's milliseconds,
-// rounding up so that a wait never ends before t.
-func msUntil(t, now int64) int {
-	d := t - now
-	if d <= 0 {
-		return 0
-	}
-	ms := (d + int64(time.Millisecond) - 1) / int64(time.Millisecond)
-	if ms > 1<<31-1 {
-		ms = 1<<31 - 1
-	}
-	return int(ms)
-}
 
 // pending counts completions not yet handed out.
 func (b *epollBackend) pending() int { return len(b.cq) - b.cqHead }

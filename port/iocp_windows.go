@@ -283,10 +283,10 @@ func (b *iocp) wait(out []Completion, timeout time.Duration) (int, error) {
 			ms = windows.INFINITE
 			now := b.now()
 			if timeout > 0 {
-				ms = msUntil(end, now)
+				ms = uint32(msUntil(end, now, windows.INFINITE-1))
 			}
 			if t, ok := b.nextTimer(); ok {
-				ms = min(ms, msUntil(t, now))
+				ms = min(ms, uint32(msUntil(t, now, windows.INFINITE-1)))
 			}
 		}
 		n, err := b.dequeue(ms)
@@ -405,17 +405,6 @@ func (b *iocp) close() error {
 
 // now is the backend's monotonic clock in nanoseconds.
 func (b *iocp) now() int64 { return int64(time.Since(b.epoch)) }
-
-// msUntil converts the time from now to t into a wait's milliseconds,
-// rounding up so that a wait never ends before t.
-func msUntil(t, now int64) uint32 {
-	d := t - now
-	if d <= 0 {
-		return 0
-	}
-	ms := (d + int64(time.Millisecond) - 1) / int64(time.Millisecond)
-	return uint32(min(ms, windows.INFINITE-1))
-}
 
 // pending counts completions not yet handed out.
 func (b *iocp) pending() int { return len(b.cq) - b.cqHead }
