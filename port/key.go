@@ -24,14 +24,3 @@ func (k Key) gen() uint32   { return uint32(k >> 32) }
 
 // String formats the key as slot/generation, for logs.
 func (k Key) String() string { return fmt.Sprintf("key(%d/%d)", k.index(), k.gen()) }
-
-// internal reports whether user data belongs to a backend's bookkeeping
-// (wake-ups, cancel requests) rather than to a Key.
-func internal(userData uint64) bool { return userData>>32 == 0 }
-
-// User data values with generation zero, used by the backends themselves.
-const (
-	udWake    uint64 = 1 // the armed eventfd read that Wake completes
-	udCancel  uint64 = 2 // async-cancel requests; their results are not reported
-	udTimeout uint64 = 3 // the wait timeout on kernels without EXT_ARG
-)

@@ -60,6 +60,17 @@ type uring struct {
 	ts  unix.Timespec
 }
 
+// internal reports whether user data belongs to the backend's own
+// entries (wake-ups, cancel requests) rather than to a Key: those carry
+// generation zero, which no Key has.
+func internal(userData uint64) bool { return userData>>32 == 0 }
+
+// User data of the backend's own entries.
+const (
+	udWake   uint64 = 1 // the armed eventfd read that Wake completes
+	udCancel uint64 = 2 // async-cancel requests; their results are not reported
+)
+
 // pending is a submission that found the SQ full.
 type pending struct {
 	kind uint8 // pendOp, pendCancel, pendCancelFD, pendCancelAll
