@@ -116,13 +116,11 @@ type epollBackend struct {
 	sq       opList
 	orphans  opList
 	timers   deadlines[int32]
-	cq       []Completion
-	cqHead   int
+	cq       readyQueue
 	parked   int     // operations in the fds' queues
 	again    []int32 // fds whose multishot operation has more to do
 	againCur []int32
-	free     []uint16 // provided buffer IDs not handed out (a stack)
-	isFree   []bool   // by buffer ID, to ignore a buffer recycled twice
+	free     freeBuffers
 
 	// Scratch memory the kernel reads or writes during one call; kept in the
 	// backend so that passing its address allocates nothing.
@@ -167,13 +165,7 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 		epoch:  time.Now(),
 	}
 	if bufs != nil {
-		b.free = make([]uint16, bufs.count)
-		b.isFree = make([]bool, bufs.count)
-		for i := range b.free {
-			// Popped from the end, so IDs are handed out from 0 up.
-			b.free[i] = uint16(bufs.count - 1 - i)
-			b.isFree[i] = true
-		}
+		b.free = newFreeBuffers(bufs.count)
 	}
 	return b, nil
 }
@@ -246,10 +238,10 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 		b.expireTimers(b.now())
 		ms := 0
 		switch {
-		case b.pending() > 0 || len(b.again) > 0:
+		case b.cq.len() > 0 || len(b.again) > 0:
 			if b.parked == 0 && len(b.again) == 0 {
 				// Nothing an event could advance: skip the system call.
-				return b.fill(out), nil
+				return b.cq.fill(out), nil
 			}
 		case timeout != 0:
 			ms = -1
@@ -265,12 +257,12 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 		}
 		n, err := unix.EpollWait(b.epfd, b.events, ms)
 		if err != nil && err != unix.EINTR {
-			return b.fill(out), os.NewSyscallError("epoll_wait", err)
+			return b.cq.fill(out), os.NewSyscallError("epoll_wait", err)
 		}
 		woke := b.handle(b.events[:max(n, 0)])
 		b.expireTimers(b.now())
-		if b.pending() > 0 || woke || timeout == 0 || (timeout > 0 && b.now() >= end) {
-			return b.fill(out), nil
+		if b.cq.len() > 0 || woke || timeout == 0 || (timeout > 0 && b.now() >= end) {
+			return b.cq.fill(out), nil
 		}
 	}
 }
@@ -297,13 +289,7 @@ func (b *epollBackend) wake() error {
 }
 
 // recycle gives provided buffer bid back to the free list.
-func (b *epollBackend) recycle(bid uint16) {
-	if int(bid) >= len(b.isFree) || b.isFree[bid] {
-		return // not ours, or recycled twice: keep the list free of duplicates
-	}
-	b.isFree[bid] = true
-	b.free = append(b.free, bid)
-}
+func (b *epollBackend) recycle(bid uint16) { b.free.put(bid) }
 
 // close releases the epoll set and the eventfd.
 func (b *epollBackend) close() error {
@@ -324,34 +310,16 @@ func (b *epollBackend) close() error {
 // now is the backend's monotonic clock in nanoseconds.
 func (b *epollBackend) now() int64 { return int64(time.Since(b.epoch)) }
 
-// pending counts completions not yet handed out.
-func (b *epollBackend) pending() int { return len(b.cq) - b.cqHead }
-
-// fill copies completions into out and keeps the rest for the next wait.
-func (b *epollBackend) fill(out []Completion) int {
-	n := copy(out, b.cq[b.cqHead:])
-	b.cqHead += n
-	switch {
-	case b.cqHead == len(b.cq):
-		b.cq, b.cqHead = b.cq[:0], 0
-	case b.cqHead > len(b.cq)/2:
-		// Slide the rest down so the slice does not creep forward forever.
-		m := copy(b.cq, b.cq[b.cqHead:])
-		b.cq, b.cqHead = b.cq[:m], 0
-	}
-	return n
-}
-
 // emit reports a completion that is not the operation's last.
 func (b *epollBackend) emit(k Key, res int32, flags uint32) {
-	b.cq = append(b.cq, Completion{Key: k, Res: res, Flags: flags | FlagMore})
+	b.cq.push(Completion{Key: k, Res: res, Flags: flags | FlagMore})
 }
 
 // finish takes operation i out of wherever it waits and reports its final
 // result.
 func (b *epollBackend) finish(i int32, res int32) {
 	b.unlink(i)
-	b.cq = append(b.cq, Completion{Key: b.ops[i].key, Res: res})
+	b.cq.push(Completion{Key: b.ops[i].key, Res: res})
 }
 
 // handle applies a batch of events and reports whether the eventfd fired.

@@ -44,7 +44,7 @@ func (b *epollBackend) start(i int32) {
 // is ready.
 func (b *epollBackend) startIO(i int32) {
 	op := &b.ops[i].s.op
-	if op.code == opRecvMultishot && len(b.free) == 0 {
+	if op.code == opRecvMultishot && len(b.free.ids) == 0 {
 		// io_uring picks the buffer before trying the socket, so an empty
 		// pool ends the operation whether or not data is waiting.
 		b.finish(i, -int32(unix.ENOBUFS))
@@ -158,13 +158,11 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 		var res int32
 		var flags uint32
 		if recv {
-			if len(b.free) == 0 {
+			bid, ok := b.free.take()
+			if !ok {
 				b.finish(i, -int32(unix.ENOBUFS))
 				return true
 			}
-			bid := b.free[len(b.free)-1]
-			b.free = b.free[:len(b.free)-1]
-			b.isFree[bid] = false
 			buf := b.bufs.get(bid)
 			res = sysRecv(r.s.op.fd, buf, r.s.op.flags)
 			if res > 0 {
@@ -181,8 +179,7 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 				}
 			} else {
 				// io_uring keeps the buffer when nothing landed in it.
-				b.isFree[bid] = true
-				b.free = append(b.free, bid)
+				b.free.put(bid)
 			}
 		} else {
 			res = sysAccept(r.s.op.fd)

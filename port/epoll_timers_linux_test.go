@@ -22,7 +22,7 @@ func TestEpollTimerHeapOrder(t *testing.T) {
 	}
 	b.expireTimers(1 << 62)
 	var whens []int64
-	for _, c := range b.cq {
+	for _, c := range b.cq.items[b.cq.head:] {
 		if removed[c.Key] {
 			t.Fatalf("removed timer %v fired", c.Key)
 		}

@@ -190,7 +190,7 @@ func (b *iocp) received(s *slot, e syscall.Errno) {
 			b.finish(s, negErrno(syscall.ECANCELED))
 			return
 		}
-		bid, ok := b.takeBuffer()
+		bid, ok := b.free.take()
 		if !ok {
 			if n == 0 {
 				b.finish(s, negErrno(syscall.ENOBUFS))

@@ -98,10 +98,8 @@ type iocp struct {
 	ops     []iocpOp
 	handles map[windows.Handle]*handleInfo
 	timers  deadlines[*slot]
-	cq      []Completion
-	cqHead  int
-	free    []uint16 // provided buffer IDs not handed out (a stack)
-	isFree  []bool   // by buffer ID, to ignore a buffer recycled twice
+	cq      readyQueue
+	free    freeBuffers
 
 	connectEx uintptr // ConnectEx, loaded by the first connect
 	one       uint32  // FIONBIO's argument
@@ -141,12 +139,7 @@ func openIOCP(cfg *Config, bufs *bufferPool) (backend, error) {
 		one:     1,
 	}
 	if bufs != nil {
-		b.free = make([]uint16, bufs.count)
-		b.isFree = make([]bool, bufs.count)
-		for i := range b.free {
-			b.free[i] = uint16(bufs.count - 1 - i) // popped from the end: IDs from 0 up
-			b.isFree[i] = true
-		}
+		b.free = newFreeBuffers(bufs.count)
 	}
 	return b, nil
 }
@@ -279,7 +272,7 @@ func (b *iocp) wait(out []Completion, timeout time.Duration) (int, error) {
 	for {
 		b.expireTimers(b.now())
 		ms := uint32(0)
-		if b.pending() == 0 && timeout != 0 {
+		if b.cq.len() == 0 && timeout != 0 {
 			ms = windows.INFINITE
 			now := b.now()
 			if timeout > 0 {
@@ -291,12 +284,12 @@ func (b *iocp) wait(out []Completion, timeout time.Duration) (int, error) {
 		}
 		n, err := b.dequeue(ms)
 		if err != nil {
-			return b.fill(out), err
+			return b.cq.fill(out), err
 		}
 		woke := b.handle(b.entries[:n])
 		b.expireTimers(b.now())
-		if b.pending() > 0 || woke || timeout == 0 || (timeout > 0 && b.now() >= end) {
-			return b.fill(out), nil
+		if b.cq.len() > 0 || woke || timeout == 0 || (timeout > 0 && b.now() >= end) {
+			return b.cq.fill(out), nil
 		}
 	}
 }
@@ -372,24 +365,7 @@ func (b *iocp) wake() error {
 }
 
 // recycle gives provided buffer bid back to the free list.
-func (b *iocp) recycle(bid uint16) {
-	if int(bid) >= len(b.isFree) || b.isFree[bid] {
-		return // not ours, or recycled twice: keep the list free of duplicates
-	}
-	b.isFree[bid] = true
-	b.free = append(b.free, bid)
-}
-
-// takeBuffer pops a free provided buffer.
-func (b *iocp) takeBuffer() (uint16, bool) {
-	if len(b.free) == 0 {
-		return 0, false
-	}
-	bid := b.free[len(b.free)-1]
-	b.free = b.free[:len(b.free)-1]
-	b.isFree[bid] = false
-	return bid, true
-}
+func (b *iocp) recycle(bid uint16) { b.free.put(bid) }
 
 // close releases the completion port. Port.Close has cancelled and
 // drained what was in flight.
@@ -406,31 +382,14 @@ func (b *iocp) close() error {
 // now is the backend's monotonic clock in nanoseconds.
 func (b *iocp) now() int64 { return int64(time.Since(b.epoch)) }
 
-// pending counts completions not yet handed out.
-func (b *iocp) pending() int { return len(b.cq) - b.cqHead }
-
-// fill copies completions into out and keeps the rest for the next wait.
-func (b *iocp) fill(out []Completion) int {
-	n := copy(out, b.cq[b.cqHead:])
-	b.cqHead += n
-	switch {
-	case b.cqHead == len(b.cq):
-		b.cq, b.cqHead = b.cq[:0], 0
-	case b.cqHead > len(b.cq)/2:
-		m := copy(b.cq, b.cq[b.cqHead:])
-		b.cq, b.cqHead = b.cq[:m], 0
-	}
-	return n
-}
-
 // emit reports a completion that is not the operation's last.
 func (b *iocp) emit(s *slot, res int32, flags uint32) {
-	b.cq = append(b.cq, Completion{Key: s.sys.key, Res: res, Flags: flags | FlagMore})
+	b.cq.push(Completion{Key: s.sys.key, Res: res, Flags: flags | FlagMore})
 }
 
 // finish reports the operation's final result; the system holds none of
 // its memory any more.
 func (b *iocp) finish(s *slot, res int32) {
 	b.ops[s.sys.key.index()].live = false
-	b.cq = append(b.cq, Completion{Key: s.sys.key, Res: res})
+	b.cq.push(Completion{Key: s.sys.key, Res: res})
 }
