@@ -3,8 +3,6 @@ package flow_test
 import (
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/windows"
@@ -23,27 +21,4 @@ func skipIfNoGoUDP(t testing.TB) {
 	if err == nil {
 		c.Close()
 	}
-}
-
-// tempDir is a temporary directory for flat files, removed at the end of
-// the test. Not t.TempDir: its cleanup's os.RemoveAll deletes on Windows
-// through FileDispositionInformationEx, which Wine 8 lacks
-// (ERROR_INVALID_FUNCTION fails the test), while os.Remove (DeleteFile,
-// RemoveDirectory) works on Wine and Windows alike.
-func tempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "cport-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-		if err := os.Remove(dir); err != nil {
-			t.Errorf("removing the test's directory: %v", err)
-		}
-	})
-	return dir
 }

@@ -30,7 +30,7 @@ func newTestCert(t testing.TB) *testCert {
 		t.Fatal(err)
 	}
 	c.pool.AppendCertsFromPEM(certPEM)
-	dir := tempDir(t)
+	dir := testcert.TempDir(t)
 	c.certFile, c.keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(c.certFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package testcert
 
 import (
 	"os"
@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// tempDir is a temporary directory for flat files, removed at the end of
+// TempDir is a temporary directory for flat files, removed at the end of
 // the test. Not t.TempDir: its cleanup's os.RemoveAll deletes on Windows
 // through FileDispositionInformationEx, which Wine 8 lacks
 // (ERROR_INVALID_FUNCTION fails the test), while os.Remove (DeleteFile,
 // RemoveDirectory) works on Wine and Windows alike.
-func tempDir(t testing.TB) string {
+func TempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cport-test-")
 	if err != nil {
