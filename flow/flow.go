@@ -104,7 +104,6 @@ func (f *Flow) admit() {
 func (f *Flow) start() {
 	f.next, _ = iter.Pull(func(yield func(struct{}) bool) {
 		f.yield = yield
-		f.l.EnterGuest()
 		defer f.exit()
 		f.fn(f)
 	})
@@ -125,7 +124,6 @@ func (f *Flow) exit() {
 		f.l.CancelTimer(f.timer)
 		f.timer = 0
 	}
-	f.l.ExitGuest()
 	f.finish(err)
 }
 

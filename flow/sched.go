@@ -150,7 +150,6 @@ func (s *sched) drive(f *Flow) bool {
 	s.driver = nil
 	if f.state == stateReady {
 		f.state = stateRunning
-		f.l.EnterGuest()
 		return true
 	}
 	return false

@@ -130,7 +130,6 @@ func (f *Flow) park(ctx context.Context, cancellable bool) error {
 	f.state = stateParked
 	if !f.s.drive(f) {
 		f.yield(struct{}{})
-		f.l.EnterGuest()
 	}
 	if f.timer != 0 {
 		f.l.CancelTimer(f.timer)

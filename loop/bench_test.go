@@ -191,10 +191,10 @@ func BenchmarkRecover(b *testing.B) {
 }
 
 // What InLoop costs off the loop (the common Transport.Write check), by
-// getg and by the thread-id fallback, side by side.
+// getm and by the thread-id fallback, side by side.
 func BenchmarkInLoop(b *testing.B) {
 	l := startLoop(b, loop.Config{})
-	b.Run("getg", func(b *testing.B) {
+	b.Run("getm", func(b *testing.B) {
 		for range b.N {
 			if l.InLoop() {
 				b.Fatal("on the loop")

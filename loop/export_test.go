@@ -11,7 +11,7 @@ func (l *Loop) Wakes() uint64 { return l.posts.wakes.Load() }
 // Dispatch hands c to the callback map as if Wait had returned it (loop only).
 func (l *Loop) Dispatch(c port.Completion) { l.dispatch(c) }
 
-// OnLoopThread is InLoop's fallback for architectures without getg.
+// OnLoopThread is InLoop's fallback for architectures without getm.
 func (l *Loop) OnLoopThread() bool { return l.onLoopThread() }
 
 // ArmedTimers counts timers in the heap (loop only).

@@ -4,29 +4,9 @@ package loop
 // callbacks (package flow's flows, built on iter.Pull). While it runs, the
 // loop goroutine is blocked in the coroutine switch on the same OS thread,
 // so the guest has the loop to itself and may do what the loop does:
-// Register, Submit, CallSoon, act on transports at once. Yet it is another
-// goroutine, with its own g, so InLoop's g comparison would say no. The
-// loop therefore remembers the g of the guest that ran last, and InLoop
-// accepts either.
-//
-// The guest's g need not be cleared when it parks: a parked coroutine's g
-// runs nothing else, so no other code can ever match it. It must be
-// cleared before the coroutine ends, since the runtime reuses gs.
-
-// EnterGuest makes InLoop true on the calling goroutine. Only a coroutine
-// that the loop goroutine is running may call it, each time it gets
-// control (on start and after every switch back to it). It costs a load
-// and at most one store.
-func (l *Loop) EnterGuest() {
-	if g := getg(); l.guest.Load() != g {
-		l.guest.Store(g)
-	}
-}
-
-// ExitGuest undoes EnterGuest; a guest calls it before it ends.
-func (l *Loop) ExitGuest() {
-	l.guest.CompareAndSwap(getg(), 0)
-}
+// Register, Submit, CallSoon, act on transports at once. InLoop says so
+// without being told: it compares OS threads, not goroutines
+// (thread_asm.go). What a guest host does need is below.
 
 // AtClose queues fn to run on the loop goroutine when the loop begins to
 // shut down, after posted work and before operations are cancelled (loop

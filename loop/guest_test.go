@@ -8,23 +8,18 @@ import (
 )
 
 // A coroutine run by the loop goroutine (iter.Pull's next, called on the
-// loop) is InLoop once it has called EnterGuest, on start and after each
-// switch back; it runs on the loop's thread; and once it has called
-// ExitGuest and ended, its goroutine (and any reuse of its g) is not.
+// loop) is InLoop from its start and after each switch back, with no
+// bookkeeping; it runs on the loop's thread; and once the loop has
+// exited, nothing is InLoop, not even a coroutine on that thread.
 func TestInLoopGuest(t *testing.T) {
 	l := startLoop(t, loop.Config{})
-	var before, inside, resumed, thread, afterExit bool
+	var inside, resumed, thread bool
 	runOn(t, l, func() {
 		next, stop := iter.Pull(func(yield func(struct{}) bool) {
-			before = l.InLoop()
-			l.EnterGuest()
 			inside = l.InLoop()
 			thread = l.OnLoopThread()
 			yield(struct{}{})
-			l.EnterGuest()
 			resumed = l.InLoop()
-			l.ExitGuest()
-			afterExit = l.InLoop()
 		})
 		defer stop()
 		next()
@@ -34,11 +29,9 @@ func TestInLoopGuest(t *testing.T) {
 		what      string
 		got, want bool
 	}{
-		{"before EnterGuest", before, false},
-		{"after EnterGuest", inside, true},
+		{"on start", inside, true},
 		{"on the loop's thread", thread, true},
 		{"after a switch back", resumed, true},
-		{"after ExitGuest", afterExit, false},
 	} {
 		if c.got != c.want {
 			t.Errorf("coroutine %s: got %v, want %v", c.what, c.got, c.want)
@@ -47,7 +40,16 @@ func TestInLoopGuest(t *testing.T) {
 	done := make(chan bool)
 	go func() { done <- l.InLoop() }()
 	if wait(t, done, "a goroutine") {
-		t.Error("InLoop on a plain goroutine while a guest is recorded = true")
+		t.Error("InLoop on a plain goroutine = true")
+	}
+	// A coroutine made and run by another goroutine is not the loop's.
+	go func() {
+		next, stop := iter.Pull(func(yield func(struct{}) bool) { done <- l.InLoop() })
+		defer stop()
+		next()
+	}()
+	if wait(t, done, "a goroutine's coroutine") {
+		t.Error("InLoop in a coroutine of a plain goroutine = true")
 	}
 }
 

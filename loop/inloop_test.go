@@ -8,7 +8,7 @@ import (
 	"github.com/cport/cport/port"
 )
 
-// InLoop (and the thread-id fallback used on architectures without getg)
+// InLoop (and the thread-id fallback used on architectures without getm)
 // is true on the loop goroutine, in every kind of code the loop runs, and
 // false everywhere else: the test goroutine, other goroutines, another
 // loop, and anywhere once the loop has exited.

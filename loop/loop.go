@@ -71,10 +71,9 @@ type Loop struct {
 
 	posts   postQueue
 	closing atomic.Bool    // set once by Stop, Close or a failing port
-	g       atomic.Uintptr // the loop goroutine's g, zero once it has exited
-	guest   atomic.Uintptr // the g of the coroutine the loop last ran (guest.go)
+	m       atomic.Uintptr // the loop thread's runtime m, zero once it has exited
 	atClose []func()       // loop only
-	tid     atomic.Int32   // the loop's OS thread, for architectures without getg
+	tid     atomic.Int32   // the loop's OS thread, for architectures without getm
 	done    chan struct{}
 	err     error       // why the loop ended; read after done is closed
 	closed  atomic.Bool // a Close has already returned err
@@ -129,7 +128,7 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 	}
 	l.port = p
 	l.base = time.Now()
-	l.g.Store(getg())
+	l.m.Store(getm())
 	l.tid.Store(threadID())
 	opened <- nil
 
@@ -141,9 +140,8 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 	}
 	l.shutdown()
 
-	// A g is reused by later goroutines: forget ours before it is.
-	l.g.Store(0)
-	l.guest.Store(0)
+	// The thread runs other goroutines once unlocked: forget it first.
+	l.m.Store(0)
 	l.tid.Store(0)
 	runtime.UnlockOSThread()
 	close(l.done)
@@ -199,7 +197,7 @@ func (l *Loop) tick() { l.now = int64(time.Since(l.base)) }
 func (l *Loop) Now() time.Time { return l.base.Add(time.Duration(l.now)) }
 
 // InLoop reports whether the caller runs on the loop's goroutine, or in a
-// guest coroutine the loop is running (see EnterGuest).
+// coroutine the loop goroutine is running (a flow; see guest.go).
 func (l *Loop) InLoop() bool { return l.onLoop() }
 
 // Done is closed once the loop goroutine has exited.
