@@ -22,7 +22,7 @@ func (c *Cond) Wait(ctx context.Context) error {
 		return err
 	}
 	c.L.Unlock()
-	err = f.waitOn(ctx, &c.waiters, true)
+	err = f.park(ctx, &c.waiters, true)
 	// Relocking cannot be cancelled: the caller expects to hold the lock.
 	_ = c.L.lock(f, nil, false)
 	return err

@@ -17,10 +17,10 @@ func (e *Event) Wait(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if e.set {
-		return f.check(ctx, true)
+	if err := f.check(ctx, true); err != nil || e.set {
+		return err
 	}
-	return f.waitOn(ctx, &e.waiters, true)
+	return f.park(ctx, &e.waiters, true)
 }
 
 // Set sets e and wakes every waiter.

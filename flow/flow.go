@@ -148,7 +148,7 @@ func (f *Flow) finish(err error) {
 	for w := js; w != nil; {
 		next := w.next
 		w.prev, w.next = nil, nil
-		w.wake(nil)
+		w.wakeFrom(nil)
 		w = next
 	}
 	if ctx != nil {
@@ -204,7 +204,7 @@ func (f *Flow) Join(ctx context.Context) error {
 	w.abortFn = f.unjoin
 	f.joiners.push(w)
 	f.mu.Unlock()
-	if err := self.park(ctx, true); err != nil {
+	if err := self.park(ctx, nil, true); err != nil {
 		return err
 	}
 	f.mu.Lock()

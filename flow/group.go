@@ -76,13 +76,17 @@ func (g *Group) Wait(ctx context.Context) error {
 		return ErrNotInFlow
 	}
 	if g.left > 0 {
-		if err := f.waitOn(ctx, &g.waiters, true); err != nil {
+		err := f.check(ctx, true)
+		if err == nil {
+			err = f.park(ctx, &g.waiters, true)
+		}
+		if err != nil {
 			if g.err == nil {
 				g.err = err
 			}
 			g.Cancel()
 			for g.left > 0 {
-				_ = f.waitOn(noCtx, &g.waiters, false)
+				_ = f.park(noCtx, &g.waiters, false)
 			}
 		}
 	}

@@ -24,15 +24,15 @@ func (m *Mutex) Lock(ctx context.Context) error {
 }
 
 func (m *Mutex) lock(f *Flow, ctx context.Context, cancellable bool) error {
+	if err := f.check(ctx, cancellable); err != nil {
+		return err
+	}
 	if !m.locked {
-		if err := f.check(ctx, cancellable); err != nil {
-			return err
-		}
 		m.locked = true
 		return nil
 	}
 	// Unlock hands the lock over before waking us: on success we hold it.
-	return f.waitOn(ctx, &m.waiters, cancellable)
+	return f.park(ctx, &m.waiters, cancellable)
 }
 
 // TryLock locks m if it is free and reports whether it did.

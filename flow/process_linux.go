@@ -203,7 +203,10 @@ func (c *Cmd) Wait() error {
 		return ErrNotInFlow
 	}
 	for !c.exited {
-		if err := f.waitOn(noCtx, &c.waiters, true); err != nil {
+		if err := f.check(noCtx, true); err != nil {
+			return err
+		}
+		if err := f.park(noCtx, &c.waiters, true); err != nil {
 			return err
 		}
 	}

@@ -38,12 +38,11 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if q.closed {
 		return ErrQueueClosed
 	}
-	if q.n+q.forPutters < len(q.ring) {
-		if err := f.check(ctx, true); err != nil {
-			return err
-		}
-	} else {
-		if err := f.waitOn(ctx, &q.putters, true); err != nil {
+	if err := f.check(ctx, true); err != nil {
+		return err
+	}
+	if q.n+q.forPutters >= len(q.ring) {
+		if err := f.park(ctx, &q.putters, true); err != nil {
 			return err
 		}
 		q.forPutters--
@@ -78,16 +77,16 @@ func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	if err != nil {
 		return zero, err
 	}
+	if err := f.check(ctx, true); err != nil {
+		return zero, err
+	}
 	if q.n-q.forGetters > 0 {
-		if err := f.check(ctx, true); err != nil {
-			return zero, err
-		}
 		return q.pop(), nil
 	}
 	if q.closed {
 		return zero, ErrQueueClosed
 	}
-	if err := f.waitOn(ctx, &q.getters, true); err != nil {
+	if err := f.park(ctx, &q.getters, true); err != nil {
 		return zero, err
 	}
 	q.forGetters--

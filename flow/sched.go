@@ -132,29 +132,6 @@ func (s *sched) resume(f *Flow) {
 	s.current = prev
 }
 
-// drive is a parking flow's turn as driver: it resumes ready flows until
-// it is ready itself (true: go on running), or nothing else is ready or
-// the pass's budget is spent (false: yield to the loop).
-func (s *sched) drive(f *Flow) bool {
-	if s.driver != nil || s.current != f {
-		return false
-	}
-	s.driver = f
-	for f.state == stateParked && s.budget > 0 {
-		g := s.pop()
-		if g == nil {
-			break
-		}
-		s.resume(g)
-	}
-	s.driver = nil
-	if f.state == stateReady {
-		f.state = stateRunning
-		return true
-	}
-	return false
-}
-
 // close cancels every live flow as the loop shuts down, so none stays
 // parked on a loop that will never resume it; the shutdown runs them to
 // their end.

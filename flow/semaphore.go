@@ -19,14 +19,14 @@ func (s *Semaphore) Acquire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := f.check(ctx, true); err != nil {
+		return err
+	}
 	if s.free > 0 {
-		if err := f.check(ctx, true); err != nil {
-			return err
-		}
 		s.free--
 		return nil
 	}
-	return f.waitOn(ctx, &s.waiters, true)
+	return f.park(ctx, &s.waiters, true)
 }
 
 // TryAcquire takes a permit if one is free.

@@ -39,7 +39,7 @@ func (f *Flow) sleep(ctx context.Context, d time.Duration) error {
 		f.sleeping = false
 		return loop.ErrClosed
 	}
-	return f.park(ctx, true)
+	return f.park(ctx, nil, true)
 }
 
 func sleepBlocking(ctx context.Context, d time.Duration) error {

@@ -3,6 +3,8 @@ package flow
 import (
 	"context"
 	"errors"
+
+	"github.com/cport/cport/loop"
 )
 
 // The primitives in this package (Mutex, Event, Cond, Semaphore, Queue,
@@ -20,7 +22,7 @@ import (
 var errWrongLoop = errors.New("flow: synchronization primitive used off its loop")
 
 // home binds a primitive to the loop of its first user.
-type home struct{ s *sched }
+type home struct{ l *loop.Loop }
 
 // enter returns the calling flow and checks it is on the primitive's
 // loop; the first caller binds it.
@@ -29,9 +31,9 @@ func (h *home) enter(ctx context.Context) (*Flow, error) {
 	if f == nil || !f.l.InLoop() || f.s.current != f {
 		return nil, ErrNotInFlow
 	}
-	if h.s == nil {
-		h.s = f.s
-	} else if h.s != f.s {
+	if h.l == nil {
+		h.l = f.l
+	} else if h.l != f.l {
 		panic(errWrongLoop)
 	}
 	return f, nil
@@ -40,17 +42,7 @@ func (h *home) enter(ctx context.Context) (*Flow, error) {
 // onLoop checks a non-blocking method runs on the primitive's loop: in a
 // flow or a callback there.
 func (h *home) onLoop() {
-	if h.s != nil && !h.s.l.InLoop() {
+	if h.l != nil && !h.l.InLoop() {
 		panic(errWrongLoop)
 	}
-}
-
-// wait queues f on q and parks it; on an error it is off the queue.
-func (f *Flow) waitOn(ctx context.Context, q *waitq, cancellable bool) error {
-	if err := f.check(ctx, cancellable); err != nil {
-		return err
-	}
-	f.w.reset()
-	q.push(&f.w)
-	return f.park(ctx, cancellable)
 }

@@ -34,22 +34,35 @@ func (w *waiter) reset() {
 	w.err, w.p, w.n, w.done, w.abortFn = nil, nil, 0, false, nil
 }
 
-// wake ends w's wait with err: the flow is made ready (posted to its loop
-// if the waker runs elsewhere), the goroutine is signalled.
+// wake ends w's wait with err: the flow is made ready, the goroutine is
+// signalled. It runs on the loop whose object w waits for, and a flow
+// waiting there is one of that loop's (other loops' flows block as
+// goroutines do), so readying it needs no check; wakeFrom is for wakers
+// that may run anywhere.
 func (w *waiter) wake(err error) {
 	if w.q != nil {
 		w.q.remove(w)
 	}
 	w.err = err
 	if f := w.f; f != nil {
-		if f.l.InLoop() {
-			f.readyOnLoop()
-		} else {
-			_ = f.l.Post(f.readyFn)
-		}
+		f.readyOnLoop()
 		return
 	}
 	w.ch <- struct{}{}
+}
+
+// wakeFrom is wake from any goroutine: a flow of another loop is readied
+// by a post to its loop.
+func (w *waiter) wakeFrom(err error) {
+	if f := w.f; f != nil && !f.l.InLoop() {
+		if w.q != nil {
+			w.q.remove(w)
+		}
+		w.err = err
+		_ = f.l.Post(f.readyFn)
+		return
+	}
+	w.wake(err)
 }
 
 // waitq is a FIFO of waiters, intrusive so queueing allocates nothing.
@@ -110,10 +123,20 @@ func (f *Flow) check(ctx context.Context, cancellable bool) error {
 	return nil
 }
 
-// park switches back to the loop until f.w is woken or the wait is
-// aborted: by Cancel, by ctx's deadline (a loop timer), or by ctx's
-// cancellation. It returns f.w.err. Call check first.
-func (f *Flow) park(ctx context.Context, cancellable bool) error {
+// park switches away until f.w is woken or the wait is aborted: by
+// Cancel, by ctx's deadline (a loop timer), or by ctx's cancellation. It
+// queues f.w on q first, if q is not nil. It returns f.w.err. Call check
+// first.
+//
+// The frames live across a switch are resumed by returns the CPU cannot
+// predict (its return stack belongs to the other coroutine), so park is
+// one function, the scheduler's driving inlined: a blocking call is then
+// caller, park, and the coroutine switch.
+func (f *Flow) park(ctx context.Context, q *waitq, cancellable bool) error {
+	if q != nil {
+		f.w.reset()
+		q.push(&f.w)
+	}
 	var stop func() bool
 	f.seq++
 	// The flow's own context needs no watching: it has no deadline, and
@@ -128,7 +151,33 @@ func (f *Flow) park(ctx context.Context, cancellable bool) error {
 		}
 	}
 	f.state = stateParked
-	if !f.s.drive(f) {
+	s := f.s
+	if s.driver == nil && s.current == f {
+		// The loop resumed f: f drives, resuming ready flows itself until
+		// it is ready again (see sched).
+		s.driver = f
+		for f.state == stateParked && s.budget > 0 {
+			g := s.pop()
+			if g == nil {
+				break
+			}
+			if g.state != stateReady {
+				continue
+			}
+			s.budget--
+			g.state = stateRunning
+			if g.next == nil {
+				g.start()
+			}
+			s.current = g
+			g.next()
+			s.current = f
+		}
+		s.driver = nil
+	}
+	if f.state == stateReady {
+		f.state = stateRunning
+	} else {
 		f.yield(struct{}{})
 	}
 	if f.timer != 0 {

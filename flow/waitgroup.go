@@ -30,8 +30,8 @@ func (wg *WaitGroup) Wait(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if wg.n == 0 {
-		return f.check(ctx, true)
+	if err := f.check(ctx, true); err != nil || wg.n == 0 {
+		return err
 	}
-	return f.waitOn(ctx, &wg.waiters, true)
+	return f.park(ctx, &wg.waiters, true)
 }

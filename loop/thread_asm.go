@@ -15,7 +15,7 @@ package loop
 // tells threads apart and coroutines of one thread together.
 func getm() uintptr
 
-func (l *Loop) onLoop() bool {
-	m := l.m.Load()
-	return m != 0 && getm() == m
-}
+// onLoop needs no zero check: a running goroutine always has an m, and
+// l.m is zero only before the loop starts and after it ends. Kept this
+// small so that InLoop inlines into its callers.
+func (l *Loop) onLoop() bool { return getm() == l.m.Load() }
