@@ -12,7 +12,7 @@ import (
 // like with like on one machine. One op is a round trip: control goes
 // from one party to the other and back.
 //
-//	go test -run '^$' -bench 'FlowSwitch|ChanPingPong|IterPull' -benchmem -count 5 ./flow
+//	go test -run '^$' -bench 'FlowSwitch|FlowYield|ChanPingPong|IterPull' -benchmem -count 5 ./flow
 
 // Two flows on one loop ping-pong through a pair of Events: each op is two
 // parks and two resumes, each a coroutine switch through the scheduler.
@@ -48,6 +48,35 @@ func BenchmarkFlowSwitch(b *testing.B) {
 	close(started)
 	waitFlow(b, pinger)
 	waitFlow(b, ponger)
+}
+
+// Two flows hand control back and forth with Yield: a switch, park and
+// resume, and nothing else.
+func BenchmarkFlowYield(b *testing.B) {
+	l := startLoop(b, loop.Config{})
+	n := b.N
+	started := make(chan struct{})
+	other := flow.Go(l, func(f *flow.Flow) {
+		<-started
+		for range n {
+			if f.Yield() != nil {
+				return
+			}
+		}
+	})
+	timed := flow.Go(l, func(f *flow.Flow) {
+		<-started
+		b.ResetTimer()
+		for range n {
+			if f.Yield() != nil {
+				return
+			}
+		}
+		b.StopTimer()
+	})
+	close(started)
+	waitFlow(b, timed)
+	waitFlow(b, other)
 }
 
 // Two goroutines ping-pong over unbuffered channels: the scheduler's

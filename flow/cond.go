@@ -18,13 +18,13 @@ func (c *Cond) Wait(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, true); err != nil {
-		return err
-	}
 	c.L.Unlock()
 	err = f.park(ctx, &c.waiters, true)
 	// Relocking cannot be cancelled: the caller expects to hold the lock.
-	_ = c.L.lock(f, nil, false)
+	if err := f.check(noCtx, false); err != nil {
+		return err
+	}
+	_ = c.L.lock(f, noCtx, false)
 	return err
 }
 

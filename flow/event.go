@@ -17,8 +17,8 @@ func (e *Event) Wait(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, true); err != nil || e.set {
-		return err
+	if e.set {
+		return nil
 	}
 	return f.park(ctx, &e.waiters, true)
 }

@@ -38,6 +38,7 @@ type Flow struct {
 	seq      uint32 // counts parks, so a late abort of an earlier one is ignored
 	timer    loop.Timer
 	sleeping bool
+	yielding bool // in the run queue by its own Yield
 
 	readyFn   func() // f.readyOnLoop, bound once so posting it does not allocate
 	timeoutFn func()

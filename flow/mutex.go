@@ -23,10 +23,8 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	return m.lock(f, ctx, true)
 }
 
+// lock takes m for f, which has made its checks.
 func (m *Mutex) lock(f *Flow, ctx context.Context, cancellable bool) error {
-	if err := f.check(ctx, cancellable); err != nil {
-		return err
-	}
 	if !m.locked {
 		m.locked = true
 		return nil

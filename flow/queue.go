@@ -38,9 +38,6 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if q.closed {
 		return ErrQueueClosed
 	}
-	if err := f.check(ctx, true); err != nil {
-		return err
-	}
 	if q.n+q.forPutters >= len(q.ring) {
 		if err := f.park(ctx, &q.putters, true); err != nil {
 			return err
@@ -75,9 +72,6 @@ func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	var zero T
 	f, err := q.h.enter(ctx)
 	if err != nil {
-		return zero, err
-	}
-	if err := f.check(ctx, true); err != nil {
 		return zero, err
 	}
 	if q.n-q.forGetters > 0 {

@@ -75,6 +75,13 @@ func (s *sched) ready(f *Flow) {
 	if f == s.driver {
 		return
 	}
+	if s.head > 0 && len(s.runq) == cap(s.runq) {
+		// Flows readying each other may never let the queue run empty:
+		// reuse the popped front rather than grow.
+		n := copy(s.runq, s.runq[s.head:])
+		clear(s.runq[n:])
+		s.runq, s.head = s.runq[:n], 0
+	}
 	s.runq = append(s.runq, f)
 	if !s.scheduled {
 		s.scheduled = true

@@ -56,3 +56,21 @@ func sleepBlocking(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Yield lets the flows that are ready now run before f continues, and the
+// loop too when a pass's budget is spent: a flow that computes for long
+// without blocking calls it now and then so the others are not starved
+// (gevent's sleep(0)). With nothing else ready it returns at once. Only f
+// itself may call it; it fails with context.Canceled if f is cancelled,
+// and is not interrupted by a later Cancel.
+func (f *Flow) Yield() error {
+	if !f.l.InLoop() || f.s.current != f {
+		return ErrNotInFlow
+	}
+	if err := f.check(noCtx, true); err != nil {
+		return err
+	}
+	f.w.reset()
+	f.yielding = true
+	return f.park(noCtx, nil, true)
+}

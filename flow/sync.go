@@ -24,8 +24,9 @@ var errWrongLoop = errors.New("flow: synchronization primitive used off its loop
 // home binds a primitive to the loop of its first user.
 type home struct{ l *loop.Loop }
 
-// enter returns the calling flow and checks it is on the primitive's
-// loop; the first caller binds it.
+// enter begins a blocking method: it returns the calling flow, checks it
+// is on the primitive's loop (the first caller binds it), and makes the
+// checks every blocking call makes (Flow.check).
 func (h *home) enter(ctx context.Context) (*Flow, error) {
 	f := fromContext(ctx)
 	if f == nil || !f.l.InLoop() || f.s.current != f {
@@ -36,7 +37,7 @@ func (h *home) enter(ctx context.Context) (*Flow, error) {
 	} else if h.l != f.l {
 		panic(errWrongLoop)
 	}
-	return f, nil
+	return f, f.check(ctx, true)
 }
 
 // onLoop checks a non-blocking method runs on the primitive's loop: in a

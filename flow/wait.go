@@ -152,13 +152,23 @@ func (f *Flow) park(ctx context.Context, q *waitq, cancellable bool) error {
 	}
 	f.state = stateParked
 	s := f.s
+	if f.yielding {
+		s.ready(f) // behind the flows ready now
+	}
 	if s.driver == nil && s.current == f {
 		// The loop resumed f: f drives, resuming ready flows itself until
-		// it is ready again (see sched).
+		// it is ready again (see sched), or its Yield's turn comes.
 		s.driver = f
-		for f.state == stateParked && s.budget > 0 {
+		for (f.state == stateParked || f.yielding) && s.budget > 0 {
 			g := s.pop()
 			if g == nil {
+				break
+			}
+			if g == f {
+				// Its turn counts against the pass, so a flow yielding
+				// alone still lets the loop poll now and then.
+				s.budget--
+				f.yielding = false
 				break
 			}
 			if g.state != stateReady {
@@ -175,10 +185,11 @@ func (f *Flow) park(ctx context.Context, q *waitq, cancellable bool) error {
 		}
 		s.driver = nil
 	}
-	if f.state == stateReady {
+	if f.state == stateReady && !f.yielding {
 		f.state = stateRunning
 	} else {
 		f.yield(struct{}{})
+		f.yielding = false // whoever resumed f took it off the queue
 	}
 	if f.timer != 0 {
 		f.l.CancelTimer(f.timer)
