@@ -55,7 +55,7 @@ type conn struct {
 const (
 	reqNone    = iota // nothing buffered
 	reqPartial        // part of a head buffered
-	reqReady          // a head parsed into the loop's ls.req
+	reqReady          // a whole head buffered, buf[:headEnd], not yet parsed
 	reqFailed         // refused; the connection is closing
 )
 
@@ -150,9 +150,10 @@ func (c *conn) startNext() {
 	}
 }
 
-// nextRequest parses the next request head from the buffer, if it is all
-// there. The previous request is over, so its head's bytes may be reused:
-// the unread input moves to the front of the buffer.
+// nextRequest looks for the next request head in the buffer; the worker
+// that serves it parses it (begin). The previous request is over, so its
+// head's bytes may be reused: the unread input moves to the front of the
+// buffer.
 func (c *conn) nextRequest() int {
 	if c.off > 0 {
 		n := copy(c.buf, c.buf[c.off:])
@@ -181,16 +182,23 @@ func (c *conn) nextRequest() int {
 		c.scan = next
 		return reqPartial
 	}
-	if err == nil {
-		c.scan = 0
-		err = parseHead(c.buf[:end], &c.ls.req, lim)
-	}
 	if err != nil {
 		c.fail(err)
 		return reqFailed
 	}
-	c.off, c.headEnd = end, end
+	c.scan, c.headEnd = 0, end
 	return reqReady
+}
+
+// begin parses the head nextRequest found into w's request; false if it
+// is refused (and the connection closing).
+func (c *conn) begin(w *worker) bool {
+	if err := parseHead(c.buf[:c.headEnd], &w.req, &c.s.lim); err != nil {
+		c.fail(err)
+		return false
+	}
+	c.off = c.headEnd
+	return true
 }
 
 // consume marks n buffered bytes read and resumes reading once the
@@ -255,7 +263,13 @@ func (c *conn) releaseBuf() {
 // pipelined behind it, then leaves c waiting for input with no flow.
 func (c *conn) serve(ctx context.Context, w *worker) {
 	c.req, c.resp = &w.req, &w.resp
+	w.req.c, w.resp.c = c, c
 	defer func() { c.req, c.resp = nil, nil }()
+	if c.closing || c.lost || !c.begin(w) { // lost or refused while queued
+		c.busy = false
+		c.releaseBuf()
+		return
+	}
 	for {
 		c.serveOne(ctx)
 		if c.closing || c.lost {
@@ -265,12 +279,15 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		}
 		switch c.nextRequest() {
 		case reqReady:
-			w.take(c) // before anything can park: ls.req is the loop's
 			// A client that pipelines without reading the answers
 			// waits here, rather than grow the write queue.
 			if err := c.waitWritable(ctx); err != nil {
 				c.closing = true
 				c.t.Abort()
+				c.busy = false
+				return
+			}
+			if !c.begin(w) {
 				c.busy = false
 				return
 			}

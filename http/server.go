@@ -172,18 +172,21 @@ func (s *Server) stopWorkers() {
 }
 
 // loopState is a server's per-loop state, touched only on that loop: the
-// idle worker flows, free buffers, and the formatted Date.
+// connections waiting for a worker, the idle worker flows, free buffers,
+// and the formatted Date.
 type loopState struct {
-	s       *Server
-	l       *loop.Loop
-	req     Request // where nextRequest parses; worker.take moves it out
-	idle    []*worker
-	stopped bool
-	bufs    [][]byte
-	scratch []byte
-	iov     [3][]byte
-	dateBuf []byte
-	dateSec int64
+	s        *Server
+	l        *loop.Loop
+	runq     []*conn // connections with a complete head, runq[runqHead:] waiting
+	runqHead int
+	awake    int // workers woken or started that have not yet looked at runq
+	idle     []*worker
+	stopped  bool
+	bufs     [][]byte
+	scratch  []byte
+	iov      [3][]byte
+	dateBuf  []byte
+	dateSec  int64
 }
 
 // Buffer pool: connections and response bodies take a buffer while busy
@@ -219,61 +222,77 @@ func (ls *loopState) date(now time.Time) []byte {
 }
 
 // maxIdleWorkers bounds the flows a loop keeps parked for future
-// requests; a burst beyond it starts flows that end when done.
+// requests; flows started beyond it end when the run queue is empty.
 const maxIdleWorkers = 256
 
-// worker is a flow that serves connections with a ready request, one
-// at a time, and parks between them: requests reuse flows rather than
-// start one each.
+// worker is a flow that serves the connections of its loop's run queue,
+// one at a time, and parks when the queue is empty: requests reuse flows
+// rather than start one each.
 type worker struct {
 	ls   *loopState
-	c    *conn
 	f    *flow.Flow
 	ev   flow.Event
 	req  Request
 	resp ResponseWriter
 }
 
-// take moves the request just parsed into ls.req to the worker serving
-// c. The two swap field slices, so both keep a backing array and neither
-// allocates.
-func (w *worker) take(c *conn) {
-	fields := w.req.fields
-	w.req = w.ls.req
-	w.ls.req.fields = fields[:0]
-	w.req.c = c
-	w.resp.c = c
+// dispatch queues c, whose request head is complete, for a worker. One
+// worker awake is enough: workers run one at a time on the loop, and the
+// one that takes a connection wakes another before serving it, in case
+// its handler parks. So a burst of requests that arrive together is
+// served by one or two flows, not by a flow each that would then stay
+// parked.
+func (ls *loopState) dispatch(c *conn) {
+	ls.runq = append(ls.runq, c)
+	if ls.awake == 0 {
+		ls.wake()
+	}
 }
 
-// dispatch hands c, whose request nextRequest has just parsed into
-// ls.req, to an idle worker or a new one. The request moves to the
-// worker at once, since the next connection to parse reuses ls.req.
-func (ls *loopState) dispatch(c *conn) {
+// wake resumes an idle worker, or starts one.
+func (ls *loopState) wake() {
+	ls.awake++
 	if n := len(ls.idle); n > 0 {
 		w := ls.idle[n-1]
 		ls.idle = ls.idle[:n-1]
-		w.c = c
-		w.take(c)
 		w.ev.Set()
 		return
 	}
-	w := &worker{ls: ls, c: c}
-	w.take(c)
+	w := &worker{ls: ls}
 	w.f = flow.Go(ls.l, w.run)
+}
+
+// next takes the first queued connection, or returns nil.
+func (ls *loopState) next() *conn {
+	if ls.runqHead == len(ls.runq) {
+		return nil
+	}
+	c := ls.runq[ls.runqHead]
+	ls.runq[ls.runqHead] = nil
+	ls.runqHead++
+	if ls.runqHead == len(ls.runq) {
+		ls.runq, ls.runqHead = ls.runq[:0], 0
+	}
+	return c
 }
 
 func (w *worker) run(f *flow.Flow) {
 	ctx := f.Context()
 	ls := w.ls
 	for {
-		w.c.serve(ctx, w)
-		w.c = nil
+		ls.awake--
+		for c := ls.next(); c != nil; c = ls.next() {
+			if ls.runqHead < len(ls.runq) && ls.awake == 0 {
+				ls.wake()
+			}
+			c.serve(ctx, w)
+		}
 		if ls.stopped || len(ls.idle) >= maxIdleWorkers {
 			return
 		}
 		ls.idle = append(ls.idle, w)
 		w.ev.Clear()
-		if err := w.ev.Wait(ctx); err != nil || w.c == nil {
+		if err := w.ev.Wait(ctx); err != nil {
 			return
 		}
 	}
