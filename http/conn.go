@@ -2,9 +2,7 @@ package http
 
 import (
 	"context"
-	"time"
 
-	"github.com/cport/cport/flow"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/transport"
 )
@@ -18,36 +16,36 @@ const readLimit = 64 << 10
 // only while a request is incomplete or being served. All its fields are
 // touched on its loop only: by its callbacks and by the worker flow
 // serving it.
+//
+// A server holds many of these, mostly idle, so the struct keeps only what
+// an idle connection needs (128 bytes, TestConnStaysSmall): what serving
+// takes (the request, the response, the events a parked handler waits on)
+// is the worker's, and times are offsets from one epoch rather than
+// 24-byte time.Times.
 type conn struct {
-	s  *Server
-	ls *loopState
+	ls *loopState // the server's unbound one until ConnectionMade
 	t  transport.Transport
-	l  *loop.Loop
+	w  *worker // the worker serving it, nil while idle or queued
 
-	buf     []byte // buf[off:] is unread input; a request's head is buf[:headEnd]
-	off     int
-	scan    int // where findHeadEnd resumes, relative to off
-	headEnd int
+	// buf[off:] is unread input; a request's head is buf[:headEnd]. The
+	// offsets fit in 32 bits: readLimit and the head limit bound buf.
+	buf     []byte
+	off     int32
+	scan    int32 // where findHeadEnd resumes, relative to off
+	headEnd int32
 
-	busy        bool // a worker serves it
+	busy        bool // queued for a worker, or served by one
 	eof         bool
 	lost        bool
 	closing     bool
 	rpaused     bool
 	wpaused     bool
 	waitingData bool
-	dataEv      flow.Event // set when input arrives for a parked body Read
-	writeEv     flow.Event // set when the transport drains after a pause
-
-	// The request being served and its response: the serving worker's,
-	// so an idle connection does not carry them.
-	req  *Request
-	resp *ResponseWriter
 
 	timer     loop.Timer
-	timerAt   time.Time
-	idleSince time.Time // when it began waiting for a request
-	headStart time.Time // when the pending head's first byte came
+	timerAt   mono
+	idleSince mono // when it began waiting for a request
+	headStart mono // when the pending head's first byte came
 	onTimerFn func()
 }
 
@@ -60,20 +58,22 @@ const (
 )
 
 func (c *conn) ConnectionMade(t transport.Transport) {
-	c.t, c.l = t, t.Loop()
-	c.ls = c.s.loopState(c.l)
-	if c.ls == nil { // a loop of another group than the first Listen's
+	c.t = t
+	s := c.ls.s
+	ls := s.loopState(t.Loop())
+	if ls == nil { // a loop of another group than the first Listen's
 		c.closing = true
 		t.Close()
 		return
 	}
+	c.ls = ls
 	c.onTimerFn = c.onTimer
-	if !c.s.track(c) {
+	if !s.track(c) {
 		c.closing = true
 		t.Close()
 		return
 	}
-	c.idleSince = c.l.Now()
+	c.idleSince = c.now()
 	c.armTimer()
 }
 
@@ -84,15 +84,15 @@ func (c *conn) DataReceived(data []byte) {
 	if c.buf == nil {
 		c.buf = c.ls.getBuf()
 	}
-	if !c.busy && c.off == len(c.buf) {
-		c.headStart = c.l.Now()
+	if !c.busy && int(c.off) == len(c.buf) {
+		c.headStart = c.now()
 	}
 	c.buf = append(c.buf, data...)
 	if c.busy {
 		if c.waitingData {
-			c.dataEv.Set()
+			c.w.dataEv.Set()
 		}
-		if !c.rpaused && len(c.buf)-c.off > readLimit {
+		if !c.rpaused && len(c.buf)-int(c.off) > readLimit {
 			c.rpaused = true
 			c.t.PauseReading()
 		}
@@ -106,7 +106,7 @@ func (c *conn) DataReceived(data []byte) {
 func (c *conn) EOFReceived() bool {
 	c.eof = true
 	if c.waitingData {
-		c.dataEv.Set()
+		c.w.dataEv.Set()
 	}
 	if c.busy {
 		return true
@@ -117,26 +117,30 @@ func (c *conn) EOFReceived() bool {
 
 func (c *conn) ConnectionLost(error) {
 	c.lost, c.closing = true, true
-	if c.ls == nil {
+	if c.ls.l == nil { // never bound to a loop
 		return
 	}
 	if c.timer != 0 {
-		c.l.CancelTimer(c.timer)
+		c.ls.l.CancelTimer(c.timer)
 		c.timer = 0
 	}
-	c.dataEv.Set()
-	c.writeEv.Set()
+	if c.w != nil {
+		c.w.dataEv.Set()
+		c.w.writeEv.Set()
+	}
 	if !c.busy {
 		c.releaseBuf()
 	}
-	c.s.untrack(c)
+	c.ls.s.untrack(c)
 }
 
 func (c *conn) PauseWriting() { c.wpaused = true }
 
 func (c *conn) ResumeWriting() {
 	c.wpaused = false
-	c.writeEv.Set()
+	if c.w != nil {
+		c.w.writeEv.Set()
+	}
 }
 
 // startNext looks for the next request of a connection no worker serves.
@@ -173,27 +177,27 @@ func (c *conn) nextRequest() int {
 		c.releaseBuf()
 		return reqNone
 	}
-	lim := &c.s.lim
-	end, next, err := findHeadEnd(c.buf, c.scan)
+	lim := &c.ls.s.lim
+	end, next, err := findHeadEnd(c.buf, int(c.scan))
 	if err == nil && (end > lim.MaxHeaderBytes || end == 0 && len(c.buf) > lim.MaxHeaderBytes) {
 		err = errHeadTooLarge
 	}
 	if err == nil && end == 0 {
-		c.scan = next
+		c.scan = int32(next)
 		return reqPartial
 	}
 	if err != nil {
 		c.fail(err)
 		return reqFailed
 	}
-	c.scan, c.headEnd = 0, end
+	c.scan, c.headEnd = 0, int32(end)
 	return reqReady
 }
 
 // begin parses the head nextRequest found into w's request; false if it
 // is refused (and the connection closing).
 func (c *conn) begin(w *worker) bool {
-	if err := parseHead(c.buf[:c.headEnd], &w.req, &c.s.lim); err != nil {
+	if err := parseHead(c.buf[:c.headEnd], &w.req, &c.ls.s.lim); err != nil {
 		c.fail(err)
 		return false
 	}
@@ -204,8 +208,8 @@ func (c *conn) begin(w *worker) bool {
 // consume marks n buffered bytes read and resumes reading once the
 // buffer has room again.
 func (c *conn) consume(n int) {
-	c.off += n
-	if c.rpaused && len(c.buf)-c.off < readLimit/2 {
+	c.off += int32(n)
+	if c.rpaused && len(c.buf)-int(c.off) < readLimit/2 {
 		c.rpaused = false
 		c.t.ResumeReading()
 	}
@@ -217,11 +221,11 @@ func (c *conn) consume(n int) {
 func (c *conn) waitData(ctx context.Context) error {
 	if c.off > c.headEnd {
 		n := copy(c.buf[c.headEnd:], c.buf[c.off:])
-		c.buf, c.off = c.buf[:c.headEnd+n], c.headEnd
+		c.buf, c.off = c.buf[:int(c.headEnd)+n], c.headEnd
 	}
 	c.waitingData = true
-	c.dataEv.Clear()
-	err := c.dataEv.Wait(ctx)
+	c.w.dataEv.Clear()
+	err := c.w.dataEv.Wait(ctx)
 	c.waitingData = false
 	return err
 }
@@ -230,8 +234,8 @@ func (c *conn) waitData(ctx context.Context) error {
 // is above its high watermark.
 func (c *conn) waitWritable(ctx context.Context) error {
 	for c.wpaused && !c.lost {
-		c.writeEv.Clear()
-		if err := c.writeEv.Wait(ctx); err != nil {
+		c.w.writeEv.Clear()
+		if err := c.w.writeEv.Wait(ctx); err != nil {
 			return err
 		}
 	}
@@ -253,7 +257,7 @@ func (c *conn) fail(e *statusError) {
 }
 
 func (c *conn) releaseBuf() {
-	if c.buf != nil && c.off == len(c.buf) {
+	if c.buf != nil && int(c.off) == len(c.buf) {
 		c.ls.putBuf(c.buf)
 		c.buf, c.off, c.scan = nil, 0, 0
 	}
@@ -262,9 +266,9 @@ func (c *conn) releaseBuf() {
 // serve runs in worker w's flow: it serves c's ready request and those
 // pipelined behind it, then leaves c waiting for input with no flow.
 func (c *conn) serve(ctx context.Context, w *worker) {
-	c.req, c.resp = &w.req, &w.resp
+	c.w = w
 	w.req.c, w.resp.c = c, c
-	defer func() { c.req, c.resp = nil, nil }()
+	defer func() { c.w = nil }()
 	if c.closing || c.lost || !c.begin(w) { // lost or refused while queued
 		c.busy = false
 		c.releaseBuf()
@@ -297,12 +301,12 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 			return
 		}
 		c.busy = false
-		if c.eof || c.s.shutting.Load() {
+		if c.eof || c.ls.s.shutting.Load() {
 			c.closing = true
 			_ = c.t.Close()
 			return
 		}
-		c.idleSince = c.l.Now()
+		c.idleSince = c.now()
 		c.headStart = c.idleSince
 		c.armTimer()
 		return
@@ -311,7 +315,7 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 
 // serveOne runs the handler for c.req and completes the response.
 func (c *conn) serveOne(ctx context.Context) {
-	r, w := c.req, c.resp
+	r, w := &c.w.req, &c.w.resp
 	r.ctx = ctx
 	w.reset(r)
 	if !c.callHandler(w, r) {
@@ -330,7 +334,7 @@ func (c *conn) serveOne(ctx context.Context) {
 func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.s.logPanic(c.t.RemoteAddr(), v)
+			c.ls.s.logPanic(c.t.RemoteAddr(), v)
 			if w.started {
 				c.closing = true
 				c.t.Abort()
@@ -343,7 +347,7 @@ func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
 			ok = true
 		}
 	}()
-	c.s.Handler.ServeHTTP(w, r)
+	c.ls.s.Handler.ServeHTTP(w, r)
 	return true
 }
 
@@ -355,32 +359,35 @@ func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
 func (c *conn) armTimer() {
 	at := c.deadline()
 	if c.timer != 0 {
-		if !c.timerAt.After(at) {
+		if c.timerAt <= at {
 			return
 		}
-		c.l.CancelTimer(c.timer)
+		c.ls.l.CancelTimer(c.timer)
 	}
 	c.timerAt = at
-	c.timer = c.l.CallAt(at, c.onTimerFn)
+	c.timer = c.ls.l.CallAt(at.time(), c.onTimerFn)
 }
 
-func (c *conn) deadline() time.Time {
-	if c.off < len(c.buf) {
-		return c.headStart.Add(c.s.lim.ReadHeaderTimeout)
+func (c *conn) deadline() mono {
+	if int(c.off) < len(c.buf) {
+		return c.headStart.add(c.ls.s.lim.ReadHeaderTimeout)
 	}
-	return c.idleSince.Add(c.s.lim.IdleTimeout)
+	return c.idleSince.add(c.ls.s.lim.IdleTimeout)
 }
+
+// now is the loop's time as a mono.
+func (c *conn) now() mono { return monoOf(c.ls.l.Now()) }
 
 func (c *conn) onTimer() {
 	c.timer = 0
 	if c.busy || c.closing || c.lost {
 		return // serve re-arms when the connection is idle again
 	}
-	if c.l.Now().Before(c.deadline()) {
+	if c.now() < c.deadline() {
 		c.armTimer()
 		return
 	}
-	if c.off < len(c.buf) {
+	if int(c.off) < len(c.buf) {
 		c.fail(errHeaderTimeout)
 		return
 	}

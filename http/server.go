@@ -40,6 +40,7 @@ type Server struct {
 
 	lim      Limits
 	loops    map[*loop.Loop]*loopState // fixed by Listen, then read-only
+	unbound  *loopState                // a new connection's, until it learns its loop
 	shutting atomic.Bool
 
 	mu    sync.Mutex
@@ -65,9 +66,11 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 			s.loops[l] = &loopState{s: s, l: l}
 		}
 		s.conns = make(map[*conn]struct{})
+		s.unbound = &loopState{s: s}
 	}
 	s.mu.Unlock()
-	ln, err := transport.Listen(g, network, address, func() transport.Protocol { return &conn{s: s} })
+	unbound := s.unbound
+	ln, err := transport.Listen(g, network, address, func() transport.Protocol { return &conn{ls: unbound} })
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +118,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	lns := s.lns
 	s.lns = nil
 	for c := range s.conns {
-		_ = c.l.Post(c.shutdownIdle)
+		_ = c.ls.l.Post(c.shutdownIdle)
 	}
 	s.mu.Unlock()
 	for _, ln := range lns {
@@ -160,7 +163,7 @@ func (s *Server) Close() error {
 func (s *Server) abortAll() {
 	s.mu.Lock()
 	for c := range s.conns {
-		_ = c.l.Post(c.t.Abort)
+		_ = c.ls.l.Post(c.t.Abort)
 	}
 	s.mu.Unlock()
 }
@@ -229,11 +232,13 @@ const maxIdleWorkers = 256
 // one at a time, and parks when the queue is empty: requests reuse flows
 // rather than start one each.
 type worker struct {
-	ls   *loopState
-	f    *flow.Flow
-	ev   flow.Event
-	req  Request
-	resp ResponseWriter
+	ls      *loopState
+	f       *flow.Flow
+	ev      flow.Event
+	dataEv  flow.Event // set when input arrives for a parked body Read
+	writeEv flow.Event // set when the transport drains after a pause
+	req     Request
+	resp    ResponseWriter
 }
 
 // dispatch queues c, whose request head is complete, for a worker. One
