@@ -33,7 +33,9 @@ type conn struct {
 	off     int32
 	scan    int32 // where findHeadEnd resumes, relative to off
 	headEnd int32
+	idx     int32 // in ls.conns, while tracked
 
+	tracked     bool // in ls.conns
 	busy        bool // queued for a worker, or served by one
 	eof         bool
 	lost        bool
@@ -68,7 +70,7 @@ func (c *conn) ConnectionMade(t transport.Transport) {
 	}
 	c.ls = ls
 	c.onTimerFn = c.onTimer
-	if !s.track(c) {
+	if !ls.track(c) {
 		c.closing = true
 		t.Close()
 		return
@@ -131,7 +133,7 @@ func (c *conn) ConnectionLost(error) {
 	if !c.busy {
 		c.releaseBuf()
 	}
-	c.ls.s.untrack(c)
+	c.ls.untrack(c)
 }
 
 func (c *conn) PauseWriting() { c.wpaused = true }

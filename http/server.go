@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,10 +43,10 @@ type Server struct {
 	loops    map[*loop.Loop]*loopState // fixed by Listen, then read-only
 	unbound  *loopState                // a new connection's, until it learns its loop
 	shutting atomic.Bool
+	nconns   atomic.Int64 // connections tracked by the loops, for Shutdown
 
-	mu    sync.Mutex
-	lns   []*transport.Listener
-	conns map[*conn]struct{}
+	mu  sync.Mutex
+	lns []*transport.Listener
 }
 
 // ErrServerClosed is returned by Listen after Shutdown or Close.
@@ -65,7 +66,6 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 		for _, l := range g.Loops() {
 			s.loops[l] = &loopState{s: s, l: l}
 		}
-		s.conns = make(map[*conn]struct{})
 		s.unbound = &loopState{s: s}
 	}
 	s.mu.Unlock()
@@ -82,20 +82,43 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 
 func (s *Server) loopState(l *loop.Loop) *loopState { return s.loops[l] }
 
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutting.Load() {
+// track adds c to its loop's list, unless the server is shutting down.
+// Shutdown sets shutting before it posts its sweep to the loop, so a
+// connection made after the sweep sees the flag and one made before is
+// in the list it sweeps.
+func (ls *loopState) track(c *conn) bool {
+	if ls.s.shutting.Load() {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	c.idx, c.tracked = int32(len(ls.conns)), true
+	ls.conns = append(ls.conns, c)
+	ls.s.nconns.Add(1)
 	return true
 }
 
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+func (ls *loopState) untrack(c *conn) {
+	if !c.tracked {
+		return
+	}
+	c.tracked = false
+	last := len(ls.conns) - 1
+	ls.conns[c.idx] = ls.conns[last]
+	ls.conns[c.idx].idx = c.idx
+	ls.conns[last] = nil
+	ls.conns = ls.conns[:last]
+	ls.s.nconns.Add(-1)
+}
+
+// eachConn runs fn on every connection of every loop, on that loop. fn
+// may close them: it walks a copy of each list.
+func (s *Server) eachConn(fn func(*conn)) {
+	for l, ls := range s.loops {
+		_ = l.Post(func() {
+			for _, c := range slices.Clone(ls.conns) {
+				fn(c)
+			}
+		})
+	}
 }
 
 // logPanic reports a handler's panic; the connection is answered 500 or
@@ -117,24 +140,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	lns := s.lns
 	s.lns = nil
-	for c := range s.conns {
-		_ = c.ls.l.Post(c.shutdownIdle)
-	}
 	s.mu.Unlock()
+	s.eachConn((*conn).shutdownIdle)
 	for _, ln := range lns {
 		_ = ln.Close()
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		s.mu.Lock()
-		n := len(s.conns)
-		if n == 0 {
-			s.mu.Unlock()
+		if s.nconns.Load() == 0 {
 			s.stopWorkers()
 			return nil
 		}
-		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			s.abortAll()
@@ -161,11 +178,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) abortAll() {
-	s.mu.Lock()
-	for c := range s.conns {
-		_ = c.ls.l.Post(c.t.Abort)
-	}
-	s.mu.Unlock()
+	s.eachConn(func(c *conn) { c.t.Abort() })
 }
 
 func (s *Server) stopWorkers() {
@@ -180,6 +193,7 @@ func (s *Server) stopWorkers() {
 type loopState struct {
 	s        *Server
 	l        *loop.Loop
+	conns    []*conn // every open connection, for Shutdown; conn.idx is its place
 	runq     []*conn // connections with a complete head, runq[runqHead:] waiting
 	runqHead int
 	awake    int // workers woken or started that have not yet looked at runq
