@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 
-	"github.com/cport/cport/loop"
 	"github.com/cport/cport/transport"
 )
 
@@ -18,10 +17,10 @@ const readLimit = 64 << 10
 // serving it.
 //
 // A server holds many of these, mostly idle, so the struct keeps only what
-// an idle connection needs (128 bytes, TestConnStaysSmall): what serving
+// an idle connection needs (96 bytes, TestConnStaysSmall): what serving
 // takes (the request, the response, the events a parked handler waits on)
-// is the worker's, and times are offsets from one epoch rather than
-// 24-byte time.Times.
+// is the worker's, times are offsets from one epoch rather than 24-byte
+// time.Times, and the loop's sweep enforces timeouts, not a timer each.
 type conn struct {
 	ls *loopState // the server's unbound one until ConnectionMade
 	t  transport.Transport
@@ -44,11 +43,8 @@ type conn struct {
 	wpaused     bool
 	waitingData bool
 
-	timer     loop.Timer
-	timerAt   mono
 	idleSince mono // when it began waiting for a request
 	headStart mono // when the pending head's first byte came
-	onTimerFn func()
 }
 
 // Request readiness, as nextRequest reports it.
@@ -69,14 +65,12 @@ func (c *conn) ConnectionMade(t transport.Transport) {
 		return
 	}
 	c.ls = ls
-	c.onTimerFn = c.onTimer
 	if !ls.track(c) {
 		c.closing = true
 		t.Close()
 		return
 	}
 	c.idleSince = c.now()
-	c.armTimer()
 }
 
 func (c *conn) DataReceived(data []byte) {
@@ -122,10 +116,6 @@ func (c *conn) ConnectionLost(error) {
 	if c.ls.l == nil { // never bound to a loop
 		return
 	}
-	if c.timer != 0 {
-		c.ls.l.CancelTimer(c.timer)
-		c.timer = 0
-	}
 	if c.w != nil {
 		c.w.dataEv.Set()
 		c.w.writeEv.Set()
@@ -151,8 +141,6 @@ func (c *conn) startNext() {
 	case reqReady:
 		c.busy = true
 		c.ls.dispatch(c)
-	case reqPartial, reqNone:
-		c.armTimer()
 	}
 }
 
@@ -310,7 +298,6 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		}
 		c.idleSince = c.now()
 		c.headStart = c.idleSince
-		c.armTimer()
 		return
 	}
 }
@@ -353,23 +340,9 @@ func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
 	return true
 }
 
-// armTimer makes sure the connection's one timer fires by its next
-// deadline: the read-header timeout while part of a head is buffered, the
-// idle timeout otherwise. A timer that would fire earlier is kept (it
-// re-arms itself), so a busy keep-alive connection touches the timer
-// heap about once per idle timeout, not once per request.
-func (c *conn) armTimer() {
-	at := c.deadline()
-	if c.timer != 0 {
-		if c.timerAt <= at {
-			return
-		}
-		c.ls.l.CancelTimer(c.timer)
-	}
-	c.timerAt = at
-	c.timer = c.ls.l.CallAt(at.time(), c.onTimerFn)
-}
-
+// deadline is when the connection times out if nothing happens: the
+// read-header timeout while part of a head is buffered, the idle timeout
+// otherwise. The loop's sweep (sweep.go) checks it.
 func (c *conn) deadline() mono {
 	if int(c.off) < len(c.buf) {
 		return c.headStart.add(c.ls.s.lim.ReadHeaderTimeout)
@@ -380,13 +353,10 @@ func (c *conn) deadline() mono {
 // now is the loop's time as a mono.
 func (c *conn) now() mono { return monoOf(c.ls.l.Now()) }
 
-func (c *conn) onTimer() {
-	c.timer = 0
-	if c.busy || c.closing || c.lost {
-		return // serve re-arms when the connection is idle again
-	}
-	if c.now() < c.deadline() {
-		c.armTimer()
+// expire closes the connection if it is waiting past its deadline; a
+// busy one has no deadline until it is idle again.
+func (c *conn) expire(now mono) {
+	if c.busy || c.closing || c.lost || now < c.deadline() {
 		return
 	}
 	if int(c.off) < len(c.buf) {

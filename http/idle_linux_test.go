@@ -17,9 +17,9 @@ import (
 )
 
 // maxIdleHeap bounds what an idle keep-alive connection may keep on the
-// server's heap. It measures about 400 bytes on io_uring (a 128-byte
-// connection, its timer, its transport, key slot and callback-map entry)
-// and 600 on epoll (whose fd table grows by doubling); the bound leaves
+// server's heap. It measures about 320 bytes on io_uring (a 96-byte
+// connection, its transport, key slot and callback-map entry) and 510 on
+// epoll (whose fd table grows by doubling); the bound leaves
 // room for noise and catches what matters: a read or write buffer (4 KiB)
 // kept per idle connection. The goroutine count catches a flow kept per
 // connection, whose stack is not heap.

@@ -93,6 +93,9 @@ func (ls *loopState) track(c *conn) bool {
 	c.idx, c.tracked = int32(len(ls.conns)), true
 	ls.conns = append(ls.conns, c)
 	ls.s.nconns.Add(1)
+	if ls.sweeper == 0 {
+		ls.armSweep()
+	}
 	return true
 }
 
@@ -193,7 +196,9 @@ func (s *Server) stopWorkers() {
 type loopState struct {
 	s        *Server
 	l        *loop.Loop
-	conns    []*conn // every open connection, for Shutdown; conn.idx is its place
+	conns    []*conn    // every open connection, for Shutdown; conn.idx is its place
+	sweeper  loop.Timer // the next sweep, armed while there are connections
+	sweepFn  func()
 	runq     []*conn // connections with a complete head, runq[runqHead:] waiting
 	runqHead int
 	awake    int // workers woken or started that have not yet looked at runq
