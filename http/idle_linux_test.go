@@ -106,16 +106,35 @@ func idleClient(sa unix.Sockaddr) (int, error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return fd, err
 	}
-	if err := unix.Connect(fd, sa); err != nil {
+	// The runtime's signals interrupt these blocking calls: retry. An
+	// interrupted connect goes on in the kernel and reports EALREADY
+	// until it is done.
+	err = unix.Connect(fd, sa)
+	for err == unix.EINTR || err == unix.EALREADY {
+		time.Sleep(time.Millisecond)
+		err = unix.Connect(fd, sa)
+	}
+	if err != nil && err != unix.EISCONN {
 		return fd, err
 	}
-	if _, err := unix.Write(fd, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-		return fd, err
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	for len(req) > 0 {
+		k, err := unix.Write(fd, req)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fd, err
+		}
+		req = req[k:]
 	}
 	var buf [512]byte
 	got := 0
 	for !bytes.HasSuffix(buf[:got], []byte("Hello, World!")) {
 		k, err := unix.Read(fd, buf[got:])
+		if err == unix.EINTR {
+			continue
+		}
 		if err != nil {
 			return fd, err
 		}

@@ -12,6 +12,4 @@ type mono int64
 
 func monoOf(t time.Time) mono { return mono(t.Sub(epoch)) }
 
-func (m mono) time() time.Time { return epoch.Add(time.Duration(m)) }
-
 func (m mono) add(d time.Duration) mono { return m + mono(d) }
