@@ -2,10 +2,7 @@ package http
 
 import (
 	"context"
-	"time"
 
-	"github.com/cport/cport/flow"
-	"github.com/cport/cport/loop"
 	"github.com/cport/cport/transport"
 )
 
@@ -18,63 +15,62 @@ const readLimit = 64 << 10
 // only while a request is incomplete or being served. All its fields are
 // touched on its loop only: by its callbacks and by the worker flow
 // serving it.
+//
+// A server holds many of these, mostly idle, so the struct keeps only what
+// an idle connection needs (96 bytes, TestConnStaysSmall): what serving
+// takes (the request, the response, the events a parked handler waits on)
+// is the worker's, times are offsets from one epoch rather than 24-byte
+// time.Times, and the loop's sweep enforces timeouts, not a timer each.
 type conn struct {
-	s  *Server
-	ls *loopState
+	ls *loopState // the server's unbound one until ConnectionMade
 	t  transport.Transport
-	l  *loop.Loop
+	w  *worker // the worker serving it, nil while idle or queued
 
-	buf     []byte // buf[off:] is unread input; a request's head is buf[:headEnd]
-	off     int
-	scan    int // where findHeadEnd resumes, relative to off
-	headEnd int
+	// buf[off:] is unread input; a request's head is buf[:headEnd]. The
+	// offsets fit in 32 bits: readLimit and the head limit bound buf.
+	buf     []byte
+	off     int32
+	scan    int32 // where findHeadEnd resumes, relative to off
+	headEnd int32
+	idx     int32 // in ls.conns, while tracked
 
-	busy        bool // a worker serves it
+	tracked     bool // in ls.conns
+	busy        bool // queued for a worker, or served by one
 	eof         bool
 	lost        bool
 	closing     bool
 	rpaused     bool
 	wpaused     bool
 	waitingData bool
-	dataEv      flow.Event // set when input arrives for a parked body Read
-	writeEv     flow.Event // set when the transport drains after a pause
 
-	// The request being served and its response: the serving worker's,
-	// so an idle connection does not carry them.
-	req  *Request
-	resp *ResponseWriter
-
-	timer     loop.Timer
-	timerAt   time.Time
-	idleSince time.Time // when it began waiting for a request
-	headStart time.Time // when the pending head's first byte came
-	onTimerFn func()
+	idleSince mono // when it began waiting for a request
+	headStart mono // when the pending head's first byte came
 }
 
 // Request readiness, as nextRequest reports it.
 const (
 	reqNone    = iota // nothing buffered
 	reqPartial        // part of a head buffered
-	reqReady          // a head parsed into the loop's ls.req
+	reqReady          // a whole head buffered, buf[:headEnd], not yet parsed
 	reqFailed         // refused; the connection is closing
 )
 
 func (c *conn) ConnectionMade(t transport.Transport) {
-	c.t, c.l = t, t.Loop()
-	c.ls = c.s.loopState(c.l)
-	if c.ls == nil { // a loop of another group than the first Listen's
+	c.t = t
+	s := c.ls.s
+	ls := s.loopState(t.Loop())
+	if ls == nil { // a loop of another group than the first Listen's
 		c.closing = true
 		t.Close()
 		return
 	}
-	c.onTimerFn = c.onTimer
-	if !c.s.track(c) {
+	c.ls = ls
+	if !ls.track(c) {
 		c.closing = true
 		t.Close()
 		return
 	}
-	c.idleSince = c.l.Now()
-	c.armTimer()
+	c.idleSince = c.now()
 }
 
 func (c *conn) DataReceived(data []byte) {
@@ -84,15 +80,15 @@ func (c *conn) DataReceived(data []byte) {
 	if c.buf == nil {
 		c.buf = c.ls.getBuf()
 	}
-	if !c.busy && c.off == len(c.buf) {
-		c.headStart = c.l.Now()
+	if !c.busy && int(c.off) == len(c.buf) {
+		c.headStart = c.now()
 	}
 	c.buf = append(c.buf, data...)
 	if c.busy {
 		if c.waitingData {
-			c.dataEv.Set()
+			c.w.dataEv.Set()
 		}
-		if !c.rpaused && len(c.buf)-c.off > readLimit {
+		if !c.rpaused && len(c.buf)-int(c.off) > readLimit {
 			c.rpaused = true
 			c.t.PauseReading()
 		}
@@ -106,7 +102,7 @@ func (c *conn) DataReceived(data []byte) {
 func (c *conn) EOFReceived() bool {
 	c.eof = true
 	if c.waitingData {
-		c.dataEv.Set()
+		c.w.dataEv.Set()
 	}
 	if c.busy {
 		return true
@@ -117,26 +113,26 @@ func (c *conn) EOFReceived() bool {
 
 func (c *conn) ConnectionLost(error) {
 	c.lost, c.closing = true, true
-	if c.ls == nil {
+	if c.ls.l == nil { // never bound to a loop
 		return
 	}
-	if c.timer != 0 {
-		c.l.CancelTimer(c.timer)
-		c.timer = 0
+	if c.w != nil {
+		c.w.dataEv.Set()
+		c.w.writeEv.Set()
 	}
-	c.dataEv.Set()
-	c.writeEv.Set()
 	if !c.busy {
 		c.releaseBuf()
 	}
-	c.s.untrack(c)
+	c.ls.untrack(c)
 }
 
 func (c *conn) PauseWriting() { c.wpaused = true }
 
 func (c *conn) ResumeWriting() {
 	c.wpaused = false
-	c.writeEv.Set()
+	if c.w != nil {
+		c.w.writeEv.Set()
+	}
 }
 
 // startNext looks for the next request of a connection no worker serves.
@@ -145,14 +141,13 @@ func (c *conn) startNext() {
 	case reqReady:
 		c.busy = true
 		c.ls.dispatch(c)
-	case reqPartial, reqNone:
-		c.armTimer()
 	}
 }
 
-// nextRequest parses the next request head from the buffer, if it is all
-// there. The previous request is over, so its head's bytes may be reused:
-// the unread input moves to the front of the buffer.
+// nextRequest looks for the next request head in the buffer; the worker
+// that serves it parses it (begin). The previous request is over, so its
+// head's bytes may be reused: the unread input moves to the front of the
+// buffer.
 func (c *conn) nextRequest() int {
 	if c.off > 0 {
 		n := copy(c.buf, c.buf[c.off:])
@@ -172,32 +167,39 @@ func (c *conn) nextRequest() int {
 		c.releaseBuf()
 		return reqNone
 	}
-	lim := &c.s.lim
-	end, next, err := findHeadEnd(c.buf, c.scan)
+	lim := &c.ls.s.lim
+	end, next, err := findHeadEnd(c.buf, int(c.scan))
 	if err == nil && (end > lim.MaxHeaderBytes || end == 0 && len(c.buf) > lim.MaxHeaderBytes) {
 		err = errHeadTooLarge
 	}
 	if err == nil && end == 0 {
-		c.scan = next
+		c.scan = int32(next)
 		return reqPartial
-	}
-	if err == nil {
-		c.scan = 0
-		err = parseHead(c.buf[:end], &c.ls.req, lim)
 	}
 	if err != nil {
 		c.fail(err)
 		return reqFailed
 	}
-	c.off, c.headEnd = end, end
+	c.scan, c.headEnd = 0, int32(end)
 	return reqReady
+}
+
+// begin parses the head nextRequest found into w's request; false if it
+// is refused (and the connection closing).
+func (c *conn) begin(w *worker) bool {
+	if err := parseHead(c.buf[:c.headEnd], &w.req, &c.ls.s.lim); err != nil {
+		c.fail(err)
+		return false
+	}
+	c.off = c.headEnd
+	return true
 }
 
 // consume marks n buffered bytes read and resumes reading once the
 // buffer has room again.
 func (c *conn) consume(n int) {
-	c.off += n
-	if c.rpaused && len(c.buf)-c.off < readLimit/2 {
+	c.off += int32(n)
+	if c.rpaused && len(c.buf)-int(c.off) < readLimit/2 {
 		c.rpaused = false
 		c.t.ResumeReading()
 	}
@@ -209,11 +211,11 @@ func (c *conn) consume(n int) {
 func (c *conn) waitData(ctx context.Context) error {
 	if c.off > c.headEnd {
 		n := copy(c.buf[c.headEnd:], c.buf[c.off:])
-		c.buf, c.off = c.buf[:c.headEnd+n], c.headEnd
+		c.buf, c.off = c.buf[:int(c.headEnd)+n], c.headEnd
 	}
 	c.waitingData = true
-	c.dataEv.Clear()
-	err := c.dataEv.Wait(ctx)
+	c.w.dataEv.Clear()
+	err := c.w.dataEv.Wait(ctx)
 	c.waitingData = false
 	return err
 }
@@ -222,8 +224,8 @@ func (c *conn) waitData(ctx context.Context) error {
 // is above its high watermark.
 func (c *conn) waitWritable(ctx context.Context) error {
 	for c.wpaused && !c.lost {
-		c.writeEv.Clear()
-		if err := c.writeEv.Wait(ctx); err != nil {
+		c.w.writeEv.Clear()
+		if err := c.w.writeEv.Wait(ctx); err != nil {
 			return err
 		}
 	}
@@ -245,7 +247,7 @@ func (c *conn) fail(e *statusError) {
 }
 
 func (c *conn) releaseBuf() {
-	if c.buf != nil && c.off == len(c.buf) {
+	if c.buf != nil && int(c.off) == len(c.buf) {
 		c.ls.putBuf(c.buf)
 		c.buf, c.off, c.scan = nil, 0, 0
 	}
@@ -254,8 +256,14 @@ func (c *conn) releaseBuf() {
 // serve runs in worker w's flow: it serves c's ready request and those
 // pipelined behind it, then leaves c waiting for input with no flow.
 func (c *conn) serve(ctx context.Context, w *worker) {
-	c.req, c.resp = &w.req, &w.resp
-	defer func() { c.req, c.resp = nil, nil }()
+	c.w = w
+	w.req.c, w.resp.c = c, c
+	defer func() { c.w = nil }()
+	if c.closing || c.lost || !c.begin(w) { // lost or refused while queued
+		c.busy = false
+		c.releaseBuf()
+		return
+	}
 	for {
 		c.serveOne(ctx)
 		if c.closing || c.lost {
@@ -265,12 +273,15 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		}
 		switch c.nextRequest() {
 		case reqReady:
-			w.take(c) // before anything can park: ls.req is the loop's
 			// A client that pipelines without reading the answers
 			// waits here, rather than grow the write queue.
 			if err := c.waitWritable(ctx); err != nil {
 				c.closing = true
 				c.t.Abort()
+				c.busy = false
+				return
+			}
+			if !c.begin(w) {
 				c.busy = false
 				return
 			}
@@ -280,21 +291,20 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 			return
 		}
 		c.busy = false
-		if c.eof || c.s.shutting.Load() {
+		if c.eof || c.ls.s.shutting.Load() {
 			c.closing = true
 			_ = c.t.Close()
 			return
 		}
-		c.idleSince = c.l.Now()
+		c.idleSince = c.now()
 		c.headStart = c.idleSince
-		c.armTimer()
 		return
 	}
 }
 
 // serveOne runs the handler for c.req and completes the response.
 func (c *conn) serveOne(ctx context.Context) {
-	r, w := c.req, c.resp
+	r, w := &c.w.req, &c.w.resp
 	r.ctx = ctx
 	w.reset(r)
 	if !c.callHandler(w, r) {
@@ -313,7 +323,7 @@ func (c *conn) serveOne(ctx context.Context) {
 func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.s.logPanic(c.t.RemoteAddr(), v)
+			c.ls.s.logPanic(c.t.RemoteAddr(), v)
 			if w.started {
 				c.closing = true
 				c.t.Abort()
@@ -326,44 +336,30 @@ func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
 			ok = true
 		}
 	}()
-	c.s.Handler.ServeHTTP(w, r)
+	c.ls.s.Handler.ServeHTTP(w, r)
 	return true
 }
 
-// armTimer makes sure the connection's one timer fires by its next
-// deadline: the read-header timeout while part of a head is buffered, the
-// idle timeout otherwise. A timer that would fire earlier is kept (it
-// re-arms itself), so a busy keep-alive connection touches the timer
-// heap about once per idle timeout, not once per request.
-func (c *conn) armTimer() {
-	at := c.deadline()
-	if c.timer != 0 {
-		if !c.timerAt.After(at) {
-			return
-		}
-		c.l.CancelTimer(c.timer)
+// deadline is when the connection times out if nothing happens: the
+// read-header timeout while part of a head is buffered, the idle timeout
+// otherwise. The loop's sweep (sweep.go) checks it.
+func (c *conn) deadline() mono {
+	if int(c.off) < len(c.buf) {
+		return c.headStart.add(c.ls.s.lim.ReadHeaderTimeout)
 	}
-	c.timerAt = at
-	c.timer = c.l.CallAt(at, c.onTimerFn)
+	return c.idleSince.add(c.ls.s.lim.IdleTimeout)
 }
 
-func (c *conn) deadline() time.Time {
-	if c.off < len(c.buf) {
-		return c.headStart.Add(c.s.lim.ReadHeaderTimeout)
-	}
-	return c.idleSince.Add(c.s.lim.IdleTimeout)
-}
+// now is the loop's time as a mono.
+func (c *conn) now() mono { return monoOf(c.ls.l.Now()) }
 
-func (c *conn) onTimer() {
-	c.timer = 0
-	if c.busy || c.closing || c.lost {
-		return // serve re-arms when the connection is idle again
-	}
-	if c.l.Now().Before(c.deadline()) {
-		c.armTimer()
+// expire closes the connection if it is waiting past its deadline; a
+// busy one has no deadline until it is idle again.
+func (c *conn) expire(now mono) {
+	if c.busy || c.closing || c.lost || now < c.deadline() {
 		return
 	}
-	if c.off < len(c.buf) {
+	if int(c.off) < len(c.buf) {
 		c.fail(errHeaderTimeout)
 		return
 	}

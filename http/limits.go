@@ -23,6 +23,10 @@ type Limits struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that waits this long for
 	// its next request. Default 60 s.
+	//
+	// Both timeouts are checked by a sweep of each loop's connections, so
+	// one may fire up to an eighth of the shorter timeout late (at most a
+	// second): idle connections then need no timer each.
 	IdleTimeout time.Duration
 }
 

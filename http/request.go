@@ -94,7 +94,7 @@ func (r *Request) Read(p []byte) (int, error) {
 	c := r.c
 	if r.expectContinue && !r.continued {
 		r.continued = true
-		if !c.resp.started {
+		if !c.w.resp.started {
 			_ = c.t.Write(continue100)
 		}
 	}
@@ -117,7 +117,7 @@ var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // readBuffered moves body bytes already buffered into p.
 func (c *conn) readBuffered(p []byte) (int, error) {
-	r := c.req
+	r := &c.w.req
 	avail := c.buf[c.off:]
 	if !r.chunked {
 		k := int(min(int64(len(avail)), int64(len(p)), r.remaining))
@@ -129,7 +129,7 @@ func (c *conn) readBuffered(p []byte) (int, error) {
 		}
 		return k, nil
 	}
-	consumed, n, err := r.dec.decode(avail, p, c.s.lim.MaxBodyBytes)
+	consumed, n, err := r.dec.decode(avail, p, c.ls.s.lim.MaxBodyBytes)
 	c.consume(consumed)
 	if err != nil {
 		r.bodyErr = err
@@ -148,7 +148,7 @@ func (c *conn) readBuffered(p []byte) (int, error) {
 // handler that ignored a small body does not cost the connection.
 func (c *conn) discardBuffered() {
 	var scratch [512]byte
-	for !c.req.bodyDone() && c.req.bodyErr == nil {
+	for r := &c.w.req; !r.bodyDone() && r.bodyErr == nil; {
 		n, err := c.readBuffered(scratch[:])
 		if n == 0 || err != nil {
 			return

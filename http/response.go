@@ -158,7 +158,7 @@ func (w *ResponseWriter) finish(ctx context.Context) {
 		}
 		w.closeAfter = true
 	}
-	if c.s.shutting.Load() {
+	if c.ls.s.shutting.Load() {
 		w.closeAfter = true
 	}
 	if !c.lost {
@@ -235,7 +235,7 @@ func (w *ResponseWriter) appendHead(b []byte, final bool) []byte {
 	c, r := w.c, w.r
 	b = appendStatusLine(b, w.status)
 	b = append(b, "Date: "...)
-	b = append(b, c.ls.date(c.l.Now())...)
+	b = append(b, c.ls.date(c.ls.l.Now())...)
 	b = append(b, "\r\n"...)
 	b = append(b, w.hdrs...)
 	noBodyStatus := w.status < 200 || w.status == 204 || w.status == 304

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,11 +41,12 @@ type Server struct {
 
 	lim      Limits
 	loops    map[*loop.Loop]*loopState // fixed by Listen, then read-only
+	unbound  *loopState                // a new connection's, until it learns its loop
 	shutting atomic.Bool
+	nconns   atomic.Int64 // connections tracked by the loops, for Shutdown
 
-	mu    sync.Mutex
-	lns   []*transport.Listener
-	conns map[*conn]struct{}
+	mu  sync.Mutex
+	lns []*transport.Listener
 }
 
 // ErrServerClosed is returned by Listen after Shutdown or Close.
@@ -64,10 +66,11 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 		for _, l := range g.Loops() {
 			s.loops[l] = &loopState{s: s, l: l}
 		}
-		s.conns = make(map[*conn]struct{})
+		s.unbound = &loopState{s: s}
 	}
 	s.mu.Unlock()
-	ln, err := transport.Listen(g, network, address, func() transport.Protocol { return &conn{s: s} })
+	unbound := s.unbound
+	ln, err := transport.Listen(g, network, address, func() transport.Protocol { return &conn{ls: unbound} })
 	if err != nil {
 		return nil, err
 	}
@@ -79,20 +82,46 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 
 func (s *Server) loopState(l *loop.Loop) *loopState { return s.loops[l] }
 
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutting.Load() {
+// track adds c to its loop's list, unless the server is shutting down.
+// Shutdown sets shutting before it posts its sweep to the loop, so a
+// connection made after the sweep sees the flag and one made before is
+// in the list it sweeps.
+func (ls *loopState) track(c *conn) bool {
+	if ls.s.shutting.Load() {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	c.idx, c.tracked = int32(len(ls.conns)), true
+	ls.conns = append(ls.conns, c)
+	ls.s.nconns.Add(1)
+	if ls.sweeper == 0 {
+		ls.armSweep()
+	}
 	return true
 }
 
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+func (ls *loopState) untrack(c *conn) {
+	if !c.tracked {
+		return
+	}
+	c.tracked = false
+	last := len(ls.conns) - 1
+	ls.conns[c.idx] = ls.conns[last]
+	ls.conns[c.idx].idx = c.idx
+	ls.conns[last] = nil
+	ls.conns = ls.conns[:last]
+	ls.s.nconns.Add(-1)
+}
+
+// eachConn runs fn on every connection of every loop, on that loop. fn
+// may close them: it walks a copy of each list.
+func (s *Server) eachConn(fn func(*conn)) {
+	for l, ls := range s.loops {
+		_ = l.Post(func() {
+			for _, c := range slices.Clone(ls.conns) {
+				fn(c)
+			}
+		})
+	}
 }
 
 // logPanic reports a handler's panic; the connection is answered 500 or
@@ -114,24 +143,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	lns := s.lns
 	s.lns = nil
-	for c := range s.conns {
-		_ = c.l.Post(c.shutdownIdle)
-	}
 	s.mu.Unlock()
+	s.eachConn((*conn).shutdownIdle)
 	for _, ln := range lns {
 		_ = ln.Close()
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		s.mu.Lock()
-		n := len(s.conns)
-		if n == 0 {
-			s.mu.Unlock()
+		if s.nconns.Load() == 0 {
 			s.stopWorkers()
 			return nil
 		}
-		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			s.abortAll()
@@ -158,11 +181,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) abortAll() {
-	s.mu.Lock()
-	for c := range s.conns {
-		_ = c.l.Post(c.t.Abort)
-	}
-	s.mu.Unlock()
+	s.eachConn(func(c *conn) { c.t.Abort() })
 }
 
 func (s *Server) stopWorkers() {
@@ -172,18 +191,24 @@ func (s *Server) stopWorkers() {
 }
 
 // loopState is a server's per-loop state, touched only on that loop: the
-// idle worker flows, free buffers, and the formatted Date.
+// connections waiting for a worker, the idle worker flows, free buffers,
+// and the formatted Date.
 type loopState struct {
-	s       *Server
-	l       *loop.Loop
-	req     Request // where nextRequest parses; worker.take moves it out
-	idle    []*worker
-	stopped bool
-	bufs    [][]byte
-	scratch []byte
-	iov     [3][]byte
-	dateBuf []byte
-	dateSec int64
+	s        *Server
+	l        *loop.Loop
+	conns    []*conn    // every open connection, for Shutdown; conn.idx is its place
+	sweeper  loop.Timer // the next sweep, armed while there are connections
+	sweepFn  func()
+	runq     []*conn // connections with a complete head, runq[runqHead:] waiting
+	runqHead int
+	awake    int // workers woken or started that have not yet looked at runq
+	idle     []*worker
+	stopped  bool
+	bufs     [][]byte
+	scratch  []byte
+	iov      [3][]byte
+	dateBuf  []byte
+	dateSec  int64
 }
 
 // Buffer pool: connections and response bodies take a buffer while busy
@@ -219,61 +244,79 @@ func (ls *loopState) date(now time.Time) []byte {
 }
 
 // maxIdleWorkers bounds the flows a loop keeps parked for future
-// requests; a burst beyond it starts flows that end when done.
+// requests; flows started beyond it end when the run queue is empty.
 const maxIdleWorkers = 256
 
-// worker is a flow that serves connections with a ready request, one
-// at a time, and parks between them: requests reuse flows rather than
-// start one each.
+// worker is a flow that serves the connections of its loop's run queue,
+// one at a time, and parks when the queue is empty: requests reuse flows
+// rather than start one each.
 type worker struct {
-	ls   *loopState
-	c    *conn
-	f    *flow.Flow
-	ev   flow.Event
-	req  Request
-	resp ResponseWriter
+	ls      *loopState
+	f       *flow.Flow
+	ev      flow.Event
+	dataEv  flow.Event // set when input arrives for a parked body Read
+	writeEv flow.Event // set when the transport drains after a pause
+	req     Request
+	resp    ResponseWriter
 }
 
-// take moves the request just parsed into ls.req to the worker serving
-// c. The two swap field slices, so both keep a backing array and neither
-// allocates.
-func (w *worker) take(c *conn) {
-	fields := w.req.fields
-	w.req = w.ls.req
-	w.ls.req.fields = fields[:0]
-	w.req.c = c
-	w.resp.c = c
-}
-
-// dispatch hands c, whose request nextRequest has just parsed into
-// ls.req, to an idle worker or a new one. The request moves to the
-// worker at once, since the next connection to parse reuses ls.req.
+// dispatch queues c, whose request head is complete, for a worker. One
+// worker awake is enough: workers run one at a time on the loop, and the
+// one that takes a connection wakes another before serving it, in case
+// its handler parks. So a burst of requests that arrive together is
+// served by one or two flows, not by a flow each that would then stay
+// parked.
 func (ls *loopState) dispatch(c *conn) {
+	ls.runq = append(ls.runq, c)
+	if ls.awake == 0 {
+		ls.wake()
+	}
+}
+
+// wake resumes an idle worker, or starts one.
+func (ls *loopState) wake() {
+	ls.awake++
 	if n := len(ls.idle); n > 0 {
 		w := ls.idle[n-1]
 		ls.idle = ls.idle[:n-1]
-		w.c = c
-		w.take(c)
 		w.ev.Set()
 		return
 	}
-	w := &worker{ls: ls, c: c}
-	w.take(c)
+	w := &worker{ls: ls}
 	w.f = flow.Go(ls.l, w.run)
+}
+
+// next takes the first queued connection, or returns nil.
+func (ls *loopState) next() *conn {
+	if ls.runqHead == len(ls.runq) {
+		return nil
+	}
+	c := ls.runq[ls.runqHead]
+	ls.runq[ls.runqHead] = nil
+	ls.runqHead++
+	if ls.runqHead == len(ls.runq) {
+		ls.runq, ls.runqHead = ls.runq[:0], 0
+	}
+	return c
 }
 
 func (w *worker) run(f *flow.Flow) {
 	ctx := f.Context()
 	ls := w.ls
 	for {
-		w.c.serve(ctx, w)
-		w.c = nil
+		ls.awake--
+		for c := ls.next(); c != nil; c = ls.next() {
+			if ls.runqHead < len(ls.runq) && ls.awake == 0 {
+				ls.wake()
+			}
+			c.serve(ctx, w)
+		}
 		if ls.stopped || len(ls.idle) >= maxIdleWorkers {
 			return
 		}
 		ls.idle = append(ls.idle, w)
 		w.ev.Clear()
-		if err := w.ev.Wait(ctx); err != nil || w.c == nil {
+		if err := w.ev.Wait(ctx); err != nil {
 			return
 		}
 	}

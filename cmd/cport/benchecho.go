@@ -17,13 +17,15 @@ import (
 
 func runBench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: cport bench echo [flags]")
+		return errors.New("usage: cport bench echo|http [flags]")
 	}
 	switch args[0] {
 	case "echo":
 		return runBenchEcho(args[1:], stdout)
+	case "http":
+		return runBenchHTTP(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown benchmark %q (have: echo)", args[0])
+	return fmt.Errorf("unknown benchmark %q (have: echo, http)", args[0])
 }
 
 // benchEchoConfig is one run of the echo load generator.
@@ -92,7 +94,7 @@ type pinger struct {
 	stats   *loopStats
 	phase   *atomic.Int32
 	once    bool // stop after the first echo (idle mode)
-	echoed  chan<- struct{}
+	echoed  chan<- error
 	lost    chan<- error
 }
 
@@ -111,7 +113,7 @@ func (p *pinger) DataReceived(data []byte) {
 	for p.got >= len(p.payload) {
 		p.got -= len(p.payload)
 		if p.once {
-			p.echoed <- struct{}{}
+			p.echoed <- nil
 			return
 		}
 		switch p.phase.Load() {
@@ -135,8 +137,9 @@ func (p *pinger) ConnectionLost(err error) {
 }
 
 // dialAll opens n connections spread over the group's loops, at most 256
-// dials in flight, and returns when all are connected.
-func dialAll(g *loop.Group, addr string, n int, mk func(i int, st *loopStats) transport.Protocol, stats []*loopStats) error {
+// dials in flight, and returns when all are connected. mk makes the
+// protocol of a connection on the group's loop number li.
+func dialAll(g *loop.Group, addr string, n int, mk func(li int) transport.Protocol) error {
 	loops := g.Loops()
 	sem := make(chan struct{}, 256)
 	errc := make(chan error, 1)
@@ -145,7 +148,7 @@ func dialAll(g *loop.Group, addr string, n int, mk func(i int, st *loopStats) tr
 		sem <- struct{}{}
 		wg.Add(1)
 		li := i % len(loops)
-		transport.DialAsync(loops[li], "tcp", addr, 10*time.Second, mk(i, stats[li]), func(t transport.Transport, err error) {
+		transport.DialAsync(loops[li], "tcp", addr, 10*time.Second, mk(li), func(t transport.Transport, err error) {
 			if err != nil {
 				select {
 				case errc <- err:
@@ -182,9 +185,9 @@ func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
 	for i := range stats {
 		stats[i] = &loopStats{}
 	}
-	err := dialAll(g, cfg.addr, cfg.conns, func(i int, st *loopStats) transport.Protocol {
-		return &pinger{payload: payload, stats: st, phase: &phase, lost: lost}
-	}, stats)
+	err := dialAll(g, cfg.addr, cfg.conns, func(li int) transport.Protocol {
+		return &pinger{payload: payload, stats: stats[li], phase: &phase, lost: lost}
+	})
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
@@ -243,16 +246,7 @@ func percentile(sorted []int64, q float64) float64 {
 	return float64(sorted[i]) / 1e3
 }
 
-// idleBaseline is how many connections exchange messages before the
-// server's RSS is first read: the server's fixed costs (its buffer pool,
-// the runtime's first heap arenas) are then in the baseline, and what the
-// idle connections add afterwards is theirs alone.
-const idleBaseline = 50
-
 func benchIdle(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
-	if cfg.serverPID <= 0 {
-		return errors.New("--idle needs --server-pid to read the server's RSS")
-	}
 	payload := make([]byte, cfg.size)
 	var phase atomic.Int32
 	stats := make([]*loopStats, len(g.Loops()))
@@ -260,41 +254,16 @@ func benchIdle(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
 		stats[i] = &loopStats{}
 	}
 	// Warm the server with ping-pong on a few connections, then let them idle.
-	err := dialAll(g, cfg.addr, idleBaseline, func(i int, st *loopStats) transport.Protocol {
-		return &pinger{payload: payload, stats: st, phase: &phase}
-	}, stats)
-	if err != nil {
+	warm := func() error {
+		err := dialAll(g, cfg.addr, idleBaseline, func(li int) transport.Protocol {
+			return &pinger{payload: payload, stats: stats[li], phase: &phase}
+		})
+		time.Sleep(cfg.warmup)
+		phase.Store(phaseStop)
 		return err
 	}
-	time.Sleep(cfg.warmup)
-	phase.Store(phaseStop)
-	time.Sleep(200 * time.Millisecond)
-	rss0, err := serverRSS(cfg.serverPID)
-	if err != nil {
-		return err
+	once := func(done chan<- error) transport.Protocol {
+		return &pinger{payload: payload, phase: &phase, once: true, echoed: done}
 	}
-	echoed := make(chan struct{}, cfg.idle)
-	err = dialAll(g, cfg.addr, cfg.idle, func(i int, st *loopStats) transport.Protocol {
-		return &pinger{payload: payload, stats: st, phase: &phase, once: true, echoed: echoed}
-	}, stats)
-	if err != nil {
-		return fmt.Errorf("opening idle connections: %w", err)
-	}
-	for i := 0; i < cfg.idle; i++ {
-		select {
-		case <-echoed:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("only %d of %d idle connections echoed", i, cfg.idle)
-		}
-	}
-	time.Sleep(500 * time.Millisecond) // let the server settle
-	rss1, err := serverRSS(cfg.serverPID)
-	if err != nil {
-		return err
-	}
-	perConn := float64(rss1-rss0) / float64(cfg.idle)
-	fmt.Fprintf(stdout, "idle: %d connections held; server RSS %d → %d KiB: %.0f bytes per connection\n",
-		cfg.idle, rss0>>10, rss1>>10, perConn)
-	fmt.Fprintf(stdout, "RESULT rss_bytes_per_conn=%.0f\n", perConn)
-	return nil
+	return measureIdle(g, idleRun{what: "echoed once", addr: cfg.addr, n: cfg.idle, serverPID: cfg.serverPID, warm: warm, once: once}, stdout)
 }

@@ -3,6 +3,7 @@
 //	cport seed-accept --addr HOST:PORT   the seed article's completion-port accept
 //	cport echo --addr HOST:PORT          an echo server on transports
 //	cport bench echo --addr HOST:PORT    a ping-pong load generator built on cport
+//	cport bench http --idle N --server-pid PID   an HTTP server's RSS per idle keep-alive connection
 //	cport version                        which backends this machine offers
 package main
 
@@ -21,7 +22,7 @@ var commands = []command{
 	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept},
 	{"echo", "serve echo on transports", runEcho},
 	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp)", runHTTP},
-	{"bench", "load generators: bench echo", runBench},
+	{"bench", "load generators: bench echo, bench http --idle", runBench},
 	{"version", "print the backends this machine offers", runVersion},
 }
 

@@ -41,20 +41,40 @@ func serverCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / userHZ, nil
 }
 
-// serverRSS is the process's resident set size in bytes (VmRSS).
-func serverRSS(pid int) (int64, error) {
+// procMem is a process's memory as /proc reports it, in bytes.
+type procMem struct {
+	rss int64 // resident set size (VmRSS)
+	pss int64 // proportional set size (smaps_rollup); 0 if unreadable
+}
+
+// serverMem reads the process's RSS and, where the kernel has
+// smaps_rollup (4.14), its Pss: shared pages such as the binary's text
+// count there only in part, so it moves less with what else runs.
+func serverMem(pid int) (procMem, error) {
+	var m procMem
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return m, err
 	}
+	if m.rss, err = procKB(b, "VmRSS:"); err != nil {
+		return m, fmt.Errorf("/proc/%d/status: %w", pid, err)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+		m.pss, _ = procKB(b, "Pss:")
+	}
+	return m, nil
+}
+
+// procKB finds the line starting with name in a /proc file of "Name:
+// value kB" lines and returns the value in bytes.
+func procKB(b []byte, name string) (int64, error) {
 	for _, line := range bytes.Split(b, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			f := bytes.Fields(rest)
-			if len(f) >= 1 {
+		if rest, ok := bytes.CutPrefix(line, []byte(name)); ok {
+			if f := bytes.Fields(rest); len(f) >= 1 {
 				kb, err := strconv.ParseInt(string(f[0]), 10, 64)
 				return kb << 10, err
 			}
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	return 0, fmt.Errorf("no %s line", name)
 }

@@ -16,4 +16,6 @@ func serverCPU(pid int) (time.Duration, error) {
 	return 0, errNoProc
 }
 
-func serverRSS(pid int) (int64, error) { return 0, errNoProc }
+type procMem struct{ rss, pss int64 }
+
+func serverMem(pid int) (procMem, error) { return procMem{}, errNoProc }

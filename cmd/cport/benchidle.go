@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/transport"
+)
+
+// idleBaseline is how many connections exchange messages before the
+// server's memory is first read: the server's fixed costs (its buffer
+// pools, its parked workers, the runtime's first heap arenas) are then in
+// the baseline, and what the idle connections add afterwards is theirs
+// alone.
+const idleBaseline = 50
+
+// idleRun is one measurement of what idle connections cost a server.
+type idleRun struct {
+	what      string // what each connection did before idling, for the report
+	addr      string
+	n         int
+	serverPID int
+	// warm exercises the server before its memory is first read.
+	warm func() error
+	// once makes the protocol of one measured connection: it does one
+	// exchange, sends its outcome on done, then holds the connection.
+	once func(done chan<- error) transport.Protocol
+}
+
+// measureIdle reads the server's memory, opens r.n connections that each
+// do one exchange and then stay open, reads the memory again and reports
+// the difference per connection. The connections stay open until the
+// group closes.
+func measureIdle(g *loop.Group, r idleRun, stdout io.Writer) error {
+	if r.serverPID <= 0 {
+		return errors.New("--idle needs --server-pid to read the server's memory")
+	}
+	if r.warm != nil {
+		if err := r.warm(); err != nil {
+			return fmt.Errorf("warming the server: %w", err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	m0, err := serverMem(r.serverPID)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, r.n)
+	err = dialAll(g, r.addr, r.n, func(int) transport.Protocol { return r.once(done) })
+	if err != nil {
+		return fmt.Errorf("opening idle connections: %w", err)
+	}
+	timeout := time.After(30 * time.Second)
+	for i := 0; i < r.n; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("idle connection %d: %w", i, err)
+			}
+		case <-timeout:
+			return fmt.Errorf("only %d of %d idle connections answered", i, r.n)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let the server settle
+	m1, err := serverMem(r.serverPID)
+	if err != nil {
+		return err
+	}
+	rss := float64(m1.rss-m0.rss) / float64(r.n)
+	fmt.Fprintf(stdout, "idle: %d connections %s and held; server RSS %d → %d KiB: %.0f bytes per connection\n",
+		r.n, r.what, m0.rss>>10, m1.rss>>10, rss)
+	result := fmt.Sprintf("RESULT rss_bytes_per_conn=%.0f", rss)
+	if m0.pss > 0 && m1.pss > 0 {
+		pss := float64(m1.pss-m0.pss) / float64(r.n)
+		fmt.Fprintf(stdout, "server Pss %d → %d KiB: %.0f bytes per connection\n", m0.pss>>10, m1.pss>>10, pss)
+		result += fmt.Sprintf(" pss_bytes_per_conn=%.0f", pss)
+	}
+	fmt.Fprintln(stdout, result)
+	return nil
+}
