@@ -34,6 +34,7 @@ type benchEchoConfig struct {
 	duration  time.Duration
 	warmup    time.Duration
 	idle      int
+	idleWarm  int // connections warming the server before an idle run; 0: idleBaseline
 	serverPID int
 	loops     int
 	backend   string
@@ -171,12 +172,26 @@ func dialAll(g *loop.Group, addr string, n int, mk func(i int, st *loopStats) tr
 	}
 }
 
-func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+// pingResult is what one ping-pong run measured.
+type pingResult struct {
+	msgs    int64
+	elapsed time.Duration
+	lats    []int64       // sorted round-trip times in nanoseconds
+	cpu     time.Duration // the server's CPU over the measured phase
+}
+
+// pingPong dials cfg.conns connections that ping-pong cfg.size-byte
+// messages for cfg.duration after cfg.warmup; cpu, read at both ends of
+// the measured phase, is the server's CPU time so far.
+func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, error)) (pingResult, error) {
 	payload := make([]byte, cfg.size)
 	for i := range payload {
 		payload[i] = byte(i)
 	}
 	var phase atomic.Int32
+	// Stop the pingers whatever happens, so a failed run leaves no traffic
+	// behind for the caller's next measurement.
+	defer phase.Store(phaseStop)
 	lost := make(chan error, 1)
 	stats := make([]*loopStats, len(g.Loops()))
 	for i := range stats {
@@ -186,47 +201,54 @@ func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
 		return &pinger{payload: payload, stats: st, phase: &phase, lost: lost}
 	}, stats)
 	if err != nil {
-		return fmt.Errorf("connecting: %w", err)
+		return pingResult{}, fmt.Errorf("connecting: %w", err)
 	}
 	time.Sleep(cfg.warmup)
-	cpu0, err := serverCPU(cfg.serverPID)
+	cpu0, err := cpu()
 	if err != nil {
-		return err
+		return pingResult{}, err
 	}
 	start := time.Now()
 	phase.Store(phaseMeasure)
 	select {
 	case err := <-lost:
-		return fmt.Errorf("a connection was lost: %w", err)
+		return pingResult{}, fmt.Errorf("a connection was lost: %w", err)
 	case <-time.After(cfg.duration):
 	}
 	phase.Store(phaseStop)
-	elapsed := time.Since(start)
-	cpu1, err := serverCPU(cfg.serverPID)
+	r := pingResult{elapsed: time.Since(start)}
+	cpu1, err := cpu()
 	if err != nil {
-		return err
+		return pingResult{}, err
 	}
+	r.cpu = cpu1 - cpu0
 	// Collect each loop's figures on its own goroutine.
-	var msgs int64
-	var lats []int64
 	for i, l := range g.Loops() {
 		st := stats[i]
 		got := make(chan struct{})
 		l.Post(func() {
-			msgs += st.msgs
-			lats = append(lats, st.lats...)
+			r.msgs += st.msgs
+			r.lats = append(r.lats, st.lats...)
 			close(got)
 		})
 		<-got
 	}
-	slices.Sort(lats)
-	rate := float64(msgs) / elapsed.Seconds()
-	p50, p99 := percentile(lats, 0.50), percentile(lats, 0.99)
+	slices.Sort(r.lats)
+	return r, nil
+}
+
+func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+	r, err := pingPong(g, cfg, func() (time.Duration, error) { return serverCPU(cfg.serverPID) })
+	if err != nil {
+		return err
+	}
+	rate := float64(r.msgs) / r.elapsed.Seconds()
+	p50, p99 := percentile(r.lats, 0.50), percentile(r.lats, 0.99)
 	fmt.Fprintf(stdout, "echo %s: %d conns × %d B for %v: %.0f msgs/s, p50 %.1f µs, p99 %.1f µs\n",
-		cfg.addr, cfg.conns, cfg.size, elapsed.Round(time.Millisecond), rate, p50, p99)
+		cfg.addr, cfg.conns, cfg.size, r.elapsed.Round(time.Millisecond), rate, p50, p99)
 	result := fmt.Sprintf("RESULT msgs_per_sec=%.0f p50_us=%.1f p99_us=%.1f", rate, p50, p99)
-	if cfg.serverPID > 0 && msgs > 0 {
-		cpuPerMsg := float64(cpu1-cpu0) / float64(time.Microsecond) / float64(msgs)
+	if cfg.serverPID > 0 && r.msgs > 0 {
+		cpuPerMsg := float64(r.cpu) / float64(time.Microsecond) / float64(r.msgs)
 		fmt.Fprintf(stdout, "server pid %d: %.2f µs CPU per message\n", cfg.serverPID, cpuPerMsg)
 		result += fmt.Sprintf(" cpu_us_per_msg=%.3f", cpuPerMsg)
 	}
@@ -253,42 +275,7 @@ func benchIdle(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
 	if cfg.serverPID <= 0 {
 		return errors.New("--idle needs --server-pid to read the server's RSS")
 	}
-	payload := make([]byte, cfg.size)
-	var phase atomic.Int32
-	stats := make([]*loopStats, len(g.Loops()))
-	for i := range stats {
-		stats[i] = &loopStats{}
-	}
-	// Warm the server with ping-pong on a few connections, then let them idle.
-	err := dialAll(g, cfg.addr, idleBaseline, func(i int, st *loopStats) transport.Protocol {
-		return &pinger{payload: payload, stats: st, phase: &phase}
-	}, stats)
-	if err != nil {
-		return err
-	}
-	time.Sleep(cfg.warmup)
-	phase.Store(phaseStop)
-	time.Sleep(200 * time.Millisecond)
-	rss0, err := serverRSS(cfg.serverPID)
-	if err != nil {
-		return err
-	}
-	echoed := make(chan struct{}, cfg.idle)
-	err = dialAll(g, cfg.addr, cfg.idle, func(i int, st *loopStats) transport.Protocol {
-		return &pinger{payload: payload, stats: st, phase: &phase, once: true, echoed: echoed}
-	}, stats)
-	if err != nil {
-		return fmt.Errorf("opening idle connections: %w", err)
-	}
-	for i := 0; i < cfg.idle; i++ {
-		select {
-		case <-echoed:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("only %d of %d idle connections echoed", i, cfg.idle)
-		}
-	}
-	time.Sleep(500 * time.Millisecond) // let the server settle
-	rss1, err := serverRSS(cfg.serverPID)
+	rss0, rss1, err := idleCost(g, cfg, func() (int64, error) { return serverRSS(cfg.serverPID) })
 	if err != nil {
 		return err
 	}
@@ -297,4 +284,52 @@ func benchIdle(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
 		cfg.idle, rss0>>10, rss1>>10, perConn)
 	fmt.Fprintf(stdout, "RESULT rss_bytes_per_conn=%.0f\n", perConn)
 	return nil
+}
+
+// idleCost warms the server with ping-pong on cfg.idleWarm connections
+// (idleBaseline if zero) and lets them idle, reads mem, opens cfg.idle
+// more connections, echoes once on each, holds them and reads mem again.
+func idleCost(g *loop.Group, cfg benchEchoConfig, mem func() (int64, error)) (before, after int64, err error) {
+	payload := make([]byte, cfg.size)
+	var phase atomic.Int32
+	stats := make([]*loopStats, len(g.Loops()))
+	for i := range stats {
+		stats[i] = &loopStats{}
+	}
+	warm := cfg.idleWarm
+	if warm <= 0 {
+		warm = idleBaseline
+	}
+	err = dialAll(g, cfg.addr, warm, func(i int, st *loopStats) transport.Protocol {
+		return &pinger{payload: payload, stats: st, phase: &phase}
+	}, stats)
+	if err != nil {
+		phase.Store(phaseStop)
+		return 0, 0, err
+	}
+	time.Sleep(cfg.warmup)
+	phase.Store(phaseStop)
+	time.Sleep(200 * time.Millisecond)
+	if before, err = mem(); err != nil {
+		return 0, 0, err
+	}
+	echoed := make(chan struct{}, cfg.idle)
+	err = dialAll(g, cfg.addr, cfg.idle, func(i int, st *loopStats) transport.Protocol {
+		return &pinger{payload: payload, stats: st, phase: &phase, once: true, echoed: echoed}
+	}, stats)
+	if err != nil {
+		return 0, 0, fmt.Errorf("opening idle connections: %w", err)
+	}
+	for i := 0; i < cfg.idle; i++ {
+		select {
+		case <-echoed:
+		case <-time.After(30 * time.Second):
+			return 0, 0, fmt.Errorf("only %d of %d idle connections echoed", i, cfg.idle)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let the server settle
+	if after, err = mem(); err != nil {
+		return 0, 0, err
+	}
+	return before, after, nil
 }
