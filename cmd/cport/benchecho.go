@@ -17,13 +17,15 @@ import (
 
 func runBench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: cport bench echo [flags]")
+		return errors.New("usage: cport bench echo|models [flags]")
 	}
 	switch args[0] {
 	case "echo":
 		return runBenchEcho(args[1:], stdout)
+	case "models":
+		return runBenchModels(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown benchmark %q (have: echo)", args[0])
+	return fmt.Errorf("unknown benchmark %q (have: echo, models)", args[0])
 }
 
 // benchEchoConfig is one run of the echo load generator.
