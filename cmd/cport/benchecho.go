@@ -96,6 +96,7 @@ type pinger struct {
 	phase   *atomic.Int32
 	once    bool // stop after the first echo (idle mode)
 	echoed  chan<- struct{}
+	first   chan<- struct{} // told of the first echo, if not nil
 	lost    chan<- error
 }
 
@@ -113,6 +114,10 @@ func (p *pinger) DataReceived(data []byte) {
 	p.got += len(data)
 	for p.got >= len(p.payload) {
 		p.got -= len(p.payload)
+		if p.first != nil {
+			p.first <- struct{}{}
+			p.first = nil
+		}
 		if p.once {
 			p.echoed <- struct{}{}
 			return
@@ -199,11 +204,23 @@ func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, err
 	for i := range stats {
 		stats[i] = &loopStats{}
 	}
+	first := make(chan struct{}, cfg.conns)
 	err := dialAll(g, cfg.addr, cfg.conns, func(i int, st *loopStats) transport.Protocol {
-		return &pinger{payload: payload, stats: st, phase: &phase, lost: lost}
+		return &pinger{payload: payload, stats: st, phase: &phase, lost: lost, first: first}
 	}, stats)
 	if err != nil {
 		return pingResult{}, fmt.Errorf("connecting: %w", err)
+	}
+	// The warm-up starts once every connection is served: a server that
+	// starts a worker per connection may take a while to answer the last.
+	for i := 0; i < cfg.conns; i++ {
+		select {
+		case <-first:
+		case err := <-lost:
+			return pingResult{}, fmt.Errorf("a connection was lost: %w", err)
+		case <-time.After(30 * time.Second):
+			return pingResult{}, fmt.Errorf("only %d of %d connections echoed within 30s", i, cfg.conns)
+		}
 	}
 	time.Sleep(cfg.warmup)
 	cpu0, err := cpu()
