@@ -169,12 +169,20 @@ func flowResult(results []modelResult) (modelResult, bool) {
 	return modelResult{}, false
 }
 
-// ratio formats a/b as "×N.N", or "-" where it means nothing.
+// ratio formats a/b with two significant digits or so, or "-" where it
+// means nothing.
 func ratio(a, b float64) string {
 	if b <= 0 || a <= 0 {
 		return "-"
 	}
-	return fmt.Sprintf("×%.1f", a/b)
+	switch r := a / b; {
+	case r >= 10:
+		return fmt.Sprintf("×%.0f", r)
+	case r >= 1:
+		return fmt.Sprintf("×%.1f", r)
+	default:
+		return fmt.Sprintf("×%.2f", r)
+	}
 }
 
 func writeModelsTable(w io.Writer, cfg modelsConfig, results []modelResult) {
