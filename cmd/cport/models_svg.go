@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -53,21 +54,19 @@ func writeModelsSVG(w io.Writer, cfg modelsConfig, results []modelResult) error 
 
 func writeSVGPanel(w io.Writer, x0, y0 int, m modelMetric, results []modelResult) {
 	fmt.Fprintf(w, `<g transform="translate(%d,%d)">`+"\n", x0, y0)
-	svgText(w, svgPanelW/2, 20, "middle", 13, m.title)
-	maxV := 0.0
-	for _, r := range results {
-		maxV = max(maxV, m.get(r))
+	scale := barScale(m, results)
+	title := m.title
+	if scale.log {
+		title += " (log scale)"
 	}
+	svgText(w, svgPanelW/2, 20, "middle", 13, title)
 	n := max(len(results), 1)
 	slot := (svgPanelW - 40) / n
 	barW := slot * 3 / 5
 	fmt.Fprintf(w, `<line x1="20" y1="%d" x2="%d" y2="%d" stroke="#333"/>`+"\n", svgBarBot, svgPanelW-20, svgBarBot)
 	for i, r := range results {
 		v := m.get(r)
-		h := 0
-		if maxV > 0 && v > 0 {
-			h = int(float64(svgBarBot-svgBarTop) * v / maxV)
-		}
+		h := int(float64(svgBarBot-svgBarTop) * scale.frac(v))
 		x := 20 + i*slot + (slot-barW)/2
 		fmt.Fprintf(w, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`+"\n",
 			x, svgBarBot-h, barW, h, svgModelColors[i%len(svgModelColors)])
@@ -75,6 +74,43 @@ func writeSVGPanel(w io.Writer, x0, y0 int, m modelMetric, results []modelResult
 		svgText(w, x+barW/2, svgBarBot+16, "middle", 12, r.model)
 	}
 	fmt.Fprintln(w, "</g>")
+}
+
+// scale maps a figure to the fraction of the full bar height it gets.
+type scale struct {
+	log     bool
+	lo, top float64
+}
+
+// barScale is linear unless the models' figures span more than
+// logSpan: a process per connection costs a thousand times the memory
+// of a callback, and on a linear scale the lighter bars would vanish.
+func barScale(m modelMetric, results []modelResult) scale {
+	const logSpan = 30
+	var lo, top float64
+	for _, r := range results {
+		v := m.get(r)
+		top = max(top, v)
+		if v > 0 && (lo == 0 || v < lo) {
+			lo = v
+		}
+	}
+	if lo > 0 && top/lo > logSpan {
+		// Half the smallest figure is the floor, so its bar still shows.
+		return scale{log: true, lo: lo / 2, top: top}
+	}
+	return scale{top: top}
+}
+
+func (s scale) frac(v float64) float64 {
+	switch {
+	case v <= 0 || s.top <= 0:
+		return 0
+	case s.log:
+		return math.Log(v/s.lo) / math.Log(s.top/s.lo)
+	default:
+		return v / s.top
+	}
 }
 
 // svgText writes a text element, its content escaped for XML.
