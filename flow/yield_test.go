@@ -70,8 +70,7 @@ func TestYieldLetsLoopRun(t *testing.T) {
 func TestYieldErrors(t *testing.T) {
 	l := startLoop(t, loop.Config{})
 	var cancelled, other error
-	var first *flow.Flow
-	first = flow.Go(l, func(f *flow.Flow) {
+	first := flow.Go(l, func(f *flow.Flow) {
 		f.Cancel()
 		cancelled = f.Yield()
 	})

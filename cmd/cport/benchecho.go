@@ -17,15 +17,17 @@ import (
 
 func runBench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: cport bench echo|http [flags]")
+		return errors.New("usage: cport bench echo|http|models [flags]")
 	}
 	switch args[0] {
 	case "echo":
 		return runBenchEcho(args[1:], stdout)
 	case "http":
 		return runBenchHTTP(args[1:], stdout)
+	case "models":
+		return runBenchModels(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown benchmark %q (have: echo, http)", args[0])
+	return fmt.Errorf("unknown benchmark %q (have: echo, http, models)", args[0])
 }
 
 // benchEchoConfig is one run of the echo load generator.
@@ -36,6 +38,7 @@ type benchEchoConfig struct {
 	duration  time.Duration
 	warmup    time.Duration
 	idle      int
+	idleWarm  int // connections warming the server before an idle run; 0: idleBaseline
 	serverPID int
 	loops     int
 	backend   string
@@ -95,6 +98,7 @@ type pinger struct {
 	phase   *atomic.Int32
 	once    bool // stop after the first echo (idle mode)
 	echoed  chan<- error
+	first   chan<- struct{} // told of the first echo, if not nil
 	lost    chan<- error
 }
 
@@ -112,6 +116,10 @@ func (p *pinger) DataReceived(data []byte) {
 	p.got += len(data)
 	for p.got >= len(p.payload) {
 		p.got -= len(p.payload)
+		if p.first != nil {
+			p.first <- struct{}{}
+			p.first = nil
+		}
 		if p.once {
 			p.echoed <- nil
 			return
@@ -174,62 +182,95 @@ func dialAll(g *loop.Group, addr string, n int, mk func(li int) transport.Protoc
 	}
 }
 
-func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+// pingResult is what one ping-pong run measured.
+type pingResult struct {
+	msgs    int64
+	elapsed time.Duration
+	lats    []int64       // sorted round-trip times in nanoseconds
+	cpu     time.Duration // the server's CPU over the measured phase
+}
+
+// pingPong dials cfg.conns connections that ping-pong cfg.size-byte
+// messages for cfg.duration after cfg.warmup; cpu, read at both ends of
+// the measured phase, is the server's CPU time so far.
+func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, error)) (pingResult, error) {
 	payload := make([]byte, cfg.size)
 	for i := range payload {
 		payload[i] = byte(i)
 	}
 	var phase atomic.Int32
+	// Stop the pingers whatever happens, so a failed run leaves no traffic
+	// behind for the caller's next measurement.
+	defer phase.Store(phaseStop)
 	lost := make(chan error, 1)
 	stats := make([]*loopStats, len(g.Loops()))
 	for i := range stats {
 		stats[i] = &loopStats{}
 	}
+	first := make(chan struct{}, cfg.conns)
 	err := dialAll(g, cfg.addr, cfg.conns, func(li int) transport.Protocol {
-		return &pinger{payload: payload, stats: stats[li], phase: &phase, lost: lost}
+		return &pinger{payload: payload, stats: stats[li], phase: &phase, lost: lost, first: first}
 	})
 	if err != nil {
-		return fmt.Errorf("connecting: %w", err)
+		return pingResult{}, fmt.Errorf("connecting: %w", err)
+	}
+	// The warm-up starts once every connection is served: a server that
+	// starts a worker per connection may take a while to answer the last.
+	for i := 0; i < cfg.conns; i++ {
+		select {
+		case <-first:
+		case err := <-lost:
+			return pingResult{}, fmt.Errorf("a connection was lost: %w", err)
+		case <-time.After(30 * time.Second):
+			return pingResult{}, fmt.Errorf("only %d of %d connections echoed within 30s", i, cfg.conns)
+		}
 	}
 	time.Sleep(cfg.warmup)
-	cpu0, err := serverCPU(cfg.serverPID)
+	cpu0, err := cpu()
 	if err != nil {
-		return err
+		return pingResult{}, err
 	}
 	start := time.Now()
 	phase.Store(phaseMeasure)
 	select {
 	case err := <-lost:
-		return fmt.Errorf("a connection was lost: %w", err)
+		return pingResult{}, fmt.Errorf("a connection was lost: %w", err)
 	case <-time.After(cfg.duration):
 	}
 	phase.Store(phaseStop)
-	elapsed := time.Since(start)
-	cpu1, err := serverCPU(cfg.serverPID)
+	r := pingResult{elapsed: time.Since(start)}
+	cpu1, err := cpu()
 	if err != nil {
-		return err
+		return pingResult{}, err
 	}
+	r.cpu = cpu1 - cpu0
 	// Collect each loop's figures on its own goroutine.
-	var msgs int64
-	var lats []int64
 	for i, l := range g.Loops() {
 		st := stats[i]
 		got := make(chan struct{})
 		l.Post(func() {
-			msgs += st.msgs
-			lats = append(lats, st.lats...)
+			r.msgs += st.msgs
+			r.lats = append(r.lats, st.lats...)
 			close(got)
 		})
 		<-got
 	}
-	slices.Sort(lats)
-	rate := float64(msgs) / elapsed.Seconds()
-	p50, p99 := percentile(lats, 0.50), percentile(lats, 0.99)
+	slices.Sort(r.lats)
+	return r, nil
+}
+
+func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+	r, err := pingPong(g, cfg, func() (time.Duration, error) { return serverCPU(cfg.serverPID) })
+	if err != nil {
+		return err
+	}
+	rate := float64(r.msgs) / r.elapsed.Seconds()
+	p50, p99 := percentile(r.lats, 0.50), percentile(r.lats, 0.99)
 	fmt.Fprintf(stdout, "echo %s: %d conns × %d B for %v: %.0f msgs/s, p50 %.1f µs, p99 %.1f µs\n",
-		cfg.addr, cfg.conns, cfg.size, elapsed.Round(time.Millisecond), rate, p50, p99)
+		cfg.addr, cfg.conns, cfg.size, r.elapsed.Round(time.Millisecond), rate, p50, p99)
 	result := fmt.Sprintf("RESULT msgs_per_sec=%.0f p50_us=%.1f p99_us=%.1f", rate, p50, p99)
-	if cfg.serverPID > 0 && msgs > 0 {
-		cpuPerMsg := float64(cpu1-cpu0) / float64(time.Microsecond) / float64(msgs)
+	if cfg.serverPID > 0 && r.msgs > 0 {
+		cpuPerMsg := float64(r.cpu) / float64(time.Microsecond) / float64(r.msgs)
 		fmt.Fprintf(stdout, "server pid %d: %.2f µs CPU per message\n", cfg.serverPID, cpuPerMsg)
 		result += fmt.Sprintf(" cpu_us_per_msg=%.3f", cpuPerMsg)
 	}
@@ -247,23 +288,34 @@ func percentile(sorted []int64, q float64) float64 {
 }
 
 func benchIdle(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+	return measureIdle(g, echoIdleRun(g, cfg), stdout)
+}
+
+// echoIdleRun is the idle measurement of an echo server: ping-pong on
+// cfg.idleWarm connections (idleBaseline if zero) warms it, then each
+// measured connection echoes once.
+func echoIdleRun(g *loop.Group, cfg benchEchoConfig) idleRun {
 	payload := make([]byte, cfg.size)
-	var phase atomic.Int32
+	phase := new(atomic.Int32)
 	stats := make([]*loopStats, len(g.Loops()))
 	for i := range stats {
 		stats[i] = &loopStats{}
 	}
+	warmConns := cfg.idleWarm
+	if warmConns <= 0 {
+		warmConns = idleBaseline
+	}
 	// Warm the server with ping-pong on a few connections, then let them idle.
 	warm := func() error {
-		err := dialAll(g, cfg.addr, idleBaseline, func(li int) transport.Protocol {
-			return &pinger{payload: payload, stats: stats[li], phase: &phase}
+		err := dialAll(g, cfg.addr, warmConns, func(li int) transport.Protocol {
+			return &pinger{payload: payload, stats: stats[li], phase: phase}
 		})
 		time.Sleep(cfg.warmup)
 		phase.Store(phaseStop)
 		return err
 	}
 	once := func(done chan<- error) transport.Protocol {
-		return &pinger{payload: payload, phase: &phase, once: true, echoed: done}
+		return &pinger{payload: payload, phase: phase, once: true, echoed: done}
 	}
-	return measureIdle(g, idleRun{what: "echoed once", addr: cfg.addr, n: cfg.idle, serverPID: cfg.serverPID, warm: warm, once: once}, stdout)
+	return idleRun{what: "echoed once", addr: cfg.addr, n: cfg.idle, serverPID: cfg.serverPID, warm: warm, once: once}
 }

@@ -28,44 +28,17 @@ type idleRun struct {
 	// once makes the protocol of one measured connection: it does one
 	// exchange, sends its outcome on done, then holds the connection.
 	once func(done chan<- error) transport.Protocol
+	// mem reads the server's memory; nil reads serverPID's.
+	mem func() (procMem, error)
 }
 
-// measureIdle reads the server's memory, opens r.n connections that each
-// do one exchange and then stay open, reads the memory again and reports
-// the difference per connection. The connections stay open until the
-// group closes.
+// measureIdle measures what r's idle connections cost the server and
+// reports it per connection, as RSS and, where readable, Pss.
 func measureIdle(g *loop.Group, r idleRun, stdout io.Writer) error {
 	if r.serverPID <= 0 {
 		return errors.New("--idle needs --server-pid to read the server's memory")
 	}
-	if r.warm != nil {
-		if err := r.warm(); err != nil {
-			return fmt.Errorf("warming the server: %w", err)
-		}
-	}
-	time.Sleep(200 * time.Millisecond)
-	m0, err := serverMem(r.serverPID)
-	if err != nil {
-		return err
-	}
-	done := make(chan error, r.n)
-	err = dialAll(g, r.addr, r.n, func(int) transport.Protocol { return r.once(done) })
-	if err != nil {
-		return fmt.Errorf("opening idle connections: %w", err)
-	}
-	timeout := time.After(30 * time.Second)
-	for i := 0; i < r.n; i++ {
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("idle connection %d: %w", i, err)
-			}
-		case <-timeout:
-			return fmt.Errorf("only %d of %d idle connections answered", i, r.n)
-		}
-	}
-	time.Sleep(500 * time.Millisecond) // let the server settle
-	m1, err := serverMem(r.serverPID)
+	m0, m1, err := idleCost(g, r)
 	if err != nil {
 		return err
 	}
@@ -80,4 +53,42 @@ func measureIdle(g *loop.Group, r idleRun, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, result)
 	return nil
+}
+
+// idleCost warms the server, reads its memory, opens r.n connections that
+// each do one exchange and then stay open, and reads the memory again.
+// The connections stay open until the group closes.
+func idleCost(g *loop.Group, r idleRun) (before, after procMem, err error) {
+	mem := r.mem
+	if mem == nil {
+		mem = func() (procMem, error) { return serverMem(r.serverPID) }
+	}
+	if r.warm != nil {
+		if err := r.warm(); err != nil {
+			return before, after, fmt.Errorf("warming the server: %w", err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if before, err = mem(); err != nil {
+		return before, after, err
+	}
+	done := make(chan error, r.n)
+	err = dialAll(g, r.addr, r.n, func(int) transport.Protocol { return r.once(done) })
+	if err != nil {
+		return before, after, fmt.Errorf("opening idle connections: %w", err)
+	}
+	timeout := time.After(30 * time.Second)
+	for i := 0; i < r.n; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				return before, after, fmt.Errorf("idle connection %d: %w", i, err)
+			}
+		case <-timeout:
+			return before, after, fmt.Errorf("only %d of %d idle connections answered", i, r.n)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let the server settle
+	after, err = mem()
+	return before, after, err
 }

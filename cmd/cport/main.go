@@ -4,6 +4,7 @@
 //	cport echo --addr HOST:PORT          an echo server on transports
 //	cport bench echo --addr HOST:PORT    a ping-pong load generator built on cport
 //	cport bench http --idle N --server-pid PID   an HTTP server's RSS per idle keep-alive connection
+//	cport bench models                   echo served by process, thread, goroutine, callback, flow
 //	cport version                        which backends this machine offers
 package main
 
@@ -16,14 +17,20 @@ import (
 type command struct {
 	name, summary string
 	run           func(args []string, stdout io.Writer) error
+	// hidden commands are the parts of a benchmark that it runs as child
+	// processes; usage does not list them.
+	hidden bool
 }
 
 var commands = []command{
-	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept},
-	{"echo", "serve echo on transports", runEcho},
-	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp)", runHTTP},
-	{"bench", "load generators: bench echo, bench http --idle", runBench},
-	{"version", "print the backends this machine offers", runVersion},
+	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept, false},
+	{"echo", "serve echo on transports", runEcho, false},
+	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp)", runHTTP, false},
+	{"bench", "benchmarks: bench echo (a load generator), bench http --idle, bench models (echo served five ways)", runBench, false},
+	{"version", "print the backends this machine offers", runVersion, false},
+	{"serve-model", "one model's echo server, for bench models", runServeModel, true},
+	{"model-conn", "the process-per-connection model's worker, for bench models", runModelConn, true},
+	{"model-switch", "the far end of the process switch, for bench models", runModelSwitch, true},
 }
 
 func main() {
@@ -54,7 +61,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: cport COMMAND [flags]")
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintln(w, "Run 'cport COMMAND -h' for a command's flags.")
 }
