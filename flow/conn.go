@@ -222,7 +222,7 @@ func (c *Conn) writeStep(w *waiter) bool {
 			return false
 		default:
 			end := min(len(w.p), w.n+writeChunk)
-			if err := c.t.Write(w.p[w.n:end]); err != nil {
+			if err := transport.WriteBeforePoll(c.t, w.p[w.n:end]); err != nil {
 				w.err = c.opErr("write", err)
 				break
 			}

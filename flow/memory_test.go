@@ -2,6 +2,8 @@ package flow_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -72,4 +74,78 @@ func TestParkedFlowMemory(t *testing.T) {
 		waitFlow(t, f)
 	}
 	runtime.KeepAlive(servers)
+}
+
+// stackInUse is the goroutine stack memory in use.
+func stackInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.StackInuse
+}
+
+// A flow that has read and written keeps the smallest goroutine stack
+// (2 KiB) while parked: its writes are queued and sent from the loop's
+// own stack (transport.WriteBeforePoll), since a send started on the
+// flow's stack would grow it to 4 KiB for good, the runtime never
+// shrinking a stack in use above a quarter. Memory, not time: asserted.
+func TestEchoFlowStackStaysSmall(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation deepens every frame")
+	}
+	const n = 500
+	g := startGroup(t, 1)
+	l := g.Loops()[0]
+	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	clients := make([]*flow.Conn, n)
+	servers := make([]net.Conn, n)
+	for i := range n {
+		if clients[i], err = flow.Dial(context.Background(), l, "tcp", ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		if servers[i], err = ln.Accept(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	before := stackInUse()
+	fs := make([]*flow.Flow, n)
+	for i := range n {
+		fs[i] = flow.Go(l, func(f *flow.Flow) {
+			buf := make([]byte, 512)
+			for {
+				k, err := servers[i].Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := servers[i].Write(buf[:k]); err != nil {
+					return
+				}
+			}
+		})
+	}
+	reply := make([]byte, 5)
+	for _, c := range clients {
+		if _, err := c.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, reply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	perFlow := float64(stackInUse()-before) / n
+	t.Logf("stack per parked echo flow: %.0f B", perFlow)
+	if perFlow > 3<<10 {
+		t.Errorf("a parked echo flow holds %.0f B of stack, want the 2 KiB minimum", perFlow)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	for _, f := range fs {
+		waitFlow(t, f)
+	}
 }

@@ -61,6 +61,9 @@ type Loop struct {
 	spare  []func() // ready's other half: the list being run
 	timers timerQueue
 
+	flushers      []Flusher // run before the next poll (flush.go)
+	spareFlushers []Flusher
+
 	base       time.Time // loop time zero; Now is base plus now
 	now        int64     // nanoseconds since base, refreshed each iteration
 	iterations uint64
@@ -155,6 +158,7 @@ func (l *Loop) iterate() error {
 	l.iterations++
 	l.runReady()  // functions queued before this turn, in order
 	l.runTimers() // timers whose deadline has passed
+	l.runFlushers()
 
 	timeout := l.waitTimeout()
 	n, err := l.port.Wait(l.batch, timeout) // 3. poll: one system call
@@ -263,8 +267,9 @@ func (l *Loop) shutdown() {
 const drainReadyPasses = 1000
 
 func (l *Loop) drainReady() {
-	for i := 0; i < drainReadyPasses && len(l.ready) > 0; i++ {
+	for i := 0; i < drainReadyPasses && len(l.ready)+len(l.flushers) > 0; i++ {
 		l.runReady()
+		l.runFlushers()
 	}
 	clear(l.ready)
 	l.ready = l.ready[:0]

@@ -24,6 +24,7 @@ const (
 	stFDClosing                      // the close op is in flight
 	stDone                           // ConnectionLost delivered, keys released
 	stWritePaused                    // the protocol was told PauseWriting
+	stFlushQueued                    // queued with the loop's Flushers
 )
 
 // What the op on sendKey is.
@@ -322,8 +323,38 @@ func (c *conn) releaseSendKey() {
 	}
 }
 
-// write queues b; it runs on the loop.
+// write queues b and starts sending it; it runs on the loop.
 func (c *conn) write(b []byte) error {
+	if err := c.queue(b); err != nil || len(b) == 0 {
+		return err
+	}
+	c.flush()
+	c.checkHighWater()
+	return nil
+}
+
+// writeBeforePoll queues b; the send starts from FlushBeforePoll. On the
+// loop.
+func (c *conn) writeBeforePoll(b []byte) error {
+	if err := c.queue(b); err != nil || len(b) == 0 {
+		return err
+	}
+	if !c.has(stSending | stFlushQueued) {
+		c.state |= stFlushQueued
+		c.l.FlushBeforePoll(c)
+	}
+	c.checkHighWater()
+	return nil
+}
+
+// FlushBeforePoll implements loop.Flusher.
+func (c *conn) FlushBeforePoll() {
+	c.state &^= stFlushQueued
+	c.flush()
+}
+
+// queue appends b to the write queue, or says why it cannot.
+func (c *conn) queue(b []byte) error {
 	if c.has(stClosing | stAborting | stDone) {
 		return ErrClosed
 	}
@@ -337,14 +368,18 @@ func (c *conn) write(b []byte) error {
 		return ErrWriteQueueFull
 	}
 	c.wq.push(c.shared(), b)
-	c.flush()
+	return nil
+}
+
+// checkHighWater tells the protocol to pause once the queue passes the
+// high watermark.
+func (c *conn) checkHighWater() {
 	if !c.has(stWritePaused) {
 		if high, _ := c.watermarks(); c.wq.len() > high {
 			c.state |= stWritePaused
 			c.proto.PauseWriting()
 		}
 	}
-	return nil
 }
 
 // close is Close on the loop: no more reading, flush, then close the fd.
@@ -484,6 +519,19 @@ func (c *conn) Write(b []byte) error {
 	}
 	cp := append([]byte(nil), b...)
 	return c.onLoop(func() { c.write(cp) })
+}
+
+// WriteBeforePoll is t.Write for code that runs on t's loop but on a
+// stack of its own, such as a flow: b is queued at once, with Write's
+// errors, and the send starts when the loop is about to poll, on the
+// loop's stack and once for everything written in the turn. Off the loop,
+// and for transports other than this package's stream connections, it is
+// t.Write.
+func WriteBeforePoll(t Transport, b []byte) error {
+	if c, ok := t.(*conn); ok && c.l.InLoop() {
+		return c.writeBeforePoll(b)
+	}
+	return t.Write(b)
 }
 
 // Writev implements Transport.
