@@ -44,6 +44,7 @@ type Flow struct {
 	timeoutFn func()
 
 	lprev, lnext *Flow // the scheduler's list of live flows
+	rnext        *Flow // the next in the run queue
 
 	cancelled atomic.Bool
 

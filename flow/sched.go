@@ -25,8 +25,8 @@ const maxRunPass = 1024
 // yielding back to it, so coroutines never nest deeper than two.
 type sched struct {
 	l         *loop.Loop
-	runq      []*Flow
-	head      int // runq[head:] is the queue
+	runHead   *Flow // the run queue, linked through Flow.rnext
+	runTail   *Flow
 	budget    int // resumes left in this pass
 	scheduled bool
 	current   *Flow // the flow running now, nil between flows
@@ -75,14 +75,14 @@ func (s *sched) ready(f *Flow) {
 	if f == s.driver {
 		return
 	}
-	if s.head > 0 && len(s.runq) == cap(s.runq) {
-		// Flows readying each other may never let the queue run empty:
-		// reuse the popped front rather than grow.
-		n := copy(s.runq, s.runq[s.head:])
-		clear(s.runq[n:])
-		s.runq, s.head = s.runq[:n], 0
+	// A ready flow is queued once: linking it through itself allocates
+	// nothing and never copies, however the flows ready one another.
+	if s.runTail != nil {
+		s.runTail.rnext = f
+	} else {
+		s.runHead = f
 	}
-	s.runq = append(s.runq, f)
+	s.runTail = f
 	if !s.scheduled {
 		s.scheduled = true
 		s.l.CallSoon(s.runFn)
@@ -91,14 +91,12 @@ func (s *sched) ready(f *Flow) {
 
 // pop takes the next ready flow, or nil.
 func (s *sched) pop() *Flow {
-	if s.head == len(s.runq) {
-		return nil
-	}
-	f := s.runq[s.head]
-	s.runq[s.head] = nil
-	s.head++
-	if s.head == len(s.runq) {
-		s.runq, s.head = s.runq[:0], 0
+	f := s.runHead
+	if f != nil {
+		s.runHead, f.rnext = f.rnext, nil
+		if s.runHead == nil {
+			s.runTail = nil
+		}
 	}
 	return f
 }
@@ -116,7 +114,7 @@ func (s *sched) run() {
 		s.resume(f)
 	}
 	s.scheduled = false
-	if s.head < len(s.runq) {
+	if s.runHead != nil {
 		s.scheduled = true
 		s.l.CallSoon(s.runFn)
 	}
