@@ -127,6 +127,7 @@ server_title() {
 	case $1 in
 	cport-uring) echo "cport (uring)" ;;
 	cport-epoll) echo "cport (epoll)" ;;
+	cport-flow) echo "cport flows (uring)" ;;
 	uring-c) echo "C io_uring (liburing)" ;;
 	gnet) echo "gnet $gnet_v" ;;
 	nbio) echo "nbio $nbio_v" ;;
@@ -141,11 +142,12 @@ server_cmd() {
 	case $1 in
 	cport-uring) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring) ;;
 	cport-epoll) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend epoll) ;;
+	cport-flow) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring --style flow) ;;
 	uring-c) cmd=("$tmp/uring-c" --addr "$addr") ;;
 	gnet) cmd=("$tmp/gnet" --addr "$addr" --loops 1) ;;
 	nbio) cmd=("$tmp/nbio" --addr "$addr" --loops 1) ;;
 	gonet) cmd=("$tmp/gonet" --addr "$addr") ;;
-	*) die "unknown server $1 (known: cport-uring cport-epoll uring-c gnet nbio gonet)" ;;
+	*) die "unknown server $1 (known: cport-uring cport-epoll cport-flow uring-c gnet nbio gonet)" ;;
 	esac
 }
 

@@ -28,7 +28,9 @@ const writeChunk = 64 << 10
 // connection to a flow of its own loop instead (Conn.Loop).
 //
 // A parked Read holds no buffer of the connection's: arriving bytes are
-// copied straight into the caller's slice.
+// copied straight into the caller's slice. A parked Next holds no buffer
+// at all: it returns the connection's own, taken from the loop's spares
+// as data arrives and given back at the next read.
 type Conn struct {
 	l            *loop.Loop
 	t            transport.Transport
@@ -38,6 +40,8 @@ type Conn struct {
 	// Loop only from here on.
 	buf      []byte // received, not yet read: buf[roff:]
 	roff     int
+	lent     bool   // Next returned a view of buf: keep its array until the next read
+	lentBuf  []byte // an array Next lent that new data had to move out of
 	rpaused  bool // reading paused at readLimit
 	eof      bool
 	lost     bool
@@ -77,7 +81,7 @@ func (c *Conn) ConnectionMade(t transport.Transport) {
 // DataReceived implements transport.Protocol: fill waiting readers'
 // slices first, keep the rest.
 func (c *Conn) DataReceived(data []byte) {
-	for len(data) > 0 && c.readers.head != nil && c.roff == len(c.buf) {
+	for len(data) > 0 && c.readers.head != nil && !c.readers.head.borrow && c.roff == len(c.buf) {
 		w := c.readers.head
 		n := copy(w.p, data)
 		data = data[n:]
@@ -87,7 +91,10 @@ func (c *Conn) DataReceived(data []byte) {
 	if len(data) == 0 {
 		return
 	}
-	c.buf = append(c.buf, data...)
+	c.keep(data)
+	if w := c.readers.head; w != nil && w.borrow {
+		w.wake(nil) // its step takes the data
+	}
 	if !c.rpaused && len(c.buf)-c.roff >= readLimit {
 		c.rpaused = true
 		c.t.PauseReading()
@@ -148,6 +155,7 @@ func (c *Conn) expired(t time.Time) bool {
 // readStep is one try at a Read (loop only): it reports true when the call
 // is over (w.n and w.err say how), or queues w to wait.
 func (c *Conn) readStep(w *waiter) bool {
+	c.returnLent()
 	switch {
 	case w.n > 0 || w.err != nil:
 		return true
@@ -178,11 +186,102 @@ func (c *Conn) readStep(w *waiter) bool {
 	return true
 }
 
-// drained releases the buffer once read and resumes reading below the
-// limit, so an idle connection keeps no buffer.
-func (c *Conn) drained() {
-	if c.roff == len(c.buf) {
+// keep appends data to the unread bytes, moving them to a larger buffer
+// from the loop's spares when there is no room, or when the buffer is
+// lent: Next's caller may still be reading it.
+func (c *Conn) keep(data []byte) {
+	if !c.lent && cap(c.buf)-len(c.buf) >= len(data) {
+		c.buf = append(c.buf, data...)
+		return
+	}
+	rb := loopReadBuffers.Get(c.l)
+	unread := c.buf[c.roff:]
+	nb := rb.get(len(unread) + len(data))
+	nb = append(append(nb, unread...), data...)
+	if c.lent {
+		c.lentBuf, c.lent = c.buf, false
+	} else if c.buf != nil {
+		rb.put(c.buf)
+	}
+	c.buf, c.roff = nb, 0
+}
+
+// returnLent takes back what the last Next lent: a read call begins.
+func (c *Conn) returnLent() {
+	if c.lentBuf != nil {
+		loopReadBuffers.Get(c.l).put(c.lentBuf)
+		c.lentBuf = nil
+	}
+	if c.lent {
+		c.lent = false
+		c.releaseIfRead()
+	}
+}
+
+// releaseIfRead gives the buffer back once all of it is read, so an idle
+// connection keeps none.
+func (c *Conn) releaseIfRead() {
+	if c.roff == len(c.buf) && c.buf != nil {
+		loopReadBuffers.Get(c.l).put(c.buf)
 		c.buf, c.roff = nil, 0
+	}
+}
+
+// Next parks until bytes have arrived and returns all that are buffered,
+// without copying them: the slice is the connection's own and stays valid
+// until the next Read, Next or Close on c. Parked in Next, a flow holds no
+// read buffer, so a server of mostly idle connections costs little more
+// than their flows' stacks. At the end of the stream it returns io.EOF;
+// it honours the read deadline like Read.
+func (c *Conn) Next() ([]byte, error) { return c.NextContext(noCtx) }
+
+// NextContext is Next that also ends when ctx does.
+func (c *Conn) NextContext(ctx context.Context) ([]byte, error) {
+	b, _, err := c.do(ctx, nil, (*Conn).nextStep)
+	return b, err
+}
+
+// nextStep is one try at a Next (loop only), as readStep is for Read.
+func (c *Conn) nextStep(w *waiter) bool {
+	c.returnLent()
+	switch {
+	case w.err != nil:
+	case c.closed:
+		w.err = c.opErr("read", net.ErrClosed)
+	case c.expired(c.rdl):
+		w.err = c.opErr("read", os.ErrDeadlineExceeded)
+	case c.roff < len(c.buf):
+		// Capacity cut to length: an append by the caller copies
+		// rather than writes into the buffer's spare room.
+		w.p = c.buf[c.roff:len(c.buf):len(c.buf)]
+		w.n = len(w.p)
+		c.roff = len(c.buf)
+		c.lent = true
+		c.drained()
+	case c.eof:
+		w.err = io.EOF
+	case c.lost:
+		if c.cause == nil {
+			w.err = io.EOF
+		} else {
+			w.err = c.opErr("read", c.cause)
+		}
+	default:
+		w.borrow = true
+		c.readers.push(w)
+		if c.rtimer == 0 && !c.rdl.IsZero() {
+			c.rtimer = c.l.CallAt(c.rdl, c.rfire)
+		}
+		return false
+	}
+	return true
+}
+
+// drained releases the buffer once read (unless it is lent) and resumes
+// reading below the limit.
+func (c *Conn) drained() {
+	if !c.lent {
+		c.releaseIfRead()
 	}
 	if c.rpaused && len(c.buf)-c.roff < readLimit/2 {
 		c.rpaused = false
@@ -244,11 +343,11 @@ func (c *Conn) onWriteDeadline() {
 // do runs step until it reports the call over: in a flow of c's loop by
 // parking between tries, elsewhere by posting each try to the loop and
 // blocking on a channel. ctx may be nil.
-func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool) (int, error) {
+func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool) (out []byte, n int, err error) {
 	if f := caller(ctx, c.l); f != nil && f.l == c.l {
 		w := &f.w
 		if err := f.check(ctx, true); err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		w.reset()
 		w.p = p
@@ -260,11 +359,11 @@ func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool)
 				w.err = err // cancelled while ready: do not park again
 			}
 		}
-		w.p = nil
-		return w.n, w.err
+		out, w.p = w.p, nil
+		return out, w.n, w.err
 	}
 	if c.l.InLoop() {
-		return 0, ErrNotInFlow
+		return nil, 0, ErrNotInFlow
 	}
 	w := newGoWaiter()
 	w.p = p
@@ -276,13 +375,13 @@ func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool)
 	}
 	for !w.done {
 		if err := c.l.Post(try); err != nil {
-			return w.n, c.opErr("read", net.ErrClosed)
+			return nil, w.n, c.opErr("read", net.ErrClosed)
 		}
 		if err := goWait(c.l, ctx, w, abortGo); err != nil && !w.done {
-			return w.n, err
+			return nil, w.n, err
 		}
 	}
-	return w.n, w.err
+	return w.p, w.n, w.err
 }
 
 // abortGo ends a goroutine's wait on the loop: off its list and woken
@@ -294,21 +393,29 @@ func abortGo(w *waiter, err error) {
 }
 
 // Read implements net.Conn.
-func (c *Conn) Read(p []byte) (int, error) { return c.do(noCtx, p, (*Conn).readStep) }
+func (c *Conn) Read(p []byte) (int, error) {
+	_, n, err := c.do(noCtx, p, (*Conn).readStep)
+	return n, err
+}
 
 // ReadContext is Read that also ends when ctx does.
 func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
-	return c.do(ctx, p, (*Conn).readStep)
+	_, n, err := c.do(ctx, p, (*Conn).readStep)
+	return n, err
 }
 
 // Write implements net.Conn: it returns once all of p is queued on the
 // transport, parking while the transport's write buffer is above its
 // high watermark.
-func (c *Conn) Write(p []byte) (int, error) { return c.do(noCtx, p, (*Conn).writeStep) }
+func (c *Conn) Write(p []byte) (int, error) {
+	_, n, err := c.do(noCtx, p, (*Conn).writeStep)
+	return n, err
+}
 
 // WriteContext is Write that also ends when ctx does.
 func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
-	return c.do(ctx, p, (*Conn).writeStep)
+	_, n, err := c.do(ctx, p, (*Conn).writeStep)
+	return n, err
 }
 
 // onLoop runs fn on c's loop and waits for it: at once on the loop,
@@ -339,6 +446,10 @@ func (c *Conn) Close() error {
 		c.stopTimers()
 		c.readers.wakeAll(nil)
 		c.writers.wakeAll(nil)
+		c.returnLent()
+		if c.buf != nil {
+			loopReadBuffers.Get(c.l).put(c.buf)
+		}
 		c.buf, c.roff = nil, 0
 		if !c.lost {
 			c.t.Close()

@@ -62,11 +62,20 @@ func current(l *loop.Loop) *Flow {
 	if !l.InLoop() {
 		return nil
 	}
-	if s, ok := scheds.Load(l); ok {
-		return s.(*sched).current
+	p := loopSched.Get(l)
+	if *p == nil {
+		s, ok := scheds.Load(l)
+		if !ok {
+			return nil
+		}
+		*p = s.(*sched)
 	}
-	return nil
+	return (*p).current
 }
+
+// loopSched caches a loop's scheduler with the loop, where the flows'
+// every blocking call finds it: a sync.Map lookup hashes an interface.
+var loopSched = loop.NewLocal[*sched]()
 
 // ready queues f to resume (loop only). The driver is not queued: it
 // notices it is ready and returns from its park.
@@ -143,6 +152,7 @@ func (s *sched) resume(f *Flow) {
 func (s *sched) close() {
 	s.closing = true
 	scheds.Delete(s.l)
+	*loopSched.Get(s.l) = nil
 	for f := s.live.head; f != nil; f = f.lnext {
 		f.cancelOnLoop()
 	}

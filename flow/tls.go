@@ -54,7 +54,8 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 		w.queue(p)
 		return len(p), nil
 	}
-	return w.do(noCtx, p, w.step)
+	_, n, err := w.do(noCtx, p, w.step)
+	return n, err
 }
 
 // writeStep is Conn.writeStep that queues past the watermark rather than

@@ -18,11 +18,12 @@ type waiter struct {
 	q          *waitq
 	prev, next *waiter
 
-	err  error
-	p    []byte         // a Read's or Write's buffer
-	n    int            // bytes moved so far
-	done bool           // a goroutine's step finished
-	from netip.AddrPort // a ReadFrom's sender
+	err    error
+	p      []byte         // a Read's or Write's buffer; what a Next returns
+	borrow bool           // a Next: DataReceived keeps the data and wakes it
+	n      int            // bytes moved so far
+	done   bool           // a goroutine's step finished
+	from   netip.AddrPort // a ReadFrom's sender
 
 	// abortFn takes the waiter off a list that another goroutine may
 	// touch, under that list's lock, and reports whether it was still
@@ -31,7 +32,7 @@ type waiter struct {
 }
 
 func (w *waiter) reset() {
-	w.err, w.p, w.n, w.done, w.abortFn = nil, nil, 0, false, nil
+	w.err, w.p, w.n, w.done, w.borrow, w.abortFn = nil, nil, 0, false, false, nil
 }
 
 // wake ends w's wait with err: the flow is made ready, the goroutine is

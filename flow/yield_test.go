@@ -16,21 +16,25 @@ import (
 func TestYieldInterleaves(t *testing.T) {
 	l := startLoop(t, loop.Config{})
 	var trace []int
-	start := make(chan struct{})
-	var flows []*flow.Flow
-	for i := range 3 {
-		flows = append(flows, flow.Go(l, func(f *flow.Flow) {
-			<-start
-			for range 4 {
-				trace = append(trace, i)
-				if err := f.Yield(); err != nil {
-					t.Errorf("Yield: %v", err)
+	// Started on the loop, all three are queued before the first runs.
+	started := make(chan []*flow.Flow, 1)
+	if err := l.Post(func() {
+		var flows []*flow.Flow
+		for i := range 3 {
+			flows = append(flows, flow.Go(l, func(f *flow.Flow) {
+				for range 4 {
+					trace = append(trace, i)
+					if err := f.Yield(); err != nil {
+						t.Errorf("Yield: %v", err)
+					}
 				}
-			}
-		}))
+			}))
+		}
+		started <- flows
+	}); err != nil {
+		t.Fatal(err)
 	}
-	close(start)
-	for _, f := range flows {
+	for _, f := range within(t, started, "the flows' start") {
 		waitFlow(t, f)
 	}
 	want := []int{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}

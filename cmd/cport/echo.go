@@ -26,8 +26,28 @@ func (e *echoProtocol) ConnectionMade(t transport.Transport) { e.t = t }
 func (e *echoProtocol) DataReceived(data []byte)             { e.t.Write(data) }
 
 // echoFlow is the echo server as a flow per connection: the
-// thread-per-connection server's code, run on the loop.
-func echoFlow(c net.Conn) func(*flow.Flow) {
+// thread-per-connection server's code, run on the loop. It reads with
+// Next, so a flow waiting for its client holds no read buffer.
+func echoFlow(c *flow.Conn) func(*flow.Flow) {
+	return func(*flow.Flow) {
+		defer c.Close()
+		for {
+			b, err := c.Next()
+			if len(b) > 0 {
+				if _, werr := c.Write(b); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// echoFlowStream is echoFlow for any net.Conn (TLS), reading into a
+// buffer of its own.
+func echoFlowStream(c net.Conn) func(*flow.Flow) {
 	return func(*flow.Flow) {
 		defer c.Close()
 		buf := make([]byte, echoFlowBuffer)
@@ -45,8 +65,8 @@ func echoFlow(c net.Conn) func(*flow.Flow) {
 	}
 }
 
-// echoFlowBuffer is each flow's read buffer: small, since a parked flow
-// keeps it; large messages take a few reads.
+// echoFlowBuffer is echoFlowStream's read buffer: small, since a parked
+// flow keeps it; large messages take a few reads.
 const echoFlowBuffer = 4 << 10
 
 // echoConfig is what `cport echo` serves with.
@@ -140,7 +160,8 @@ func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err e
 			if err != nil {
 				return
 			}
-			flow.Go(c.(*flow.Conn).Loop(), echoFlow(c))
+			fc := c.(*flow.Conn)
+			flow.Go(fc.Loop(), echoFlow(fc))
 		}
 	}()
 	return g, ln.Addr(), func() { ln.Close() }, nil

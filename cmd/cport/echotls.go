@@ -57,7 +57,7 @@ func serveEchoTLS(cfg echoConfig, g *loop.Group, lc transport.ListenConfig) (net
 			if err != nil {
 				return
 			}
-			flow.Go(flow.LoopOf(c), echoFlow(c))
+			flow.Go(flow.LoopOf(c), echoFlowStream(c))
 		}
 	}()
 	return ln.Addr(), func() { ln.Close() }, nil

@@ -83,8 +83,10 @@ func serveNet(addr string, serve func(net.Conn)) (net.Addr, func(), error) {
 	return ln.Addr(), func() { ln.Close() }, nil
 }
 
-// modelBuffer is every model's read buffer, the flow style's size, so the
-// models differ in their flows of control and not in their buffers.
+// modelBuffer is the read buffer of the models that block in read: a
+// blocked read holds its buffer, so it is kept small (large messages take
+// a few reads). Callbacks and flows hold none while idle: the transport
+// reads into the loop's provided buffers and a flow reads with Next.
 const modelBuffer = echoFlowBuffer
 
 // echoGoroutine is a goroutine per connection over Go's netpoller.
