@@ -42,7 +42,7 @@ type Conn struct {
 	roff     int
 	lent     bool   // Next returned a view of buf: keep its array until the next read
 	lentBuf  []byte // an array Next lent that new data had to move out of
-	rpaused  bool // reading paused at readLimit
+	rpaused  bool   // reading paused at readLimit
 	eof      bool
 	lost     bool
 	cause    error
