@@ -49,7 +49,7 @@ func parseModelsFlags(args []string) (modelsConfig, error) {
 	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long to measure ping-pong per model")
 	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "ping-pong before measuring starts")
-	fs.IntVar(&cfg.idle, "idle", 1000, "idle connections held to measure memory per connection")
+	fs.IntVar(&cfg.idle, "idle", 5000, "idle connections held to measure memory per connection (the process model: at most 1000)")
 	fs.IntVar(&cfg.switches, "switches", 200_000, "round trips timed for the switch cost")
 	fs.IntVar(&cfg.rounds, "rounds", 1, "interleaved rounds over the models; figures are medians")
 	fs.IntVar(&cfg.serverCPU, "server-cpu", 0, "CPU the servers are pinned to (-1: none)")
@@ -186,7 +186,7 @@ func ratio(a, b float64) string {
 }
 
 func writeModelsTable(w io.Writer, cfg modelsConfig, results []modelResult) {
-	fmt.Fprintf(w, "echo served five ways: %d conns × %d B ping-pong for %v; %d idle conns; %d switch round trips; median of %d round(s)\n",
+	fmt.Fprintf(w, "echo served five ways: %d conns × %d B ping-pong for %v; %d idle conns (process: at most 1000); %d switch round trips; median of %d round(s)\n",
 		cfg.conns, cfg.size, cfg.duration, cfg.idle, cfg.switches, cfg.rounds)
 	fmt.Fprintln(w, "cpu: utime+stime of the server and all its child processes; pss: Pss from /proc/PID/smaps_rollup summed over the same processes")
 	base, haveFlow := flowResult(results)

@@ -83,12 +83,16 @@ func measureModel(exe, model string, cfg modelsConfig) (modelResult, error) {
 	if srv, err = startModelServer(exe, model, cfg.serverCPU); err != nil {
 		return r, err
 	}
+	idle := cfg.idle
+	if model == "process" {
+		idle = min(idle, maxIdleProcesses)
+	}
 	mem := withClients(func(g *loop.Group) ([2]int64, error) {
 		// A few connections warm the server first, so its fixed costs
 		// (buffer pools, the first heap arenas) are not charged to the
 		// idle connections.
-		run := echoIdleRun(g, benchEchoConfig{addr: srv.addr, size: cfg.size, idle: cfg.idle,
-			idleWarm: min(idleBaseline/5, cfg.idle), warmup: cfg.warmup})
+		run := echoIdleRun(g, benchEchoConfig{addr: srv.addr, size: cfg.size, idle: idle,
+			idleWarm: min(idleBaseline/5, idle), warmup: cfg.warmup})
 		run.mem = func() (procMem, error) {
 			pss, err := treePss(srv.pid)
 			return procMem{pss: pss}, err
@@ -102,7 +106,7 @@ func measureModel(exe, model string, cfg modelsConfig) (modelResult, error) {
 	if mem.err != nil {
 		return r, fmt.Errorf("idle connections: %w", mem.err)
 	}
-	r.pss = float64(mem.v[1]-mem.v[0]) / float64(cfg.idle)
+	r.pss = float64(mem.v[1]-mem.v[0]) / float64(idle)
 
 	sw, err := switchCost(exe, model, cfg.switches)
 	if err != nil {
@@ -221,3 +225,8 @@ func checkEcho(addr string) (int64, error) {
 	}
 	return int64(len(msg)), nil
 }
+
+// maxIdleProcesses caps the process model's idle connections: each is a
+// process of about a megabyte, where the other models' connections cost
+// kilobytes and need thousands to rise above the runtime's noise.
+const maxIdleProcesses = 1000
