@@ -333,6 +333,19 @@ func (c *conn) write(b []byte) error {
 	return nil
 }
 
+// writev queues every piece before it starts sending, so that pieces
+// written together (a response's head and body) leave in one send.
+func (c *conn) writev(bufs [][]byte) error {
+	for _, b := range bufs {
+		if err := c.queue(b); err != nil {
+			return err
+		}
+	}
+	c.flush()
+	c.checkHighWater()
+	return nil
+}
+
 // writeBeforePoll queues b; the send starts from FlushBeforePoll. On the
 // loop.
 func (c *conn) writeBeforePoll(b []byte) error {
@@ -537,12 +550,7 @@ func WriteBeforePoll(t Transport, b []byte) error {
 // Writev implements Transport.
 func (c *conn) Writev(bufs ...[]byte) error {
 	if c.l.InLoop() {
-		for _, b := range bufs {
-			if err := c.write(b); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.writev(bufs)
 	}
 	if o := c.other.Load(); o&offClosed != 0 {
 		return ErrClosed
