@@ -5,9 +5,29 @@ import (
 	"io"
 	"os"
 
+	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 	"golang.org/x/sys/unix"
 )
+
+// Pipe is the parent's end of a command's stdin, stdout or stderr: a
+// non-blocking, close-on-exec pipe whose reads and writes park the flow
+// until the loop's port says the pipe is ready. It implements io.Reader
+// (stdout, stderr) or io.Writer (stdin), and io.Closer. Use it from flows
+// of the command's loop; from a plain goroutine its calls block the
+// goroutine.
+type Pipe struct {
+	name  string // "|0", "|1", "|2", for errors
+	fd    int
+	write bool
+	l     *loop.Loop
+
+	// Loop only from here on.
+	key     port.Key
+	polling bool
+	closed  bool
+	waiters waitq
+}
 
 // A pipe is read and written with plain non-blocking read(2) and
 // write(2) straight into the caller's slice, and waits with a Poll op

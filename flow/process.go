@@ -4,11 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
-	"sync/atomic"
 	"syscall"
-
-	"github.com/cport/cport/loop"
-	"github.com/cport/cport/port"
 )
 
 // Cmd is an external command run from a flow, its standard streams
@@ -32,45 +28,18 @@ type Cmd struct {
 	// ProcessState describes the exited process, once Wait has returned.
 	ProcessState *os.ProcessState
 
-	ctx     context.Context
-	l       *loop.Loop
-	pipes   [3]*Pipe    // stdin, stdout, stderr: the parent's ends
-	child   [3]*os.File // the child's ends, closed after Start
-	proc    *os.Process
-	pidfd   int
-	key     port.Key
-	started bool
-	exited  bool
-	err     error // Wait's result, once exited
-	waiters waitq
-	stopCtx func() bool
-	killed  atomic.Pointer[error] // the context's error, if it killed the child
+	ctx      context.Context
+	proc     *os.Process
+	cmdState // what the platform's Start and Wait keep
 }
 
 // Command returns a Cmd that runs name with args. ctx bounds the
 // command's life: when it ends before the command exits, the command is
 // killed (SIGKILL) and Wait reports ctx's error.
 func Command(ctx context.Context, name string, args ...string) *Cmd {
-	return &Cmd{ctx: ctx, Args: append([]string{name}, args...), pidfd: -1}
-}
-
-// Pipe is the parent's end of a command's stdin, stdout or stderr: a
-// non-blocking, close-on-exec pipe whose reads and writes park the flow
-// until the loop's port says the pipe is ready. It implements io.Reader
-// (stdout, stderr) or io.Writer (stdin), and io.Closer. Use it from flows
-// of the command's loop; from a plain goroutine its calls block the
-// goroutine.
-type Pipe struct {
-	name  string // "|0", "|1", "|2", for errors
-	fd    int
-	write bool
-	l     *loop.Loop
-
-	// Loop only from here on.
-	key     port.Key
-	polling bool
-	closed  bool
-	waiters waitq
+	c := &Cmd{ctx: ctx, Args: append([]string{name}, args...)}
+	c.init()
+	return c
 }
 
 var _ io.ReadWriteCloser = (*Pipe)(nil)

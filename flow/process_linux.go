@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 
+	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 	"golang.org/x/sys/unix"
 )
@@ -16,6 +18,24 @@ var (
 	errNotStarted = errors.New("flow: command not started")
 	errStarted    = errors.New("flow: command already started")
 )
+
+// cmdState is a command's state on Linux: its pipes, its pidfd watched
+// by the loop's port, and how it ended.
+type cmdState struct {
+	l       *loop.Loop
+	pipes   [3]*Pipe    // stdin, stdout, stderr: the parent's ends
+	child   [3]*os.File // the child's ends, closed after Start
+	pidfd   int
+	key     port.Key
+	started bool
+	exited  bool
+	err     error // Wait's result, once exited
+	waiters waitq
+	stopCtx func() bool
+	killed  atomic.Pointer[error] // the context's error, if it killed the child
+}
+
+func (s *cmdState) init() { s.pidfd = -1 }
 
 // pipe makes stream i's pipe: close-on-exec on both ends, so concurrent
 // Starts do not leak it into other children (the child's end becomes

@@ -14,6 +14,15 @@ var errUnsupported = errors.New("flow: subprocesses are unsupported on " + runti
 
 var errNotStarted = errUnsupported
 
+// cmdState is empty where there are no subprocesses on flows.
+type cmdState struct{}
+
+// Pipe is the parent's end of a command's standard stream; off Linux its
+// methods fail.
+type Pipe struct{}
+
+func (s *cmdState) init() {}
+
 func (c *Cmd) pipe(int) (*Pipe, error) { return nil, errUnsupported }
 
 // Start fails: subprocesses on flows exist only on Linux.
