@@ -4,7 +4,8 @@
 // A flow is a function started with Go. It runs as a coroutine of its
 // loop (iter.Pull): only while the loop goroutine is switched to it, on
 // the loop's own OS thread, one flow at a time per loop. It switches only
-// where it blocks: Sleep, Conn.Read and Write, Listener.Accept, Dial,
+// where it blocks or yields: Sleep, Yield, Conn.Read, Next and Write,
+// Listener.Accept, Dial,
 // PacketConn.ReadFrom, a subprocess's Pipe reads and writes and Cmd.Wait,
 // the waits of Mutex, Event, Cond, Semaphore, Queue, WaitGroup and Group,
 // Flow.Join, and Blocking. Between two such calls no
@@ -18,10 +19,13 @@
 // through the Go scheduler: a flow that parks resumes the ready ones
 // itself, and a handoff costs one coroutine switch each way.
 //
-// Inside a flow, loop.InLoop is true (the loop counts the running flow as
-// its guest), so transports act at once rather than posting, and every
-// submission to the port comes from the loop's thread, as io_uring's
-// single-issuer mode requires.
+// Inside a flow, loop.InLoop is true (it runs on the loop's thread), so
+// transports act at once rather than posting, and every submission to
+// the port comes from the loop's thread, as io_uring's single-issuer mode
+// requires. A flow's writes are queued at once and sent from the loop's
+// own stack just before it polls (transport.WriteBeforePoll), so a parked
+// flow keeps the smallest goroutine stack; Next hands over received
+// bytes without a copy and holds no read buffer while it waits.
 //
 // # What not to do in a flow
 //
