@@ -163,7 +163,15 @@ func (c *Conn) readStep(w *waiter) bool {
 		w.err = c.opErr("read", net.ErrClosed)
 	case c.expired(c.rdl):
 		w.err = c.opErr("read", os.ErrDeadlineExceeded)
-	case len(w.p) == 0:
+	case !w.borrow && len(w.p) == 0:
+	case c.roff < len(c.buf) && w.borrow:
+		// Capacity cut to length: an append by the caller copies
+		// rather than writes into the buffer's spare room.
+		w.p = c.buf[c.roff:len(c.buf):len(c.buf)]
+		w.n = len(w.p)
+		c.roff = len(c.buf)
+		c.lent = true
+		c.drained()
 	case c.roff < len(c.buf):
 		w.n = copy(w.p, c.buf[c.roff:])
 		c.roff += w.n
@@ -241,40 +249,11 @@ func (c *Conn) NextContext(ctx context.Context) ([]byte, error) {
 	return b, err
 }
 
-// nextStep is one try at a Next (loop only), as readStep is for Read.
+// nextStep is one try at a Next: a readStep that lends the buffered
+// bytes rather than copying them.
 func (c *Conn) nextStep(w *waiter) bool {
-	c.returnLent()
-	switch {
-	case w.err != nil:
-	case c.closed:
-		w.err = c.opErr("read", net.ErrClosed)
-	case c.expired(c.rdl):
-		w.err = c.opErr("read", os.ErrDeadlineExceeded)
-	case c.roff < len(c.buf):
-		// Capacity cut to length: an append by the caller copies
-		// rather than writes into the buffer's spare room.
-		w.p = c.buf[c.roff:len(c.buf):len(c.buf)]
-		w.n = len(w.p)
-		c.roff = len(c.buf)
-		c.lent = true
-		c.drained()
-	case c.eof:
-		w.err = io.EOF
-	case c.lost:
-		if c.cause == nil {
-			w.err = io.EOF
-		} else {
-			w.err = c.opErr("read", c.cause)
-		}
-	default:
-		w.borrow = true
-		c.readers.push(w)
-		if c.rtimer == 0 && !c.rdl.IsZero() {
-			c.rtimer = c.l.CallAt(c.rdl, c.rfire)
-		}
-		return false
-	}
-	return true
+	w.borrow = true
+	return c.readStep(w)
 }
 
 // drained releases the buffer once read (unless it is lent) and resumes
