@@ -3,12 +3,12 @@ package flow_test
 import (
 	"context"
 	"io"
-	"net"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
 )
 
 // memInUse is the heap and stack memory in use after a full collection.
@@ -31,24 +31,9 @@ func TestParkedFlowMemory(t *testing.T) {
 	if testing.Short() {
 		n = 200
 	}
-	g := startGroup(t, 1)
-	l := g.Loops()[0]
-	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	l, ln := flowListener(t)
 	before := memInUse()
-	clients := make([]*flow.Conn, n)
-	servers := make([]any, n)
-	for i := range n {
-		if clients[i], err = flow.Dial(context.Background(), l, "tcp", ln.Addr().String()); err != nil {
-			t.Fatal(err)
-		}
-		if servers[i], err = ln.Accept(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clients, servers := dialPairs(t, l, ln, n)
 	conns := memInUse()
 	parked := make(chan struct{}, n)
 	fs := make([]*flow.Flow, n)
@@ -94,23 +79,8 @@ func TestEchoFlowStackStaysSmall(t *testing.T) {
 		t.Skip("the race detector's instrumentation deepens every frame")
 	}
 	const n = 500
-	g := startGroup(t, 1)
-	l := g.Loops()[0]
-	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	clients := make([]*flow.Conn, n)
-	servers := make([]net.Conn, n)
-	for i := range n {
-		if clients[i], err = flow.Dial(context.Background(), l, "tcp", ln.Addr().String()); err != nil {
-			t.Fatal(err)
-		}
-		if servers[i], err = ln.Accept(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l, ln := flowListener(t)
+	clients, servers := dialPairs(t, l, ln, n)
 	runtime.GC()
 	before := stackInUse()
 	parked := make(chan struct{}, n)
@@ -119,7 +89,7 @@ func TestEchoFlowStackStaysSmall(t *testing.T) {
 		fs[i] = flow.Go(l, func(f *flow.Flow) {
 			parked <- struct{}{}
 			for {
-				b, err := servers[i].(*flow.Conn).Next()
+				b, err := servers[i].Next()
 				if err != nil {
 					return
 				}
@@ -156,4 +126,36 @@ func TestEchoFlowStackStaysSmall(t *testing.T) {
 	for _, f := range fs {
 		waitFlow(t, f)
 	}
+}
+
+// flowListener listens with flow.Listen on a one-loop group; the
+// listener closes when the test ends.
+func flowListener(t *testing.T) (*loop.Loop, *flow.Listener) {
+	t.Helper()
+	g := startGroup(t, 1)
+	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return g.Loops()[0], ln
+}
+
+// dialPairs opens n connections to ln from l: the client ends and the
+// server ends, the caller's to close.
+func dialPairs(t *testing.T, l *loop.Loop, ln *flow.Listener, n int) (clients, servers []*flow.Conn) {
+	t.Helper()
+	clients, servers = make([]*flow.Conn, n), make([]*flow.Conn, n)
+	for i := range n {
+		c, err := flow.Dial(context.Background(), l, "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i], servers[i] = c, s.(*flow.Conn)
+	}
+	return clients, servers
 }

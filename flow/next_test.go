@@ -145,25 +145,8 @@ func TestNextErrors(t *testing.T) {
 // the 4 KiB a Read buffer would add. Memory, not time: asserted.
 func TestNextHoldsNoBuffer(t *testing.T) {
 	const n = 500
-	g := startGroup(t, 1)
-	l := g.Loops()[0]
-	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	clients := make([]*flow.Conn, n)
-	servers := make([]*flow.Conn, n)
-	for i := range n {
-		if clients[i], err = flow.Dial(context.Background(), l, "tcp", ln.Addr().String()); err != nil {
-			t.Fatal(err)
-		}
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		servers[i] = s.(*flow.Conn)
-	}
+	l, ln := flowListener(t)
+	clients, servers := dialPairs(t, l, ln, n)
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
