@@ -53,15 +53,13 @@ type Conn struct {
 	rdl, wdl time.Time
 	rtimer   loop.Timer
 	wtimer   loop.Timer
-	rfire    func()
+	rfire    func() // the deadline timers' callbacks, made by the first deadline
 	wfire    func()
 	made     func(*Conn) // ConnectionMade's hook for Dial and Listen
 }
 
 func newConn(network string) *Conn {
 	c := &Conn{net: network}
-	c.rfire = c.onReadDeadline
-	c.wfire = c.onWriteDeadline
 	return c
 }
 
@@ -482,6 +480,9 @@ func (c *Conn) setDeadlines(rt, wt time.Time, r, w bool) error {
 		}
 		if r {
 			c.rdl = rt
+			if c.rfire == nil {
+				c.rfire = c.onReadDeadline
+			}
 			if c.rtimer != 0 {
 				c.l.CancelTimer(c.rtimer)
 				c.rtimer = 0
@@ -492,6 +493,9 @@ func (c *Conn) setDeadlines(rt, wt time.Time, r, w bool) error {
 		}
 		if w {
 			c.wdl = wt
+			if c.wfire == nil {
+				c.wfire = c.onWriteDeadline
+			}
 			if c.wtimer != 0 {
 				c.l.CancelTimer(c.wtimer)
 				c.wtimer = 0

@@ -40,8 +40,7 @@ type Flow struct {
 	sleeping bool
 	yielding bool // in the run queue by its own Yield
 
-	readyFn   func() // f.readyOnLoop, bound once so posting it does not allocate
-	timeoutFn func()
+	timeoutFn func() // f.onTimeout, made by the first timed wait
 
 	lprev, lnext *Flow // the scheduler's list of live flows
 	rnext        *Flow // the next in the run queue
@@ -77,8 +76,6 @@ var errSwitchInNoSwitch = errors.New("flow: switch inside NoSwitch")
 // loop.ErrClosed.
 func Go(l *loop.Loop, fn func(f *Flow)) *Flow {
 	f := &Flow{l: l, s: schedFor(l), fn: fn}
-	f.readyFn = f.readyOnLoop
-	f.timeoutFn = f.onTimeout
 	f.w.f = f
 	if l.InLoop() {
 		f.admit()

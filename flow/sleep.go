@@ -35,7 +35,7 @@ func (f *Flow) sleep(ctx context.Context, d time.Duration) error {
 		}
 	}
 	f.w.reset()
-	if f.timer = f.l.CallAt(when, f.timeoutFn); f.timer == 0 {
+	if f.timer = f.l.CallAt(when, f.onTimeoutFn()); f.timer == 0 {
 		f.sleeping = false
 		return loop.ErrClosed
 	}

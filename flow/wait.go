@@ -60,7 +60,7 @@ func (w *waiter) wakeFrom(err error) {
 			w.q.remove(w)
 		}
 		w.err = err
-		_ = f.l.Post(f.readyFn)
+		_ = f.l.Post(f.readyOnLoop)
 		return
 	}
 	w.wake(err)
@@ -144,7 +144,7 @@ func (f *Flow) park(ctx context.Context, q *waitq, cancellable bool) error {
 	// Cancel, which cancels it, aborts the park directly.
 	if ctx != nil && cancellable && !f.ownContext(ctx) {
 		if dl, ok := ctx.Deadline(); ok && f.timer == 0 {
-			f.timer = f.l.CallAt(dl, f.timeoutFn)
+			f.timer = f.l.CallAt(dl, f.onTimeoutFn())
 		}
 		if ctx.Done() != nil {
 			seq := f.seq
@@ -229,6 +229,15 @@ func (f *Flow) abortFrom(seq uint32, err error) {
 		return
 	}
 	_ = f.l.Post(func() { f.abort(seq, err) })
+}
+
+// onTimeoutFn is f.onTimeout as a func, made once: most flows never wait
+// with a deadline, and a bound method value is an allocation.
+func (f *Flow) onTimeoutFn() func() {
+	if f.timeoutFn == nil {
+		f.timeoutFn = f.onTimeout
+	}
+	return f.timeoutFn
 }
 
 // onTimeout is the flow's timer: a Sleep's end, or a context's deadline.
