@@ -38,24 +38,20 @@ type Conn struct {
 	laddr, raddr net.Addr
 
 	// Loop only from here on.
-	buf      []byte // received, not yet read: buf[roff:]
-	roff     int
-	lent     bool   // Next returned a view of buf: keep its array until the next read
-	lentBuf  []byte // an array Next lent that new data had to move out of
-	rpaused  bool   // reading paused at readLimit
-	eof      bool
-	lost     bool
-	cause    error
-	closed   bool
-	wpaused  bool // the transport asked to pause writing
-	readers  waitq
-	writers  waitq
-	rdl, wdl time.Time
-	rtimer   loop.Timer
-	wtimer   loop.Timer
-	rfire    func() // the deadline timers' callbacks, made by the first deadline
-	wfire    func()
-	made     func(*Conn) // ConnectionMade's hook for Dial and Listen
+	buf     []byte // received, not yet read: buf[roff:]
+	roff    int
+	lent    bool   // Next returned a view of buf: keep its array until the next read
+	lentBuf []byte // an array Next lent that new data had to move out of
+	rpaused bool   // reading paused at readLimit
+	eof     bool
+	lost    bool
+	cause   error
+	closed  bool
+	wpaused bool // the transport asked to pause writing
+	readers waitq
+	writers waitq
+	rd, wd  deadline
+	made    func(*Conn) // ConnectionMade's hook for Dial and Listen
 }
 
 func newConn(network string) *Conn {
@@ -125,14 +121,8 @@ func (c *Conn) ResumeWriting() {
 }
 
 func (c *Conn) stopTimers() {
-	if c.rtimer != 0 {
-		c.l.CancelTimer(c.rtimer)
-		c.rtimer = 0
-	}
-	if c.wtimer != 0 {
-		c.l.CancelTimer(c.wtimer)
-		c.wtimer = 0
-	}
+	c.rd.stop(c.l)
+	c.wd.stop(c.l)
 }
 
 func (c *Conn) opErr(op string, err error) error {
@@ -145,11 +135,6 @@ func (c *Conn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.net, Source: c.laddr, Addr: c.raddr, Err: err}
 }
 
-// expired reports whether deadline t has passed on the loop's clock.
-func (c *Conn) expired(t time.Time) bool {
-	return !t.IsZero() && !time.Now().Before(t)
-}
-
 // readStep is one try at a Read (loop only): it reports true when the call
 // is over (w.n and w.err say how), or queues w to wait.
 func (c *Conn) readStep(w *waiter) bool {
@@ -159,7 +144,7 @@ func (c *Conn) readStep(w *waiter) bool {
 		return true
 	case c.closed:
 		w.err = c.opErr("read", net.ErrClosed)
-	case c.expired(c.rdl):
+	case c.rd.expired():
 		w.err = c.opErr("read", os.ErrDeadlineExceeded)
 	case !w.borrow && len(w.p) == 0:
 	case c.roff < len(c.buf) && w.borrow:
@@ -184,9 +169,7 @@ func (c *Conn) readStep(w *waiter) bool {
 		}
 	default:
 		c.readers.push(w)
-		if c.rtimer == 0 && !c.rdl.IsZero() {
-			c.rtimer = c.l.CallAt(c.rdl, c.rfire)
-		}
+		c.rd.arm(c.l)
 		return false
 	}
 	return true
@@ -266,14 +249,9 @@ func (c *Conn) drained() {
 	}
 }
 
-func (c *Conn) onReadDeadline() {
-	c.rtimer = 0
-	if c.expired(c.rdl) {
-		c.readers.wakeAll(c.opErr("read", os.ErrDeadlineExceeded))
-	} else if !c.rdl.IsZero() && c.readers.head != nil {
-		c.rtimer = c.l.CallAt(c.rdl, c.rfire)
-	}
-}
+func (c *Conn) onReadDeadline() { c.rd.fired(c.l, &c.readers, c.readTimeout) }
+
+func (c *Conn) readTimeout() error { return c.opErr("read", os.ErrDeadlineExceeded) }
 
 // writeStep queues as much of w.p[w.n:] as the transport takes before it
 // asks to pause; it reports true when the call is over.
@@ -288,13 +266,11 @@ func (c *Conn) writeStep(w *waiter) bool {
 				cause = net.ErrClosed
 			}
 			w.err = c.opErr("write", cause)
-		case c.expired(c.wdl):
-			w.err = c.opErr("write", os.ErrDeadlineExceeded)
+		case c.wd.expired():
+			w.err = c.writeTimeout()
 		case c.wpaused:
 			c.writers.push(w)
-			if c.wtimer == 0 && !c.wdl.IsZero() {
-				c.wtimer = c.l.CallAt(c.wdl, c.wfire)
-			}
+			c.wd.arm(c.l)
 			return false
 		default:
 			end := min(len(w.p), w.n+writeChunk)
@@ -308,14 +284,9 @@ func (c *Conn) writeStep(w *waiter) bool {
 	return true
 }
 
-func (c *Conn) onWriteDeadline() {
-	c.wtimer = 0
-	if c.expired(c.wdl) {
-		c.writers.wakeAll(c.opErr("write", os.ErrDeadlineExceeded))
-	} else if !c.wdl.IsZero() && c.writers.head != nil {
-		c.wtimer = c.l.CallAt(c.wdl, c.wfire)
-	}
-}
+func (c *Conn) onWriteDeadline() { c.wd.fired(c.l, &c.writers, c.writeTimeout) }
+
+func (c *Conn) writeTimeout() error { return c.opErr("write", os.ErrDeadlineExceeded) }
 
 // do runs step until it reports the call over: in a flow of c's loop by
 // parking between tries, elsewhere by posting each try to the loop and
@@ -479,30 +450,16 @@ func (c *Conn) setDeadlines(rt, wt time.Time, r, w bool) error {
 			return
 		}
 		if r {
-			c.rdl = rt
-			if c.rfire == nil {
-				c.rfire = c.onReadDeadline
+			if c.rd.fire == nil {
+				c.rd.fire = c.onReadDeadline
 			}
-			if c.rtimer != 0 {
-				c.l.CancelTimer(c.rtimer)
-				c.rtimer = 0
-			}
-			if c.readers.head != nil {
-				c.onReadDeadline()
-			}
+			c.rd.set(c.l, rt, &c.readers)
 		}
 		if w {
-			c.wdl = wt
-			if c.wfire == nil {
-				c.wfire = c.onWriteDeadline
+			if c.wd.fire == nil {
+				c.wd.fire = c.onWriteDeadline
 			}
-			if c.wtimer != 0 {
-				c.l.CancelTimer(c.wtimer)
-				c.wtimer = 0
-			}
-			if c.writers.head != nil {
-				c.onWriteDeadline()
-			}
+			c.wd.set(c.l, wt, &c.writers)
 		}
 	})
 	if err != nil || closed {

@@ -29,9 +29,7 @@ type PacketConn struct {
 	closed  bool
 	lost    bool
 	cause   error
-	rdl     time.Time
-	rtimer  loop.Timer
-	rfire   func()
+	rd      deadline
 }
 
 type datagram struct {
@@ -43,7 +41,7 @@ type datagram struct {
 // flow (ctx its context) it parks while a pool worker sets it up.
 func ListenPacket(ctx context.Context, l *loop.Loop, network, address string) (*PacketConn, error) {
 	pc := &PacketConn{l: l}
-	pc.rfire = pc.onReadDeadline
+	pc.rd.fire = pc.onReadDeadline
 	listen := func(context.Context) error {
 		var err error
 		pc.t, err = transport.ListenPacket(l, network, address, pc)
@@ -104,8 +102,8 @@ func (pc *PacketConn) readStep(w *waiter) bool {
 		return true
 	case pc.closed || pc.lost:
 		w.err = pc.opErr("read", net.ErrClosed)
-	case !pc.rdl.IsZero() && !time.Now().Before(pc.rdl):
-		w.err = pc.opErr("read", os.ErrDeadlineExceeded)
+	case pc.rd.expired():
+		w.err = pc.readTimeout()
 	case len(pc.queue) > 0:
 		d := pc.queue[0]
 		pc.queue[0] = datagram{}
@@ -118,22 +116,15 @@ func (pc *PacketConn) readStep(w *waiter) bool {
 		w.from = d.from
 	default:
 		pc.readers.push(w)
-		if pc.rtimer == 0 && !pc.rdl.IsZero() {
-			pc.rtimer = pc.l.CallAt(pc.rdl, pc.rfire)
-		}
+		pc.rd.arm(pc.l)
 		return false
 	}
 	return true
 }
 
-func (pc *PacketConn) onReadDeadline() {
-	pc.rtimer = 0
-	if !pc.rdl.IsZero() && !time.Now().Before(pc.rdl) {
-		pc.readers.wakeAll(pc.opErr("read", os.ErrDeadlineExceeded))
-	} else if !pc.rdl.IsZero() && pc.readers.head != nil {
-		pc.rtimer = pc.l.CallAt(pc.rdl, pc.rfire)
-	}
-}
+func (pc *PacketConn) onReadDeadline() { pc.rd.fired(pc.l, &pc.readers, pc.readTimeout) }
+
+func (pc *PacketConn) readTimeout() error { return pc.opErr("read", os.ErrDeadlineExceeded) }
 
 // ReadFrom implements net.PacketConn: one datagram, truncated to p.
 func (pc *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -215,10 +206,7 @@ func (pc *PacketConn) Close() error {
 	run := func() {
 		pc.closed = true
 		pc.readers.wakeAll(nil)
-		if pc.rtimer != 0 {
-			pc.l.CancelTimer(pc.rtimer)
-			pc.rtimer = 0
-		}
+		pc.rd.stop(pc.l)
 	}
 	if pc.l.InLoop() {
 		run()
@@ -241,14 +229,7 @@ func (pc *PacketConn) SetDeadline(t time.Time) error { return pc.SetReadDeadline
 // SetReadDeadline implements net.PacketConn.
 func (pc *PacketConn) SetReadDeadline(t time.Time) error {
 	set := func() {
-		pc.rdl = t
-		if pc.rtimer != 0 {
-			pc.l.CancelTimer(pc.rtimer)
-			pc.rtimer = 0
-		}
-		if pc.readers.head != nil {
-			pc.onReadDeadline()
-		}
+		pc.rd.set(pc.l, t, &pc.readers)
 	}
 	if pc.l.InLoop() {
 		set()
