@@ -72,34 +72,6 @@ func newSocket(t testing.TB, typ int) int {
 	return fd
 }
 
-// dialAsync connects n clients to addr with Go's net package, off the
-// port's goroutine, and closes them when the test ends.
-func dialAsync(t testing.TB, addr netip.AddrPort, n int) {
-	t.Helper()
-	conns := make(chan net.Conn, n)
-	errs := make(chan error, n)
-	for range n {
-		go func() {
-			c, err := net.Dial("tcp", addr.String())
-			if err != nil {
-				errs <- err
-				return
-			}
-			conns <- c
-		}()
-	}
-	t.Cleanup(func() {
-		for range n {
-			select {
-			case c := <-conns:
-				c.Close()
-			case err := <-errs:
-				t.Errorf("dial %v: %v", addr, err)
-			}
-		}
-	})
-}
-
 // connPair accepts a connection from a Go net.Conn peer with the Accept
 // op and returns the accepted socket and the peer.
 func connPair(t testing.TB, p *testPort) (int, net.Conn) {
@@ -124,35 +96,6 @@ func connPair(t testing.TB, p *testPort) (int, net.Conn) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return int(c.Res), conn
-}
-
-// tcpPair connects a client socket to a fresh listener with the Connect
-// and Accept operations and returns both ends.
-func tcpPair(t testing.TB, p *testPort) (client, server int) {
-	t.Helper()
-	ln, addr := listenTCP(t)
-	client = newSocket(t, syscall.SOCK_STREAM)
-	kc, ka := p.register(), p.register()
-	p.submit(kc, port.Connect(client, addr))
-	p.submit(ka, port.Accept(ln))
-	server = -1
-	for _, c := range p.waitN(2) {
-		switch c.Key {
-		case kc:
-			wantRes(t, "connect", c, 0)
-		case ka:
-			if c.Res < 0 {
-				t.Fatalf("accept: %v", c.Err())
-			}
-			server = int(c.Res)
-			closeOnCleanup(t, server)
-		default:
-			t.Fatalf("completion %+v for an unknown key", c)
-		}
-	}
-	p.Release(kc)
-	p.Release(ka)
-	return client, server
 }
 
 var pipeSeq atomic.Int64
@@ -200,35 +143,6 @@ func overlappedFile(t testing.TB) int {
 		os.Remove(dir)
 	})
 	return int(h)
-}
-
-// pattern returns n bytes that differ from their neighbours, so a lost,
-// doubled or reordered chunk shows.
-func pattern(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte((i * 2654435761) >> 13)
-	}
-	return b
-}
-
-// mustWrite writes all of b to the peer.
-func mustWrite(t testing.TB, c net.Conn, b []byte) {
-	t.Helper()
-	if _, err := c.Write(b); err != nil {
-		t.Fatalf("peer write: %v", err)
-	}
-}
-
-// writeAsync writes b to the peer from another goroutine (a large write
-// blocks until the port has read enough) and reports the error.
-func writeAsync(c net.Conn, b []byte) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Write(b)
-		done <- err
-	}()
-	return done
 }
 
 func TestBackendIsIOCP(t *testing.T) {

@@ -1,3 +1,5 @@
+//go:build linux || windows
+
 package port_test
 
 import (
@@ -9,7 +11,9 @@ import (
 	"github.com/cport/cport/port"
 )
 
-// ReadFile and WriteFile with an OVERLAPPED on named pipes and files.
+// Read and Write on pipes and files: pipe(2) and regular files on Linux,
+// overlapped named pipes and files on Windows (pipe and tempFile come
+// from the platform's fixtures).
 
 func TestPipeWriteRead(t *testing.T) {
 	p := openPort(t, port.Config{})
@@ -91,7 +95,7 @@ func TestPipeLargeTransfer(t *testing.T) {
 
 func TestFileReadWriteAtOffset(t *testing.T) {
 	p := openPort(t, port.Config{})
-	fd := overlappedFile(t)
+	fd := tempFile(t)
 	wantRes(t, "write at 0", p.do(port.Write(fd, []byte("0123456789"), 0)), 10)
 	wantRes(t, "write at 4", p.do(port.Write(fd, []byte("abc"), 4)), 3)
 	buf := make([]byte, 8)
