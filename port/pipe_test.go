@@ -28,7 +28,7 @@ func TestPipeWriteRead(t *testing.T) {
 
 func TestPipeReadEOF(t *testing.T) {
 	p := openPort(t, port.Config{})
-	r, w := pipe(t)
+	r, w := pipeOwnWriter(t) // closed below by the Close op
 	k := p.register()
 	p.submit(k, port.Read(r, make([]byte, 16), -1))
 	wantRes(t, "close of the write end", p.do(port.Close(w)), 0)

@@ -32,15 +32,25 @@ func socketPair(t testing.TB) (int, int) {
 	return fds[0], fds[1]
 }
 
-// pipe returns a pipe's read and write ends.
+// pipe returns a pipe's read and write ends, both closed when the test
+// ends.
 func pipe(t testing.TB) (int, int) {
+	t.Helper()
+	r, w := pipeOwnWriter(t)
+	closeOnCleanup(t, w)
+	return r, w
+}
+
+// pipeOwnWriter returns a pipe whose read end is closed when the test ends
+// and whose write end the test closes itself: closing it again at cleanup
+// could close a descriptor that has been reused meanwhile.
+func pipeOwnWriter(t testing.TB) (int, int) {
 	t.Helper()
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		t.Fatalf("pipe2: %v", err)
 	}
 	closeOnCleanup(t, fds[0])
-	closeOnCleanup(t, fds[1])
 	return fds[0], fds[1]
 }
 

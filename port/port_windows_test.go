@@ -101,8 +101,20 @@ func connPair(t testing.TB, p *testPort) (int, net.Conn) {
 var pipeSeq atomic.Int64
 
 // pipe returns the read and write ends of a new overlapped byte-mode
-// named pipe (anonymous pipes cannot do overlapped I/O).
+// named pipe (anonymous pipes cannot do overlapped I/O), both closed when
+// the test ends.
 func pipe(t testing.TB) (int, int) {
+	t.Helper()
+	r, w := pipeOwnWriter(t)
+	closeOnCleanup(t, w)
+	return r, w
+}
+
+// pipeOwnWriter returns a pipe whose read end is closed when the test ends
+// and whose write end the test closes itself. Closing it again at cleanup
+// would close whatever took the handle value meanwhile, such as one of the
+// runtime's own event or thread handles.
+func pipeOwnWriter(t testing.TB) (int, int) {
 	t.Helper()
 	name, _ := windows.UTF16PtrFromString(fmt.Sprintf(`\\.\pipe\cport-test-%d-%d`, os.Getpid(), pipeSeq.Add(1)))
 	r, err := windows.CreateNamedPipe(name,
@@ -116,7 +128,6 @@ func pipe(t testing.TB) (int, int) {
 	if err != nil {
 		t.Fatalf("CreateFile(pipe): %v", err)
 	}
-	closeOnCleanup(t, int(w))
 	return int(r), int(w)
 }
 
