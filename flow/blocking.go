@@ -75,7 +75,7 @@ func (p *Pool) run(f *Flow, ctx context.Context, fn func(context.Context) error,
 	f.w.reset()
 	j.seq = f.seq + 1 // the park below
 	p.submit(j)
-	err := f.park(ctx, nil, true)
+	err := f.park(ctx, nil, cancellable)
 	j.stop()
 	return err
 }

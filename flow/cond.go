@@ -19,12 +19,12 @@ func (c *Cond) Wait(ctx context.Context) error {
 		return err
 	}
 	c.L.Unlock()
-	err = f.park(ctx, &c.waiters, true)
+	err = f.park(ctx, &c.waiters, cancellable)
 	// Relocking cannot be cancelled: the caller expects to hold the lock.
 	if err := f.check(noCtx, false); err != nil {
 		return err
 	}
-	_ = c.L.lock(f, noCtx, false)
+	_ = c.L.lock(f, noCtx, uncancellable)
 	return err
 }
 

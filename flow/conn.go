@@ -300,7 +300,7 @@ func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool)
 		w.reset()
 		w.p = p
 		for !step(c, w) {
-			if err := f.park(ctx, nil, true); err != nil {
+			if err := f.park(ctx, nil, cancellable); err != nil {
 				w.err = err
 			}
 			if err := f.check(ctx, true); err != nil && w.err == nil {

@@ -20,7 +20,7 @@ func (e *Event) Wait(ctx context.Context) error {
 	if e.set {
 		return nil
 	}
-	return f.park(ctx, &e.waiters, true)
+	return f.park(ctx, &e.waiters, cancellable)
 }
 
 // Set sets e and wakes every waiter.

@@ -203,7 +203,7 @@ func (f *Flow) Join(ctx context.Context) error {
 	w.abortFn = f.unjoin
 	f.joiners.push(w)
 	f.mu.Unlock()
-	if err := self.park(ctx, nil, true); err != nil {
+	if err := self.park(ctx, nil, cancellable); err != nil {
 		return err
 	}
 	f.mu.Lock()

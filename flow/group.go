@@ -78,7 +78,7 @@ func (g *Group) Wait(ctx context.Context) error {
 	if g.left > 0 {
 		err := f.check(ctx, true)
 		if err == nil {
-			err = f.park(ctx, &g.waiters, true)
+			err = f.park(ctx, &g.waiters, cancellable)
 		}
 		if err != nil {
 			if g.err == nil {
@@ -86,7 +86,7 @@ func (g *Group) Wait(ctx context.Context) error {
 			}
 			g.Cancel()
 			for g.left > 0 {
-				_ = f.park(noCtx, &g.waiters, false)
+				_ = f.park(noCtx, &g.waiters, uncancellable)
 			}
 		}
 	}

@@ -122,7 +122,7 @@ func (ln *Listener) accept(ctx context.Context) (net.Conn, error) {
 				}
 				pctx, cancel = context.WithDeadline(pctx, dl)
 			}
-			err := f.park(pctx, nil, true)
+			err := f.park(pctx, nil, cancellable)
 			if cancel != nil {
 				cancel()
 			}

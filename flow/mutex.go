@@ -20,17 +20,17 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.lock(f, ctx, true)
+	return m.lock(f, ctx, cancellable)
 }
 
 // lock takes m for f, which has made its checks.
-func (m *Mutex) lock(f *Flow, ctx context.Context, cancellable bool) error {
+func (m *Mutex) lock(f *Flow, ctx context.Context, mode parkMode) error {
 	if !m.locked {
 		m.locked = true
 		return nil
 	}
 	// Unlock hands the lock over before waking us: on success we hold it.
-	return f.park(ctx, &m.waiters, cancellable)
+	return f.park(ctx, &m.waiters, mode)
 }
 
 // TryLock locks m if it is free and reports whether it did.

@@ -156,7 +156,7 @@ func (pc *PacketConn) read(ctx context.Context, p []byte) (int, netip.AddrPort, 
 		w.reset()
 		w.p = p
 		for !pc.readStep(w) {
-			if err := f.park(ctx, nil, true); err != nil {
+			if err := f.park(ctx, nil, cancellable); err != nil {
 				w.err = err
 			}
 		}

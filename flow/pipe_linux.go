@@ -146,7 +146,7 @@ func (p *Pipe) do(ctx context.Context, b []byte, step func(*Pipe, *waiter) bool)
 		w.reset()
 		w.p = b
 		for !step(p, w) {
-			if err := f.park(ctx, nil, true); err != nil {
+			if err := f.park(ctx, nil, cancellable); err != nil {
 				w.err = err
 			}
 		}

@@ -226,7 +226,7 @@ func (c *Cmd) Wait() error {
 		if err := f.check(noCtx, true); err != nil {
 			return err
 		}
-		if err := f.park(noCtx, &c.waiters, true); err != nil {
+		if err := f.park(noCtx, &c.waiters, cancellable); err != nil {
 			return err
 		}
 	}

@@ -39,7 +39,7 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		return ErrQueueClosed
 	}
 	if q.n+q.forPutters >= len(q.ring) {
-		if err := f.park(ctx, &q.putters, true); err != nil {
+		if err := f.park(ctx, &q.putters, cancellable); err != nil {
 			return err
 		}
 		q.forPutters--
@@ -80,7 +80,7 @@ func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	if q.closed {
 		return zero, ErrQueueClosed
 	}
-	if err := f.park(ctx, &q.getters, true); err != nil {
+	if err := f.park(ctx, &q.getters, cancellable); err != nil {
 		return zero, err
 	}
 	q.forGetters--

@@ -23,7 +23,7 @@ func (s *Semaphore) Acquire(ctx context.Context) error {
 		s.free--
 		return nil
 	}
-	return f.park(ctx, &s.waiters, true)
+	return f.park(ctx, &s.waiters, cancellable)
 }
 
 // TryAcquire takes a permit if one is free.

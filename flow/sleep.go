@@ -39,7 +39,7 @@ func (f *Flow) sleep(ctx context.Context, d time.Duration) error {
 		f.sleeping = false
 		return loop.ErrClosed
 	}
-	return f.park(ctx, nil, true)
+	return f.park(ctx, nil, cancellable)
 }
 
 func sleepBlocking(ctx context.Context, d time.Duration) error {
@@ -63,14 +63,4 @@ func sleepBlocking(ctx context.Context, d time.Duration) error {
 // (gevent's sleep(0)). With nothing else ready it returns at once. Only f
 // itself may call it; it fails with context.Canceled if f is cancelled,
 // and is not interrupted by a later Cancel.
-func (f *Flow) Yield() error {
-	if !f.l.InLoop() || f.s.current != f {
-		return ErrNotInFlow
-	}
-	if err := f.check(noCtx, true); err != nil {
-		return err
-	}
-	f.w.reset()
-	f.yielding = true
-	return f.park(noCtx, nil, true)
-}
+func (f *Flow) Yield() error { return f.park(noCtx, nil, yieldTurn) }

@@ -124,16 +124,40 @@ func (f *Flow) check(ctx context.Context, cancellable bool) error {
 	return nil
 }
 
+// parkMode says what may end a park besides its waker.
+type parkMode uint8
+
+const (
+	// uncancellable: only the waker; for waits that must finish, such as
+	// retaking a Cond's mutex.
+	uncancellable parkMode = iota
+	// cancellable: also Cancel and ctx's deadline or cancellation.
+	cancellable
+	// yieldTurn: a Yield, which park checks and queues itself, so that
+	// Yield is no frame of its own between the caller and the switch.
+	yieldTurn
+)
+
 // park switches away until f.w is woken or the wait is aborted: by
-// Cancel, by ctx's deadline (a loop timer), or by ctx's cancellation. It
-// queues f.w on q first, if q is not nil. It returns f.w.err. Call check
-// first.
+// Cancel, by ctx's deadline (a loop timer), or by ctx's cancellation
+// (unless mode is uncancellable). It queues f.w on q first, if q is not
+// nil. It returns f.w.err. Call check first, except for a yieldTurn.
 //
 // The frames live across a switch are resumed by returns the CPU cannot
 // predict (its return stack belongs to the other coroutine), so park is
 // one function, the scheduler's driving inlined: a blocking call is then
 // caller, park, and the coroutine switch.
-func (f *Flow) park(ctx context.Context, q *waitq, cancellable bool) error {
+func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
+	if mode == yieldTurn {
+		if !f.l.InLoop() || f.s.current != f {
+			return ErrNotInFlow
+		}
+		if err := f.check(noCtx, true); err != nil {
+			return err
+		}
+		f.w.reset()
+		f.yielding = true
+	}
 	if q != nil {
 		f.w.reset()
 		q.push(&f.w)
@@ -142,7 +166,7 @@ func (f *Flow) park(ctx context.Context, q *waitq, cancellable bool) error {
 	f.seq++
 	// The flow's own context needs no watching: it has no deadline, and
 	// Cancel, which cancels it, aborts the park directly.
-	if ctx != nil && cancellable && !f.ownContext(ctx) {
+	if ctx != nil && mode == cancellable && !f.ownContext(ctx) {
 		if dl, ok := ctx.Deadline(); ok && f.timer == 0 {
 			f.timer = f.l.CallAt(dl, f.onTimeoutFn())
 		}

@@ -33,5 +33,5 @@ func (wg *WaitGroup) Wait(ctx context.Context) error {
 	if wg.n == 0 {
 		return nil
 	}
-	return f.park(ctx, &wg.waiters, true)
+	return f.park(ctx, &wg.waiters, cancellable)
 }
