@@ -127,6 +127,7 @@ type epollBackend struct {
 	ev       unix.EpollEvent
 	pfd      unix.PollFd
 	zeroTS   unix.Timespec
+	waitTS   unix.Timespec // epoll_pwait2's timeout
 	soErr    int32
 	soLen    uint32
 	wakeRead [8]byte
@@ -134,6 +135,11 @@ type epollBackend struct {
 	wakePending atomic.Bool // a wake-up is written and not yet drained
 	wakeMu      sync.Mutex  // orders wake's write against close of the eventfd
 	wakeClosed  bool        // guarded by wakeMu
+
+	// pwait2 says the kernel has epoll_pwait2 (5.11), whose timeout is in
+	// nanoseconds: timers then fire when due, as on io_uring, rather than
+	// up to a millisecond late.
+	pwait2 bool
 }
 
 // openEpoll creates an epoll backend with its wake-up eventfd.
@@ -167,6 +173,8 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	if bufs != nil {
 		b.free = newFreeBuffers(bufs.count)
 	}
+	_, err = epollPwait2(epfd, b.events, &b.zeroTS)
+	b.pwait2 = err != unix.ENOSYS
 	return b, nil
 }
 
@@ -236,7 +244,7 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 		b.startQueued()
 		b.runAgain()
 		b.expireTimers(b.now())
-		ms := 0
+		wait := time.Duration(0)
 		switch {
 		case b.cq.len() > 0 || len(b.again) > 0:
 			if b.parked == 0 && len(b.again) == 0 {
@@ -244,18 +252,18 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 				return b.cq.fill(out), nil
 			}
 		case timeout != 0:
-			ms = -1
+			wait = -1
 			now := b.now()
 			if timeout > 0 {
-				ms = int(msUntil(end, now, 1<<31-1))
+				wait = time.Duration(max(end-now, 0))
 			}
 			if t, ok := b.nextTimer(); ok {
-				if d := int(msUntil(t, now, 1<<31-1)); ms < 0 || d < ms {
-					ms = d
+				if d := time.Duration(max(t-now, 0)); wait < 0 || d < wait {
+					wait = d
 				}
 			}
 		}
-		n, err := unix.EpollWait(b.epfd, b.events, ms)
+		n, err := b.epollWait(wait)
 		if err != nil && err != unix.EINTR {
 			return b.cq.fill(out), os.NewSyscallError("epoll_wait", err)
 		}
@@ -265,6 +273,34 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 			return b.cq.fill(out), nil
 		}
 	}
+}
+
+// epollWait waits up to d for events (d < 0: without limit).
+func (b *epollBackend) epollWait(d time.Duration) (int, error) {
+	if !b.pwait2 {
+		ms := -1
+		if d >= 0 {
+			ms = int(msUntil(int64(d), 0, 1<<31-1))
+		}
+		return unix.EpollWait(b.epfd, b.events, ms)
+	}
+	if d < 0 {
+		return epollPwait2(b.epfd, b.events, nil)
+	}
+	b.waitTS = unix.NsecToTimespec(int64(d))
+	return epollPwait2(b.epfd, b.events, &b.waitTS)
+}
+
+// epollPwait2 is epoll_pwait2(2) without a signal mask: epoll_wait with a
+// timespec timeout (nil: none). x/sys/unix has no wrapper for it.
+func epollPwait2(epfd int, events []unix.EpollEvent, timeout *unix.Timespec) (int, error) {
+	n, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(epfd),
+		uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)),
+		uintptr(unsafe.Pointer(timeout)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // wake makes the current or next wait return by writing the eventfd.
