@@ -64,9 +64,10 @@ type Loop struct {
 	flushers      []Flusher // run before the next poll (flush.go)
 	spareFlushers []Flusher
 
-	base       time.Time // loop time zero; Now is base plus now
-	now        int64     // nanoseconds since base, refreshed each iteration
-	iterations uint64
+	base        time.Time // loop time zero; Now is base plus now
+	now         int64     // nanoseconds since base, refreshed each iteration
+	iterations  uint64
+	rescheduled int64 // now at the loop goroutine's last pass through the Go scheduler (sysmon.go)
 
 	slow    time.Duration
 	onSlow  func(string, time.Duration)
@@ -165,6 +166,7 @@ func (l *Loop) iterate() error {
 	if timeout != 0 {
 		l.posts.sleeping.Store(false)
 		l.tick()
+		l.passScheduler()
 	}
 	l.dispatchAll(l.batch[:n]) // 4. look each key up and call back
 	l.takePosts()
