@@ -74,14 +74,19 @@ for pkg in "${pkgs[@]}"; do
 		echo "ok  	$pkg	${secs}s	($passed passed, $skipped skipped, under wine)"
 	else
 		# -test.v streams a test's log lines before its --- FAIL line:
-		# print each failed test from its === RUN on, and any panic.
+		# print each failed test from its === RUN on, and a crash's
+		# message with the first 60 lines of its traceback (the rest,
+		# every goroutine's stack, would bury the message in CI's log).
 		[ "${CPORT_WINE_VERBOSE:-}" = 1 ] || awk '
+			/^(panic:|fatal error:|runtime: |Exception )/ && !crash { crash = 1; printf "%s", buf; buf = "" }
+			crash { if (crash++ <= 60) print; shown = 1; next }
 			/^=== (RUN|CONT|NAME)/ { buf = "" }
 			{ buf = buf $0 "\n" }
 			/^ *--- FAIL/ { printf "%s", buf; buf = ""; shown = 1 }
-			/^(panic:|fatal error:)/ { tail = 1 }
-			tail { print; shown = 1 }
-			END { if (!shown) printf "%s", buf }' "$log"
+			END {
+				if (crash > 61) printf "… %d more lines of traceback\n", crash - 61
+				if (!shown) printf "%s", buf
+			}' "$log"
 		if [ $rc = 124 ]; then echo "timed out after ${timeout_s}s"; fi
 		echo "FAIL	$pkg	${secs}s	($passed passed, exit $rc, under wine)"
 		failed+=("$pkg")
