@@ -149,11 +149,11 @@ const (
 // caller, park, and the coroutine switch.
 func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
 	if mode == yieldTurn {
-		if !f.l.InLoop() || f.s.current != f {
+		if !f.l.InLoop() || f.s.current != f { // InLoop first: off the loop, s is not ours to read
 			return ErrNotInFlow
 		}
-		if err := f.check(noCtx, true); err != nil {
-			return err
+		if f.noSwitch > 0 || f.cancelled.Load() {
+			return f.check(noCtx, true)
 		}
 		f.w.reset()
 		f.yielding = true
