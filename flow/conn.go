@@ -257,31 +257,55 @@ func (c *Conn) readTimeout() error { return c.opErr("read", os.ErrDeadlineExceed
 // asks to pause; it reports true when the call is over.
 func (c *Conn) writeStep(w *waiter) bool {
 	for w.err == nil && w.n < len(w.p) {
-		switch {
-		case c.closed:
-			w.err = c.opErr("write", net.ErrClosed)
-		case c.lost:
-			cause := c.cause
-			if cause == nil {
-				cause = net.ErrClosed
-			}
-			w.err = c.opErr("write", cause)
-		case c.wd.expired():
-			w.err = c.writeTimeout()
-		case c.wpaused:
-			c.writers.push(w)
-			c.wd.arm(c.l)
+		if !c.writable(w) {
 			return false
-		default:
-			end := min(len(w.p), w.n+writeChunk)
-			if err := transport.WriteBeforePoll(c.t, w.p[w.n:end]); err != nil {
-				w.err = c.opErr("write", err)
-				break
-			}
-			w.n = end
 		}
+		if w.err != nil {
+			break
+		}
+		end := min(len(w.p), w.n+writeChunk)
+		if err := transport.WriteBeforePoll(c.t, w.p[w.n:end]); err != nil {
+			w.err = c.opErr("write", err)
+			break
+		}
+		w.n = end
 	}
 	return true
+}
+
+// writable is the step of a wait until the transport takes writes: it
+// queues w and arms the write deadline while writing is paused (false),
+// else reports true, with w.err set if the connection takes no more.
+func (c *Conn) writable(w *waiter) bool {
+	if err := c.writeEnded(); err != nil {
+		w.err = err
+		return true
+	}
+	switch {
+	case c.wd.expired():
+		w.err = c.writeTimeout()
+	case c.wpaused:
+		c.writers.push(w)
+		c.wd.arm(c.l)
+		return false
+	}
+	return true
+}
+
+// writeEnded returns the error of a write on a closed or lost connection,
+// or nil.
+func (c *Conn) writeEnded() error {
+	switch {
+	case c.closed:
+		return c.opErr("write", net.ErrClosed)
+	case c.lost:
+		cause := c.cause
+		if cause == nil {
+			cause = net.ErrClosed
+		}
+		return c.opErr("write", cause)
+	}
+	return nil
 }
 
 func (c *Conn) onWriteDeadline() { c.wd.fired(c.l, &c.writers, c.writeTimeout) }

@@ -39,11 +39,13 @@
 //
 // # TLS
 //
-// crypto/tls runs unchanged over a Conn (ListenTLS, DialTLS), and
+// crypto/tls runs unchanged over a Conn (ListenTLS, DialTLS return a
+// TLSConn, a *tls.Conn whose writes wait for the watermark outside
+// crypto/tls's locks, so one flow may read while another writes), and
 // TLSServer serves a transport.Protocol over TLS. crypto/tls holds a
-// sync.Mutex during the handshake and each write: finish HandshakeContext
-// in one flow before a second flow uses the same tls.Conn, or a flow that
-// parks holding the lock freezes its loop.
+// sync.Mutex through the handshake: finish HandshakeContext in one flow
+// before a second flow uses the same connection, or a flow that parks
+// holding the lock freezes its loop.
 //
 // # Cancellation and deadlines
 //

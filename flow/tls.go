@@ -4,97 +4,94 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"sync/atomic"
 
 	"github.com/cport/cport/loop"
 )
 
-// crypto/tls guards a connection's sending side with a sync.Mutex, held
-// across the underlying Write. On a flow that Write may park (the
-// transport is past its high watermark), and if another flow of the loop
-// then needs the same mutex — a Read answering a KeyUpdate, or sending an
-// alert for a bad record — it blocks the loop's thread, and the parked
-// writer can never be resumed: the whole loop deadlocks. So the
-// connection under a tls.Conn, tlsWire, parks a Write for flow control
-// only while no Read is in progress on the connection, and a Read that
-// starts releases writers already parked: their bytes are queued past the
-// watermark instead. One flow that reads and writes in turn keeps full
-// flow control; a reader and a writer at once trade it for safety.
+// crypto/tls guards a connection's sending side with a sync.Mutex held
+// across the underlying Write, and its Read takes the same mutex to send
+// an alert or answer a KeyUpdate. Were that Write to park a flow at the
+// transport's high watermark, a Read in another flow of the loop needing
+// the mutex would block the loop's thread, and the parked writer could
+// never be resumed: the loop would deadlock. So flow control is applied
+// above crypto/tls, where no lock is held: TLSConn.Write waits for the
+// transport to drop below its watermark, then hands crypto/tls at most
+// tlsWriteChunk bytes, whose records the connection under it, tlsWire,
+// queues without ever parking. A writer overshoots the watermark by at
+// most one chunk and its records' overhead, however many flows read.
 
-// tlsWire is the net.Conn crypto/tls runs over: a Conn whose writes never
-// park while a read may need the sending side.
+// tlsWriteChunk bounds the bytes TLSConn.Write gives crypto/tls per wait
+// for the watermark: four full records.
+const tlsWriteChunk = 64 << 10
+
+// TLSConn is a crypto/tls connection over a Conn, as ListenTLS and
+// DialTLS return it: a *tls.Conn (all its methods are TLSConn's) whose
+// Write parks at the transport's high watermark without holding
+// crypto/tls's locks, so that one flow may read while another writes.
+//
+// crypto/tls holds a sync.Mutex through the handshake, so a flow that
+// calls Write while another flow of the loop is inside the handshake
+// blocks the loop's thread for good: a connection that a reader and a
+// writer flow will share must finish HandshakeContext in one flow first.
+type TLSConn struct {
+	*tls.Conn
+	wire *tlsWire
+}
+
+// Write writes p as crypto/tls does, waiting before each chunk of it
+// until the transport is below its high watermark (or the write
+// deadline passes).
+func (c *TLSConn) Write(p []byte) (int, error) {
+	n := 0
+	for {
+		if _, _, err := c.wire.do(noCtx, nil, (*Conn).writable); err != nil {
+			return n, err
+		}
+		end := min(len(p), n+tlsWriteChunk)
+		m, err := c.Conn.Write(p[n:end])
+		n += m
+		if err != nil || n == len(p) {
+			return n, err
+		}
+	}
+}
+
+// tlsWire is the net.Conn crypto/tls runs over: a Conn whose writes queue
+// at once, never parking (see the comment at the top).
 type tlsWire struct {
 	*Conn
-	direct  bool         // never park: writes come from loop callbacks (TLSTransport)
-	reading atomic.Int32 // Reads in progress
-	parked  atomic.Int32 // Writes parked at the watermark
-	step    func(*Conn, *waiter) bool
-	upper   *tlsTransport // the TLSTransport on top, told of pause and resume
+	upper *tlsTransport // the TLSTransport on top, told of pause and resume
 }
 
-func newTLSWire(c *Conn, direct bool) *tlsWire {
-	w := &tlsWire{Conn: c, direct: direct}
-	w.step = w.writeStep
-	return w
-}
+func newTLSWire(c *Conn) *tlsWire { return &tlsWire{Conn: c} }
 
-// Read is Conn.Read, announced so that writers stop parking.
-func (w *tlsWire) Read(p []byte) (int, error) {
-	w.reading.Add(1)
-	defer w.reading.Add(-1)
-	if w.parked.Swap(0) > 0 {
-		_ = w.onLoop(func() { w.writers.wakeAll(nil) })
-	}
-	return w.Conn.Read(p)
-}
-
-// Write queues p: at once in direct mode, else as Conn.Write does.
+// Write queues p whatever the transport's watermark: on the loop at once,
+// from a goroutine through a post.
 func (w *tlsWire) Write(p []byte) (int, error) {
-	if w.direct && w.l.InLoop() {
-		w.queue(p)
+	if w.l.InLoop() {
+		if err := w.queueNow(p); err != nil {
+			return 0, err
+		}
 		return len(p), nil
 	}
-	_, n, err := w.do(noCtx, p, w.step)
+	_, n, err := w.do(noCtx, p, queueStep)
 	return n, err
 }
 
-// writeStep is Conn.writeStep that queues past the watermark rather than
-// park while a Read is in progress (see the comment at the top).
-func (w *tlsWire) writeStep(c *Conn, wt *waiter) bool {
-	if w.reading.Load() == 0 && !w.direct {
-		done := c.writeStep(wt)
-		if !done {
-			w.parked.Add(1)
-		}
-		return done
-	}
-	if wt.q != nil {
-		wt.q.remove(wt)
-	}
-	if wt.err == nil && wt.n < len(wt.p) {
-		if err := c.queueNow(wt.p[wt.n:]); err != nil {
-			wt.err = err
-		} else {
-			wt.n = len(wt.p)
-		}
+// queueStep is a goroutine's tlsWire.Write on the loop.
+func queueStep(c *Conn, w *waiter) bool {
+	if err := c.queueNow(w.p[w.n:]); err != nil {
+		w.err = err
+	} else {
+		w.n = len(w.p)
 	}
 	return true
 }
 
-// queue is writeStep's unconditional path for direct callers on the loop.
-func (w *tlsWire) queue(p []byte) error { return w.Conn.queueNow(p) }
-
 // queueNow hands p to the transport whatever its watermark (loop only).
 func (c *Conn) queueNow(p []byte) error {
-	switch {
-	case c.closed:
-		return c.opErr("write", net.ErrClosed)
-	case c.lost:
-		cause := c.cause
-		if cause == nil {
-			cause = net.ErrClosed
-		}
-		return c.opErr("write", cause)
+	if err := c.writeEnded(); err != nil {
+		return err
 	}
 	return c.opErr("write", c.t.Write(p))
 }
@@ -110,7 +107,6 @@ func (w *tlsWire) PauseWriting() {
 
 // ResumeWriting implements transport.Protocol.
 func (w *tlsWire) ResumeWriting() {
-	w.parked.Store(0) // every parked writer is woken below
 	w.Conn.ResumeWriting()
 	if w.upper != nil {
 		w.upper.resumeWriting()
@@ -134,14 +130,10 @@ type tlsListener struct {
 }
 
 // ListenTLS listens as Listen does and returns a net.Listener whose Accept
-// yields *tls.Conn over *Conn. The handshake runs in the flow that serves
-// the connection, at its first Read, Write or HandshakeContext, so a slow
-// client never holds up Accept.
-//
-// crypto/tls holds a sync.Mutex through the handshake, so a flow that
-// calls Write while another flow of the loop is inside the handshake
-// blocks the loop's thread for good: a connection that a reader and a
-// writer flow will share must finish HandshakeContext in one flow first.
+// yields a *TLSConn over a *Conn. The handshake runs in the flow that
+// serves the connection, at its first Read, Write or HandshakeContext, so
+// a slow client never holds up Accept; see TLSConn before sharing the
+// connection between flows.
 func ListenTLS(ctx context.Context, g *loop.Group, network, address string, cfg *tls.Config) (net.Listener, error) {
 	ln, err := Listen(ctx, g, network, address)
 	if err != nil {
@@ -156,7 +148,7 @@ func (ln *tlsListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tls.Server(ln.wrap(c.(*Conn)), ln.cfg), nil
+	return ln.wrap(c.(*Conn)), nil
 }
 
 // AcceptContext is Accept that also ends when ctx does.
@@ -165,14 +157,17 @@ func (ln *tlsListener) AcceptContext(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tls.Server(ln.wrap(c.(*Conn)), ln.cfg), nil
+	return ln.wrap(c.(*Conn)), nil
 }
 
-func (ln *tlsListener) wrap(c *Conn) net.Conn { return newTLSWire(c, false) }
+func (ln *tlsListener) wrap(c *Conn) *TLSConn {
+	w := newTLSWire(c)
+	return &TLSConn{Conn: tls.Server(w, ln.cfg), wire: w}
+}
 
 // DialTLS dials as Dial does and completes a TLS handshake, both bounded
 // by ctx. A cfg without ServerName gets the host of address.
-func DialTLS(ctx context.Context, l *loop.Loop, network, address string, cfg *tls.Config) (*tls.Conn, error) {
+func DialTLS(ctx context.Context, l *loop.Loop, network, address string, cfg *tls.Config) (*TLSConn, error) {
 	c, err := Dial(ctx, l, network, address)
 	if err != nil {
 		return nil, err
@@ -188,12 +183,13 @@ func DialTLS(ctx context.Context, l *loop.Loop, network, address string, cfg *tl
 		cfg = cfg.Clone()
 		cfg.ServerName = host
 	}
-	tc := tls.Client(newTLSWire(c, false), cfg)
+	w := newTLSWire(c)
+	tc := tls.Client(w, cfg)
 	if err := handshake(ctx, tc); err != nil {
 		c.Close()
 		return nil, err
 	}
-	return tc, nil
+	return &TLSConn{Conn: tc, wire: w}, nil
 }
 
 // handshake runs tc's handshake bounded by ctx. Without a context to
@@ -206,18 +202,15 @@ func handshake(ctx context.Context, tc *tls.Conn) error {
 	return tc.HandshakeContext(ctx)
 }
 
-// LoopOf returns the loop a connection from this package lives on, also
-// under a *tls.Conn from ListenTLS or DialTLS: serve it from a flow
-// there. It returns nil for other connections.
+// LoopOf returns the loop a connection from this package lives on, a
+// *Conn or a *TLSConn: serve it from a flow there. It returns nil for
+// other connections.
 func LoopOf(c net.Conn) *loop.Loop {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
 	switch c := c.(type) {
 	case *Conn:
 		return c.l
-	case *tlsWire:
-		return c.l
+	case *TLSConn:
+		return c.wire.l
 	}
 	return nil
 }

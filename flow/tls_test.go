@@ -33,7 +33,7 @@ func serveTLSEcho(t *testing.T, ln net.Listener, errs chan<- error) {
 			}
 			flow.Go(flow.LoopOf(c), func(f *flow.Flow) {
 				defer c.Close()
-				if err := c.(*tls.Conn).HandshakeContext(f.Context()); err != nil {
+				if err := c.(*flow.TLSConn).HandshakeContext(f.Context()); err != nil {
 					errs <- err
 					return
 				}

@@ -52,7 +52,7 @@ func (s *TLSServer) Listen(g *loop.Group, network, address string) (*transport.L
 	}
 	netw := streamNet(network)
 	return s.ListenConfig.Listen(g, network, address, func() transport.Protocol {
-		w := newTLSWire(newConn(netw), true)
+		w := newTLSWire(newConn(netw))
 		w.made = func(c *Conn) { Go(c.l, func(f *Flow) { s.serve(f, w) }) }
 		return w
 	})
@@ -80,7 +80,7 @@ func (s *TLSServer) serve(f *Flow, w *tlsWire) {
 }
 
 // tlsTransport is a transport.Transport that encrypts through a tls.Conn
-// over a Conn (a tlsWire in direct mode, so a Write never parks).
+// over a Conn (a tlsWire, so a Write never parks).
 type tlsTransport struct {
 	w  *tlsWire
 	tc *tls.Conn

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,7 +107,7 @@ func TestTLSFullDuplexFlows(t *testing.T) {
 		flow.Go(flow.LoopOf(c), func(f *flow.Flow) {
 			defer c.Close()
 			// Before a second flow touches the conn: see ListenTLS.
-			if err := c.(*tls.Conn).HandshakeContext(f.Context()); err != nil {
+			if err := c.(*flow.TLSConn).HandshakeContext(f.Context()); err != nil {
 				t.Errorf("handshake: %v", err)
 				return
 			}
@@ -140,4 +142,91 @@ func TestTLSFullDuplexFlows(t *testing.T) {
 	if h := within(t, served, "the server's read"); h != sha256.Sum256(up) {
 		t.Fatal("the server read other bytes than the client wrote")
 	}
+}
+
+// A writer flow is parked at the watermark (its peer reads nothing) when
+// a record that fails to decrypt reaches a reader flow of the same
+// connection: the Read must send its alert (crypto/tls's sending lock is
+// free) and fail, the writer must have queued only a bounded amount, and
+// the loop must go on. (A KeyUpdate asking for one back takes the same
+// path; Go's client has no way to send one.)
+func TestTLSReadAlertWhileWriterParked(t *testing.T) {
+	cert := newTestCert(t)
+	g := startGroup(t, 1)
+	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var written atomic.Int64
+	readErr := make(chan error, 1)
+	writerDone := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		flow.Go(flow.LoopOf(c), func(f *flow.Flow) {
+			defer c.Close()
+			if err := c.(*flow.TLSConn).HandshakeContext(f.Context()); err != nil {
+				t.Errorf("handshake: %v", err)
+				return
+			}
+			flow.Go(f.Loop(), func(*flow.Flow) {
+				chunk := make([]byte, 64<<10)
+				for {
+					if _, err := c.Write(chunk); err != nil {
+						writerDone <- err
+						return
+					}
+					written.Add(int64(len(chunk)))
+				}
+			})
+			_, err := c.Read(make([]byte, 1024))
+			readErr <- err
+		})
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	client := tls.Client(raw, cert.client())
+	if err := client.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing, so the writer soon parks past the
+	// watermark: wait until its count stops moving.
+	deadline := time.Now().Add(hangGuard)
+	for last := int64(-1); ; {
+		time.Sleep(20 * time.Millisecond)
+		n := written.Load()
+		if n > 0 && n == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server writer never stopped: %d bytes written", n)
+		}
+		last = n
+	}
+	if n := written.Load(); n > 32<<20 {
+		t.Fatalf("the writer queued %d bytes for a peer that reads nothing: flow control is off", n)
+	}
+	// An application-data record of random bytes: its tag cannot match.
+	record := append([]byte{23, 3, 3, 0, 64}, randomBytes(23, 64)...)
+	if _, err := raw.Write(record); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(t, readErr, "the server's Read of the bad record"); err == nil {
+		t.Fatal("the server read a record that cannot decrypt")
+	} else {
+		t.Logf("server Read: %v", err)
+	}
+	if err := within(t, writerDone, "the parked writer's end"); err == nil {
+		t.Fatal("the parked writer's Write succeeded after the connection closed")
+	}
+	// The loop still runs flows.
+	alive := make(chan struct{})
+	flow.Go(g.Loops()[0], func(*flow.Flow) { close(alive) })
+	within(t, alive, "a new flow on the loop")
 }

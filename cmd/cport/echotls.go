@@ -27,7 +27,7 @@ func loadTLS(spec string) (*tls.Config, error) {
 }
 
 // serveEchoTLS is serveEcho over TLS: the callback style's protocol runs
-// unchanged on a flow.TLSServer, the flow style's code on *tls.Conn.
+// unchanged on a flow.TLSServer, the flow style's code on a flow.TLSConn.
 func serveEchoTLS(cfg echoConfig, g *loop.Group, lc transport.ListenConfig) (net.Addr, func(), error) {
 	tcfg, err := loadTLS(cfg.tls)
 	if err != nil {
