@@ -40,18 +40,19 @@ type Conn struct {
 	// Loop only from here on.
 	buf     []byte // received, not yet read: buf[roff:]
 	roff    int
-	lent    bool   // Next returned a view of buf: keep its array until the next read
 	lentBuf []byte // an array Next lent that new data had to move out of
-	rpaused bool   // reading paused at readLimit
-	eof     bool
-	lost    bool
 	cause   error
-	closed  bool
-	wpaused bool // the transport asked to pause writing
 	readers waitq
 	writers waitq
 	rd, wd  deadline
 	made    func(*Conn) // ConnectionMade's hook for Dial and Listen
+
+	lent    bool // Next returned a view of buf: keep its array until the next read
+	rpaused bool // reading paused at readLimit
+	eof     bool
+	lost    bool
+	closed  bool
+	wpaused bool // the transport asked to pause writing
 }
 
 func newConn(network string) *Conn {

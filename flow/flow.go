@@ -32,27 +32,26 @@ type Flow struct {
 	next  func() (struct{}, bool)
 	yield func(struct{}) bool
 
-	state    uint8
-	noSwitch int32 // NoSwitch depth: parking inside is a bug
-	w        waiter
-	seq      uint32 // counts parks, so a late abort of an earlier one is ignored
-	timer    loop.Timer
-	sleeping bool
-	yielding bool // in the run queue by its own Yield
-
+	w         waiter
+	timer     loop.Timer
 	timeoutFn func() // f.onTimeout, made by the first timed wait
 
 	lprev, lnext *Flow // the scheduler's list of live flows
 	rnext        *Flow // the next in the run queue
 
-	cancelled atomic.Bool
+	mu      sync.Mutex // guards what other goroutines read or wait on below
+	done    chan struct{}
+	err     error
+	joiners waitq
+	ctx     *flowCtx
 
-	mu       sync.Mutex // guards what other goroutines read or wait on below
-	done     chan struct{}
-	finished bool
-	err      error
-	joiners  waitq
-	ctx      *flowCtx
+	noSwitch  int32  // NoSwitch depth: parking inside is a bug
+	seq       uint32 // counts parks, so a late abort of an earlier one is ignored
+	cancelled atomic.Bool
+	state     uint8
+	sleeping  bool
+	yielding  bool // in the run queue by its own Yield
+	finished  bool // guarded by mu
 }
 
 // PanicError is what Wait returns for a flow that panicked.

@@ -18,17 +18,18 @@ type waiter struct {
 	q          *waitq
 	prev, next *waiter
 
-	err    error
-	p      []byte         // a Read's or Write's buffer; what a Next returns
-	borrow bool           // a Next: DataReceived keeps the data and wakes it
-	n      int            // bytes moved so far
-	done   bool           // a goroutine's step finished
-	from   netip.AddrPort // a ReadFrom's sender
+	err  error
+	p    []byte         // a Read's or Write's buffer; what a Next returns
+	n    int            // bytes moved so far
+	from netip.AddrPort // a ReadFrom's sender
 
 	// abortFn takes the waiter off a list that another goroutine may
 	// touch, under that list's lock, and reports whether it was still
 	// there (if not, its waker has already won).
 	abortFn func(*waiter) bool
+
+	borrow bool // a Next: DataReceived keeps the data and wakes it
+	done   bool // a goroutine's step finished
 }
 
 func (w *waiter) reset() {
