@@ -111,8 +111,8 @@ type epollBackend struct {
 	events []unix.EpollEvent
 	epoch  time.Time
 
-	ops      []epollOp
-	fds      []fdState
+	ops      chunks[epollOp] // by key index
+	fds      chunks[fdState] // by descriptor
 	sq       opList
 	orphans  opList
 	timers   deadlines[int32]
@@ -178,6 +178,12 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	return b, nil
 }
 
+// op is the record of the operation in slot i, which must exist.
+func (b *epollBackend) op(i int32) *epollOp { return b.ops.at(int(i)) }
+
+// fd is descriptor fd's state, which must exist (fd below b.fds.size()).
+func (b *epollBackend) fd(fd int) *fdState { return b.fds.at(fd) }
+
 // name reports "epoll".
 func (b *epollBackend) name() string { return "epoll" }
 
@@ -185,10 +191,8 @@ func (b *epollBackend) name() string { return "epoll" }
 // Port.Submit has already prepared the slot's kernel memory.
 func (b *epollBackend) submit(k Key, s *slot) error {
 	idx := int(k.index())
-	if idx >= len(b.ops) {
-		b.ops = append(b.ops, make([]epollOp, idx+1-len(b.ops))...)
-	}
-	b.ops[idx] = epollOp{key: k, s: s}
+	b.ops.grow(idx)
+	*b.op(int32(idx)) = epollOp{key: k, s: s}
 	b.push(&b.sq, int32(idx), whereQueued)
 	return nil
 }
@@ -197,7 +201,7 @@ func (b *epollBackend) submit(k Key, s *slot) error {
 // is already out.
 func (b *epollBackend) cancel(k Key) error {
 	idx := int(k.index())
-	if idx < len(b.ops) && b.ops[idx].key == k && b.ops[idx].where != whereNone {
+	if idx < b.ops.size() && b.op(int32(idx)).key == k && b.op(int32(idx)).where != whereNone {
 		b.finish(int32(idx), -int32(unix.ECANCELED))
 	}
 	return nil
@@ -206,16 +210,16 @@ func (b *epollBackend) cancel(k Key) error {
 // cancelFD cancels the operations waiting on fd, started or not.
 func (b *epollBackend) cancelFD(fd int) error {
 	for i := b.sq.head - 1; i >= 0; {
-		next := b.ops[i].next - 1
-		if op := &b.ops[i].s.op; int(op.fd) == fd && waitsOnFD(op.code) {
+		next := b.op(i).next - 1
+		if op := &b.op(i).s.op; int(op.fd) == fd && waitsOnFD(op.code) {
 			b.finish(i, -int32(unix.ECANCELED))
 		}
 		i = next
 	}
-	if fd < 0 || fd >= len(b.fds) {
+	if fd < 0 || fd >= b.fds.size() {
 		return nil
 	}
-	for _, l := range [...]*opList{&b.fds[fd].rq, &b.fds[fd].wq, &b.fds[fd].pq} {
+	for _, l := range [...]*opList{&b.fd(fd).rq, &b.fd(fd).wq, &b.fd(fd).pq} {
 		for l.head != 0 {
 			b.finish(l.head-1, -int32(unix.ECANCELED))
 		}
@@ -225,8 +229,8 @@ func (b *epollBackend) cancelFD(fd int) error {
 
 // cancelAll cancels every operation in flight.
 func (b *epollBackend) cancelAll() error {
-	for i := range b.ops {
-		if b.ops[i].where != whereNone {
+	for i := range int32(b.ops.size()) {
+		if b.op(i).where != whereNone {
 			b.finish(int32(i), -int32(unix.ECANCELED))
 		}
 	}
@@ -355,7 +359,7 @@ func (b *epollBackend) emit(k Key, res int32, flags uint32) {
 // result.
 func (b *epollBackend) finish(i int32, res int32) {
 	b.unlink(i)
-	b.cq.push(Completion{Key: b.ops[i].key, Res: res})
+	b.cq.push(Completion{Key: b.op(i).key, Res: res})
 }
 
 // handle applies a batch of events and reports whether the eventfd fired.
@@ -371,10 +375,10 @@ func (b *epollBackend) handle(events []unix.EpollEvent) bool {
 			woke = true
 			continue
 		}
-		if fd < 0 || fd >= len(b.fds) || b.fds[fd].flags&fdRegistered == 0 {
+		if fd < 0 || fd >= b.fds.size() || b.fd(fd).flags&fdRegistered == 0 {
 			continue
 		}
-		st := &b.fds[fd]
+		st := b.fd(fd)
 		if m&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			st.flags |= fdReadable
 		}
@@ -409,10 +413,10 @@ func (b *epollBackend) runAgain() {
 	b.againCur = append(b.againCur[:0], b.again...)
 	b.again = b.again[:0]
 	for _, fd := range b.againCur {
-		if int(fd) >= len(b.fds) || b.fds[fd].flags&fdAgain == 0 {
+		if int(fd) >= b.fds.size() || b.fd(int(fd)).flags&fdAgain == 0 {
 			continue // closed meanwhile
 		}
-		b.fds[fd].flags &^= fdAgain
+		b.fd(int(fd)).flags &^= fdAgain
 		b.runQueue(int(fd), whereRead)
 		b.runQueue(int(fd), whereWrite)
 	}
@@ -420,8 +424,8 @@ func (b *epollBackend) runAgain() {
 
 // later puts fd on the again list for the next round.
 func (b *epollBackend) later(fd int) {
-	if b.fds[fd].flags&fdAgain == 0 {
-		b.fds[fd].flags |= fdAgain
+	if b.fd(fd).flags&fdAgain == 0 {
+		b.fd(fd).flags |= fdAgain
 		b.again = append(b.again, int32(fd))
 	}
 }
@@ -432,8 +436,8 @@ func (b *epollBackend) track(fd int) (*fdState, int32) {
 	if fd < 0 {
 		return nil, -int32(unix.EBADF)
 	}
-	if fd < len(b.fds) && b.fds[fd].flags&(fdRegistered|fdNoPoll) != 0 {
-		return &b.fds[fd], 0
+	if fd < b.fds.size() && b.fd(fd).flags&(fdRegistered|fdNoPoll) != 0 {
+		return b.fd(fd), 0
 	}
 	// Register before growing the table, so that a bogus fd number is an
 	// EBADF and not a huge allocation.
@@ -452,10 +456,8 @@ func (b *epollBackend) track(fd int) (*fdState, int32) {
 	default:
 		return nil, -int32(e)
 	}
-	if fd >= len(b.fds) {
-		b.fds = append(b.fds, make([]fdState, max(fd+1, 2*len(b.fds), 64)-len(b.fds))...)
-	}
-	st := &b.fds[fd]
+	b.fds.grow(fd)
+	st := b.fd(fd)
 	st.flags |= flags
 	return st, 0
 }
@@ -466,7 +468,7 @@ func (b *epollBackend) track(fd int) (*fdState, int32) {
 // file, which others (a shell sharing a terminal) may share, so the backend
 // sets it only where it has no other way.
 func (b *epollBackend) makeNonblocking(fd int) {
-	st := &b.fds[fd]
+	st := b.fd(fd)
 	if st.flags&(fdNonblocking|fdNoPoll) != 0 {
 		return
 	}
@@ -481,10 +483,10 @@ func (b *epollBackend) makeNonblocking(fd int) {
 // parked on it become orphans: close does not cancel them, and they must
 // not run on a new file that reuses the number.
 func (b *epollBackend) forget(fd int) {
-	if fd < 0 || fd >= len(b.fds) {
+	if fd < 0 || fd >= b.fds.size() {
 		return
 	}
-	st := &b.fds[fd]
+	st := b.fd(fd)
 	if st.flags&fdRegistered != 0 {
 		// Explicitly, because a dup of fd would keep the kernel's entry and
 		// its events alive after close.
@@ -530,10 +532,10 @@ func (st *fdState) list(w opWhere) *opList {
 
 // push appends operation i to l and records that it waits there.
 func (b *epollBackend) push(l *opList, i int32, w opWhere) {
-	r := &b.ops[i]
+	r := b.op(i)
 	r.where, r.prev, r.next = w, l.tail, 0
 	if l.tail != 0 {
-		b.ops[l.tail-1].next = i + 1
+		b.op(l.tail - 1).next = i + 1
 	} else {
 		l.head = i + 1
 	}
@@ -545,7 +547,7 @@ func (b *epollBackend) push(l *opList, i int32, w opWhere) {
 
 // unlink takes operation i out of its list or the timer heap.
 func (b *epollBackend) unlink(i int32) {
-	r := &b.ops[i]
+	r := b.op(i)
 	var l *opList
 	switch r.where {
 	case whereNone:
@@ -559,16 +561,16 @@ func (b *epollBackend) unlink(i int32) {
 	case whereOrphan:
 		l = &b.orphans
 	default:
-		l = b.fds[r.s.op.fd].list(r.where)
+		l = b.fd(int(r.s.op.fd)).list(r.where)
 		b.parked--
 	}
 	if r.prev != 0 {
-		b.ops[r.prev-1].next = r.next
+		b.op(r.prev - 1).next = r.next
 	} else {
 		l.head = r.next
 	}
 	if r.next != 0 {
-		b.ops[r.next-1].prev = r.prev
+		b.op(r.next - 1).prev = r.prev
 	} else {
 		l.tail = r.prev
 	}

@@ -17,7 +17,7 @@ const maxRW = 1 << 30
 
 // start begins operation i, which has just left sq.
 func (b *epollBackend) start(i int32) {
-	op := &b.ops[i].s.op
+	op := &b.op(i).s.op
 	switch op.code {
 	case opNop:
 		b.finish(i, 0)
@@ -26,7 +26,7 @@ func (b *epollBackend) start(i int32) {
 			b.finish(i, -int32(unix.ETIME))
 			return
 		}
-		b.ops[i].when = b.now() + int64(op.duration())
+		b.op(i).when = b.now() + int64(op.duration())
 		b.timerPush(i)
 	case opClose:
 		b.forget(int(op.fd))
@@ -43,7 +43,7 @@ func (b *epollBackend) start(i int32) {
 // startIO queues an I/O operation on its fd and runs the queue if the fd
 // is ready.
 func (b *epollBackend) startIO(i int32) {
-	op := &b.ops[i].s.op
+	op := &b.op(i).s.op
 	if op.code == opRecvMultishot && len(b.free.ids) == 0 {
 		// io_uring picks the buffer before trying the socket, so an empty
 		// pool ends the operation whether or not data is waiting.
@@ -74,7 +74,7 @@ func (b *epollBackend) startIO(i int32) {
 // otherwise. An edge that came before the poll was submitted is not
 // repeated, so the current state is asked for with poll(2).
 func (b *epollBackend) startPoll(i int32) {
-	op := &b.ops[i].s.op
+	op := &b.op(i).s.op
 	fd := int(op.fd)
 	st, res := b.track(fd)
 	if res < 0 {
@@ -100,9 +100,9 @@ func pollMask(events int32) uint32 {
 
 // runPolls completes the polls on fd that event mask m satisfies.
 func (b *epollBackend) runPolls(fd int, m uint32) {
-	for i := b.fds[fd].pq.head - 1; i >= 0; {
-		next := b.ops[i].next - 1
-		if got := m & pollMask(b.ops[i].s.op.flags); got != 0 {
+	for i := b.fd(fd).pq.head - 1; i >= 0; {
+		next := b.op(i).next - 1
+		if got := m & pollMask(b.op(i).s.op.flags); got != 0 {
 			b.finish(i, int32(got))
 		}
 		i = next
@@ -117,7 +117,7 @@ func (b *epollBackend) runQueue(fd int, w opWhere) {
 		ready = fdWritable
 	}
 	for {
-		st := &b.fds[fd]
+		st := b.fd(fd)
 		l := st.list(w)
 		if l.head == 0 || st.flags&ready == 0 {
 			return
@@ -131,7 +131,7 @@ func (b *epollBackend) runQueue(fd int, w opWhere) {
 // step tries operation i at the head of its queue once and reports whether
 // it left the queue; if not, it waits for the next event or round.
 func (b *epollBackend) step(fd int, i int32, ready fdFlags) bool {
-	r := &b.ops[i]
+	r := b.op(i)
 	var res int32
 	switch r.s.op.code {
 	case opAcceptMultishot, opRecvMultishot:
@@ -141,8 +141,8 @@ func (b *epollBackend) step(fd int, i int32, ready fdFlags) bool {
 	default:
 		res = attempt(&r.s.op)
 	}
-	if res == -int32(unix.EAGAIN) && b.fds[fd].flags&fdNoPoll == 0 {
-		b.fds[fd].flags &^= ready
+	if res == -int32(unix.EAGAIN) && b.fd(fd).flags&fdNoPoll == 0 {
+		b.fd(fd).flags &^= ready
 		return false
 	}
 	b.finish(i, res)
@@ -152,7 +152,7 @@ func (b *epollBackend) step(fd int, i int32, ready fdFlags) bool {
 // stepMultishot posts up to multishotBurst completions for a multishot
 // accept or receive and reports whether the operation ended.
 func (b *epollBackend) stepMultishot(fd int, i int32) bool {
-	r := &b.ops[i]
+	r := b.op(i)
 	recv := r.s.op.code == opRecvMultishot
 	for n := 0; n < multishotBurst; n++ {
 		var res int32
@@ -167,14 +167,14 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 			res = sysRecv(r.s.op.fd, buf, r.s.op.flags)
 			if res > 0 {
 				flags = FlagBuffer | uint32(bid)<<bufferIDShift
-				if int(res) < len(buf) && b.fds[fd].flags&(fdClosing|fdNoPoll) == 0 {
+				if int(res) < len(buf) && b.fd(fd).flags&(fdClosing|fdNoPoll) == 0 {
 					// A short read emptied the socket. Edge-triggered epoll
 					// reports the next arrival as a new event, so the recv
 					// that would only say EAGAIN is skipped. Not once the
 					// peer has hung up: its end of stream came with an
 					// event already spent, and must be read now.
 					b.emit(r.key, res, flags)
-					b.fds[fd].flags &^= fdReadable
+					b.fd(fd).flags &^= fdReadable
 					return false
 				}
 			} else {
@@ -185,8 +185,8 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 			res = sysAccept(r.s.op.fd)
 		}
 		switch {
-		case res == -int32(unix.EAGAIN) && b.fds[fd].flags&fdNoPoll == 0:
-			b.fds[fd].flags &^= fdReadable
+		case res == -int32(unix.EAGAIN) && b.fd(fd).flags&fdNoPoll == 0:
+			b.fd(fd).flags &^= fdReadable
 			return false
 		case res < 0 || (recv && res == 0):
 			b.finish(i, res)

@@ -8,17 +8,18 @@ import (
 
 func TestEpollTimerHeapOrder(t *testing.T) {
 	const n = 500
-	b := &epollBackend{ops: make([]epollOp, n)}
+	b := &epollBackend{}
+	b.ops.grow(n - 1)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range b.ops {
-		b.ops[i].key = makeKey(uint32(i), 1)
-		b.ops[i].when = rng.Int64N(1000) // many equal deadlines too
-		b.timerPush(int32(i))
+	for i := range int32(n) {
+		b.op(i).key = makeKey(uint32(i), 1)
+		b.op(i).when = rng.Int64N(1000) // many equal deadlines too
+		b.timerPush(i)
 	}
 	removed := map[Key]bool{}
-	for i := 0; i < n; i += 3 {
-		b.unlink(int32(i))
-		removed[b.ops[i].key] = true
+	for i := int32(0); i < n; i += 3 {
+		b.unlink(i)
+		removed[b.op(i).key] = true
 	}
 	b.expireTimers(1 << 62)
 	var whens []int64
@@ -26,7 +27,7 @@ func TestEpollTimerHeapOrder(t *testing.T) {
 		if removed[c.Key] {
 			t.Fatalf("removed timer %v fired", c.Key)
 		}
-		whens = append(whens, b.ops[c.Key.index()].when)
+		whens = append(whens, b.op(int32(c.Key.index())).when)
 	}
 	if want := n - len(removed); len(whens) != want {
 		t.Fatalf("%d timers fired, want %d", len(whens), want)

@@ -22,15 +22,10 @@ type slot struct {
 	op    Op
 }
 
-const (
-	chunkShift = 8
-	chunkSize  = 1 << chunkShift
-)
-
 // slotTable allocates slots and resolves keys to them. It is used only by
 // the port's owning goroutine.
 type slotTable struct {
-	chunks   []*[chunkSize]slot
+	slots    chunks[slot]
 	freeHead int32 // index of the first free slot, or -1
 	used     int32 // slots ever handed out (the high-water mark)
 	inflight int   // slots in slotInFlight or slotReleased
@@ -48,9 +43,7 @@ func (t *slotTable) alloc() Key {
 		t.freeHead = t.at(idx).next
 	} else {
 		idx = t.used
-		if int(idx)>>chunkShift == len(t.chunks) {
-			t.chunks = append(t.chunks, new([chunkSize]slot))
-		}
+		t.slots.grow(int(idx))
 		t.used++
 		t.at(idx).gen = 1
 	}
@@ -59,9 +52,7 @@ func (t *slotTable) alloc() Key {
 	return makeKey(uint32(idx), s.gen)
 }
 
-func (t *slotTable) at(idx int32) *slot {
-	return &t.chunks[idx>>chunkShift][idx&(chunkSize-1)]
-}
+func (t *slotTable) at(idx int32) *slot { return t.slots.at(int(idx)) }
 
 // lookup returns the slot k names, or nil when k is malformed, free, or of
 // an earlier generation.
