@@ -23,6 +23,7 @@ func TestShortWaitsWakeNoThreads(t *testing.T) {
 	var loopTID int
 	runOn(t, l, func() { loopTID = unix.Gettid() })
 	before := threadSwitches(t, loopTID)
+	start := time.Now()
 	done := make(chan struct{})
 	left := waits
 	var rearm func()
@@ -38,9 +39,14 @@ func TestShortWaitsWakeNoThreads(t *testing.T) {
 	}
 	wait(t, done, "the timer chain")
 	others := threadSwitches(t, loopTID) - before
-	t.Logf("%d short waits of the loop; the other threads switched %d times", waits, others)
-	if others > waits/4 {
-		t.Fatalf("the other threads switched %d times during %d short waits of the loop, want at most %d: is the runtime taking the loop's P away?", others, waits, waits/4)
+	// Allowed: the garbage collector's and the test's own, and a few per
+	// pass through the scheduler (one per 5 ms, so a slow machine passes
+	// more often). Losing the P costs more than one per wait.
+	passes := int(time.Since(start) / (5 * time.Millisecond))
+	allowed := waits/4 + 4*passes
+	t.Logf("%d short waits of the loop, %d passes through the scheduler: the other threads switched %d times", waits, passes, others)
+	if others > allowed {
+		t.Fatalf("the other threads switched %d times during %d short waits of the loop, want at most %d: is the runtime taking the loop's P away?", others, waits, allowed)
 	}
 }
 
