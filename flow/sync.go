@@ -28,14 +28,24 @@ type home struct{ l *loop.Loop }
 // is on the primitive's loop (the first caller binds it), and makes the
 // checks every blocking call makes (Flow.check).
 func (h *home) enter(ctx context.Context) (*Flow, error) {
-	f := fromContext(ctx)
+	// A flow's own context, the common case, is found without a call.
+	var f *Flow
+	if c, ok := ctx.(*flowCtx); ok {
+		f = c.f
+	} else {
+		f = fromContext(ctx)
+	}
 	if f == nil || !f.l.InLoop() || f.s.current != f {
 		return nil, ErrNotInFlow
 	}
-	if h.l == nil {
+	if h.l != f.l {
+		if h.l != nil {
+			panic(errWrongLoop)
+		}
 		h.l = f.l
-	} else if h.l != f.l {
-		panic(errWrongLoop)
+	}
+	if f.noSwitch == 0 && !f.cancelled.Load() && f.ownContext(ctx) {
+		return f, nil // what check would find, without the call
 	}
 	return f, f.check(ctx, true)
 }
