@@ -142,6 +142,72 @@ func TestTLSOpenSSLClient(t *testing.T) {
 	}
 }
 
+// openssl s_client asks for a key update ("K": update requested) between
+// two echoed lines: the flow's Read must take the peer's new keys and
+// send its own KeyUpdate through the connection under crypto/tls, and
+// the echo go on under the new keys both ways.
+func TestTLSKeyUpdateFromOpenSSL(t *testing.T) {
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl not found: apt-get install openssl")
+	}
+	cert := newTestCert(t)
+	g := startGroup(t, 1)
+	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	errs := make(chan error, 4)
+	serveTLSEcho(t, ln, errs)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	// -quiet turns commands off; -no_ign_eof turns them back on.
+	cmd := exec.CommandContext(ctx, bin, "s_client", "-connect", ln.Addr().String(),
+		"-CAfile", cert.certFile, "-verify_return_error", "-quiet", "-no_ign_eof", "-tls1_3")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	// s_client takes "K" as a command only when it reads it alone, and
+	// says KEYUPDATE once it has sent the update: wait for that before
+	// the next line.
+	said := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			said <- sc.Text()
+		}
+		close(said)
+	}()
+	out := bufio.NewReader(stdout)
+	echo := func(line string) {
+		t.Helper()
+		io.WriteString(stdin, line+"\n")
+		got, err := out.ReadString('\n')
+		if err != nil || strings.TrimSpace(got) != line {
+			t.Fatalf("echo %q, err %v, want %q", got, err, line)
+		}
+	}
+	echo("before the key update")
+	io.WriteString(stdin, "K\n")
+	for line := range said {
+		if line == "KEYUPDATE" {
+			break
+		}
+	}
+	echo("after the key update")
+	select {
+	case err := <-errs:
+		t.Fatalf("server: %v", err)
+	default:
+	}
+}
+
 // opensslEcho sends a line through openssl s_client and reads it back.
 func opensslEcho(t *testing.T, bin, addr, caFile string) {
 	t.Helper()
