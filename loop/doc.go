@@ -39,6 +39,15 @@
 // of them that runs longer is reported to Config.OnSlow (asyncio's debug
 // mode): while one runs, every other connection on the loop waits.
 //
+// # The Go scheduler
+//
+// A loop sleeps in its port's wait holding a P, which the runtime's sysmon
+// thread would take away at its ticks, waking other threads to no
+// purpose. Two habits keep it away: the loop passes through the scheduler
+// every few milliseconds (sysmon.go), and a process gives the runtime one
+// P more than it runs loops ([ReserveProcs]), which cport's own commands
+// do.
+//
 // # Handles and requests
 //
 // As in libuv, two lifetimes meet here. A key is a handle: it lives from

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type benchEchoConfig struct {
 	size      int
 	duration  time.Duration
 	warmup    time.Duration
+	rate      int // messages per second over all connections; 0: ping-pong flat out
 	idle      int
 	idleWarm  int // connections warming the server before an idle run; 0: idleBaseline
 	serverPID int
@@ -52,6 +54,7 @@ func runBenchEcho(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "ping-pong before measuring starts")
+	fs.IntVar(&cfg.rate, "rate", 0, "messages per second over all connections, each sending at its share of the rate (0: each sends again as soon as its echo is back)")
 	fs.IntVar(&cfg.idle, "idle", 0, "instead of ping-pong: open this many connections, echo once on each, hold them and report the server's RSS per connection")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "the server's pid, to report its CPU per message and RSS per connection")
 	fs.IntVar(&cfg.loops, "loops", 1, "client event loops")
@@ -59,8 +62,8 @@ func runBenchEcho(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.size <= 0 || cfg.conns < 0 || cfg.idle < 0 {
-		return errors.New("--size must be positive, --conns and --idle not negative")
+	if cfg.size <= 0 || cfg.conns < 0 || cfg.idle < 0 || cfg.rate < 0 {
+		return errors.New("--size must be positive, --conns, --idle and --rate not negative")
 	}
 	g, err := loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend}})
 	if err != nil {
@@ -87,23 +90,45 @@ type loopStats struct {
 	lats []int64 // round-trip times in nanoseconds, measured phase only
 }
 
-// pinger sends a message, waits for all of it to come back, and repeats.
+// pinger sends a message, waits for all of it to come back, and repeats:
+// at once, or with an interval, one interval after the last send (at
+// once if the echo took longer).
 type pinger struct {
 	transport.BaseProtocol
-	t       transport.Transport
-	payload []byte
-	got     int
-	sentAt  time.Time
-	stats   *loopStats
-	phase   *atomic.Int32
-	once    bool // stop after the first echo (idle mode)
-	echoed  chan<- error
-	first   chan<- struct{} // told of the first echo, if not nil
-	lost    chan<- error
+	t        transport.Transport
+	payload  []byte
+	got      int
+	sentAt   time.Time
+	interval time.Duration
+	sendFn   func() // p.send, bound once for the loop's timers
+	stats    *loopStats
+	phase    *atomic.Int32
+	once     bool // stop after the first echo (idle mode)
+	echoed   chan<- error
+	first    chan<- struct{} // told of the first echo, if not nil
+	lost     chan<- error
 }
 
 func (p *pinger) ConnectionMade(t transport.Transport) {
 	p.t = t
+	if p.interval <= 0 {
+		p.send()
+		return
+	}
+	// Spread the first sends over an interval, so the connections do not
+	// send in step.
+	p.sendFn = p.send
+	t.Loop().CallLater(rand.N(p.interval), p.sendFn)
+}
+
+// next sends the next message when its interval is up.
+func (p *pinger) next() {
+	if p.interval > 0 {
+		if d := time.Until(p.sentAt.Add(p.interval)); d > 0 {
+			p.t.Loop().CallLater(d, p.sendFn)
+			return
+		}
+	}
 	p.send()
 }
 
@@ -131,7 +156,7 @@ func (p *pinger) DataReceived(data []byte) {
 		case phaseStop:
 			return
 		}
-		p.send()
+		p.next()
 	}
 }
 
@@ -208,8 +233,12 @@ func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, err
 		stats[i] = &loopStats{}
 	}
 	first := make(chan struct{}, cfg.conns)
+	var interval time.Duration
+	if cfg.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(cfg.conns) / float64(cfg.rate))
+	}
 	err := dialAll(g, cfg.addr, cfg.conns, func(li int) transport.Protocol {
-		return &pinger{payload: payload, stats: stats[li], phase: &phase, lost: lost, first: first}
+		return &pinger{payload: payload, interval: interval, stats: stats[li], phase: &phase, lost: lost, first: first}
 	})
 	if err != nil {
 		return pingResult{}, fmt.Errorf("connecting: %w", err)

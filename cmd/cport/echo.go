@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/cport/cport/flow"
@@ -99,12 +100,16 @@ func runEcho(args []string, stdout io.Writer) error {
 		}
 		defer stop()
 	}
+	if cfg.loops <= 0 {
+		cfg.loops = runtime.GOMAXPROCS(0)
+	}
+	procs := loop.ReserveProcs(cfg.loops)
 	g, addr, stop, err := serveEcho(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "echo: listening on %s, %d loops, %s backend, %s style, pid %d\n",
-		addr, len(g.Loops()), g.Loops()[0].Backend(), cfg.style, os.Getpid())
+	fmt.Fprintf(stdout, "echo: listening on %s, %d loops, GOMAXPROCS %d, %s backend, %s style, pid %d\n",
+		addr, len(g.Loops()), procs, g.Loops()[0].Backend(), cfg.style, os.Getpid())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig

@@ -9,6 +9,7 @@ import (
 	nethttp "net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -100,6 +101,10 @@ func runHTTP(args []string, stdout io.Writer) error {
 		}
 		defer stop()
 	}
+	if *loops <= 0 {
+		*loops = runtime.GOMAXPROCS(0)
+	}
+	loop.ReserveProcs(*loops)
 	g, err := loop.NewGroup(*loops, loop.Config{Port: port.Config{Backend: *backend}})
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cport/cport/loop"
 )
 
 // runServeModel is the hidden `cport serve-model`: one model's echo
@@ -42,6 +44,7 @@ func serveModel(model, addr string) (net.Addr, func(), error) {
 	switch model {
 	case "callback", "flow":
 		// One loop: the server is pinned to one core anyway.
+		loop.ReserveProcs(1) // as cport echo does
 		g, bound, stop, err := serveEcho(echoConfig{addr: addr, loops: 1, balance: "reuseport", style: model})
 		if err != nil {
 			return nil, nil, err
