@@ -47,10 +47,11 @@ SERVERS=${SERVERS:-"cport-uring cport-epoll uring-c gnet nbio gonet"}
 SCENARIO_LIST=(
 	"64x100|64 B × 100 conns|--conns 100 --size 64"
 	"64x1000|64 B × 1000 conns|--conns 1000 --size 64"
+	"64x1000r20k|64 B × 1000 conns paced to 20,000 msgs/s|--conns 1000 --size 64 --rate 20000"
 	"16kx50|16 KiB × 50 conns|--conns 50 --size 16384"
 	"idle9000|idle 9000 conns|--idle 9000"
 )
-SCENARIOS=${SCENARIOS:-"64x100 64x1000 16kx50 idle9000"}
+SCENARIOS=${SCENARIOS:-"64x100 64x1000 64x1000r20k 16kx50 idle9000"}
 
 METRICS=(msgs_per_sec p50_us p99_us cpu_us_per_msg rss_bytes_per_conn)
 
