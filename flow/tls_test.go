@@ -81,16 +81,55 @@ func echoOver(t *testing.T, c net.Conn, msg []byte) {
 	}
 }
 
+// listenTLS listens with ListenTLS on an ephemeral port of 127.0.0.1 over
+// g, until the test ends.
+func listenTLS(t *testing.T, g *loop.Group, cert *testCert) net.Listener {
+	t.Helper()
+	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// serveOneTLS accepts one connection from ln and serves it with fn in a
+// flow on its loop, after the handshake (which must come first when
+// serve starts more flows on the connection: see TLSConn).
+func serveOneTLS(t *testing.T, ln net.Listener, serve func(f *flow.Flow, c *flow.TLSConn)) {
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		flow.Go(flow.LoopOf(c), func(f *flow.Flow) {
+			defer c.Close()
+			tc := c.(*flow.TLSConn)
+			if err := tc.HandshakeContext(f.Context()); err != nil {
+				t.Errorf("handshake: %v", err)
+				return
+			}
+			serve(f, tc)
+		})
+	}()
+}
+
+// opensslBinary returns the openssl command's path, or skips the test.
+func opensslBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl not found: apt-get install openssl")
+	}
+	return bin
+}
+
 // ListenTLS serves flows that echo; Go's tls clients handshake and get
 // their bytes back, several at once.
 func TestTLSEchoGoClient(t *testing.T) {
 	cert := newTestCert(t)
 	g := startGroup(t, 2)
-	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenTLS(t, g, cert)
 	errs := make(chan error, 16)
 	serveTLSEcho(t, ln, errs)
 	var wg sync.WaitGroup
@@ -118,17 +157,10 @@ func TestTLSEchoGoClient(t *testing.T) {
 // openssl s_client handshakes with a flow, and with a callback Protocol
 // served by TLSServer, and gets its line echoed.
 func TestTLSOpenSSLClient(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not found: apt-get install openssl")
-	}
+	bin := opensslBinary(t)
 	cert := newTestCert(t)
 	g := startGroup(t, 1)
-	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenTLS(t, g, cert)
 	serveTLSEcho(t, ln, make(chan error, 4))
 	pln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
 		return &echoProto{lost: make(chan error, 1)}
@@ -147,17 +179,10 @@ func TestTLSOpenSSLClient(t *testing.T) {
 // send its own KeyUpdate through the connection under crypto/tls, and
 // the echo go on under the new keys both ways.
 func TestTLSKeyUpdateFromOpenSSL(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not found: apt-get install openssl")
-	}
+	bin := opensslBinary(t)
 	cert := newTestCert(t)
 	g := startGroup(t, 1)
-	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenTLS(t, g, cert)
 	errs := make(chan error, 4)
 	serveTLSEcho(t, ln, errs)
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
@@ -348,11 +373,7 @@ func TestTLSHandshakeFailures(t *testing.T) {
 	}
 
 	// The same through ListenTLS: the serving flow's handshake fails.
-	tln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tln.Close()
+	tln := listenTLS(t, g, cert)
 	errs := make(chan error, 1)
 	serveTLSEcho(t, tln, errs)
 	garbage(t, tln.Addr().String())

@@ -2,7 +2,6 @@ package flow_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"io"
@@ -91,42 +90,26 @@ func TestTLSTransportWatermarks(t *testing.T) {
 func TestTLSFullDuplexFlows(t *testing.T) {
 	cert := newTestCert(t)
 	g := startGroup(t, 1)
-	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenTLS(t, g, cert)
 	const size = 2 << 20
 	down := randomBytes(21, size)
 	served := make(chan [32]byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		flow.Go(flow.LoopOf(c), func(f *flow.Flow) {
-			defer c.Close()
-			// Before a second flow touches the conn: see ListenTLS.
-			if err := c.(*flow.TLSConn).HandshakeContext(f.Context()); err != nil {
-				t.Errorf("handshake: %v", err)
-				return
-			}
-			w := flow.Go(f.Loop(), func(*flow.Flow) {
-				for off := 0; off < size; off += 32 << 10 {
-					if _, err := c.Write(down[off : off+32<<10]); err != nil {
-						t.Errorf("server write: %v", err)
-						return
-					}
+	serveOneTLS(t, ln, func(f *flow.Flow, c *flow.TLSConn) {
+		w := flow.Go(f.Loop(), func(*flow.Flow) {
+			for off := 0; off < size; off += 32 << 10 {
+				if _, err := c.Write(down[off : off+32<<10]); err != nil {
+					t.Errorf("server write: %v", err)
+					return
 				}
-			})
-			h := sha256.New()
-			if _, err := io.CopyN(h, c, size); err != nil {
-				t.Errorf("server read: %v", err)
 			}
-			w.Join(f.Context())
-			served <- [32]byte(h.Sum(nil))
 		})
-	}()
+		h := sha256.New()
+		if _, err := io.CopyN(h, c, size); err != nil {
+			t.Errorf("server read: %v", err)
+		}
+		w.Join(f.Context())
+		served <- [32]byte(h.Sum(nil))
+	})
 	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
 	if err != nil {
 		t.Fatal(err)
@@ -153,39 +136,24 @@ func TestTLSFullDuplexFlows(t *testing.T) {
 func TestTLSReadAlertWhileWriterParked(t *testing.T) {
 	cert := newTestCert(t)
 	g := startGroup(t, 1)
-	ln, err := flow.ListenTLS(context.Background(), g, "tcp", "127.0.0.1:0", cert.server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenTLS(t, g, cert)
 	var written atomic.Int64
 	readErr := make(chan error, 1)
 	writerDone := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		flow.Go(flow.LoopOf(c), func(f *flow.Flow) {
-			defer c.Close()
-			if err := c.(*flow.TLSConn).HandshakeContext(f.Context()); err != nil {
-				t.Errorf("handshake: %v", err)
-				return
-			}
-			flow.Go(f.Loop(), func(*flow.Flow) {
-				chunk := make([]byte, 64<<10)
-				for {
-					if _, err := c.Write(chunk); err != nil {
-						writerDone <- err
-						return
-					}
-					written.Add(int64(len(chunk)))
+	serveOneTLS(t, ln, func(f *flow.Flow, c *flow.TLSConn) {
+		flow.Go(f.Loop(), func(*flow.Flow) {
+			chunk := make([]byte, 64<<10)
+			for {
+				if _, err := c.Write(chunk); err != nil {
+					writerDone <- err
+					return
 				}
-			})
-			_, err := c.Read(make([]byte, 1024))
-			readErr <- err
+				written.Add(int64(len(chunk)))
+			}
 		})
-	}()
+		_, err := c.Read(make([]byte, 1024))
+		readErr <- err
+	})
 	raw, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
