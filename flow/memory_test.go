@@ -88,15 +88,7 @@ func TestEchoFlowStackStaysSmall(t *testing.T) {
 	for i := range n {
 		fs[i] = flow.Go(l, func(f *flow.Flow) {
 			parked <- struct{}{}
-			for {
-				b, err := servers[i].Next()
-				if err != nil {
-					return
-				}
-				if _, err := servers[i].Write(b); err != nil {
-					return
-				}
-			}
+			echoWithNext(servers[i])
 		})
 	}
 	for range n {
@@ -139,6 +131,20 @@ func flowListener(t *testing.T) (*loop.Loop, *flow.Listener) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return g.Loops()[0], ln
+}
+
+// echoWithNext echoes c with Next until it fails: the echo flow whose
+// memory these tests weigh.
+func echoWithNext(c *flow.Conn) {
+	for {
+		b, err := c.Next()
+		if err != nil {
+			return
+		}
+		if _, err := c.Write(b); err != nil {
+			return
+		}
+	}
 }
 
 // dialPairs opens n connections to ln from l: the client ends and the

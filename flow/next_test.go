@@ -156,17 +156,7 @@ func TestNextHoldsNoBuffer(t *testing.T) {
 	before := heap()
 	fs := make([]*flow.Flow, n)
 	for i := range n {
-		fs[i] = flow.Go(l, func(f *flow.Flow) {
-			for {
-				b, err := servers[i].Next()
-				if err != nil {
-					return
-				}
-				if _, err := servers[i].Write(b); err != nil {
-					return
-				}
-			}
-		})
+		fs[i] = flow.Go(l, func(*flow.Flow) { echoWithNext(servers[i]) })
 	}
 	reply := make([]byte, 1000)
 	for _, c := range clients {

@@ -50,6 +50,17 @@ func newPipePair() (*pipePair, error) {
 	return &p, nil
 }
 
+// timePipes times n round trips over p after one untimed round trip,
+// which waits until the other side is running.
+func timePipes(p *pipePair, n int) (time.Duration, error) {
+	if err := pingPipes(p.bToA[0], p.aToB[1], 1); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err := pingPipes(p.bToA[0], p.aToB[1], n)
+	return time.Since(start), err
+}
+
 func (p *pipePair) close() {
 	for _, fd := range []int{p.aToB[0], p.aToB[1], p.bToA[0], p.bToA[1]} {
 		if fd >= 0 {
@@ -110,13 +121,7 @@ func switchProcesses(exe string, n int) (time.Duration, error) {
 	childIn.Close()
 	childOut.Close()
 	// The first round trip waits out the child's start-up.
-	err = pingPipes(p.bToA[0], p.aToB[1], 1)
-	var d time.Duration
-	if err == nil {
-		start := time.Now()
-		err = pingPipes(p.bToA[0], p.aToB[1], n)
-		d = time.Since(start)
-	}
+	d, err := timePipes(p, n)
 	unix.Close(p.aToB[1]) // EOF ends the child
 	p.aToB[1] = -1
 	if werr := cmd.Wait(); err == nil {
@@ -154,13 +159,7 @@ func switchThreads(n int) (time.Duration, error) {
 	}()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	err = pingPipes(p.bToA[0], p.aToB[1], 1)
-	var d time.Duration
-	if err == nil {
-		start := time.Now()
-		err = pingPipes(p.bToA[0], p.aToB[1], n)
-		d = time.Since(start)
-	}
+	d, err := timePipes(p, n)
 	unix.Close(p.aToB[1])
 	p.aToB[1] = -1
 	<-done
