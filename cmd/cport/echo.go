@@ -157,17 +157,27 @@ func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err e
 		g.Close()
 		return nil, nil, nil, err
 	}
-	// Accepting on a goroutine costs a wake-up per connection, not per
-	// message; each connection's flow runs on the loop it arrived on.
+	// Each connection's flow runs on the loop it arrived on.
+	addr, stop = acceptEach(ln, func(c net.Conn) {
+		fc := c.(*flow.Conn)
+		flow.Go(fc.Loop(), echoFlow(fc))
+	})
+	return g, addr, stop, nil
+}
+
+// acceptEach accepts from ln on a goroutine until ln is closed, handing
+// each connection to serve; it returns ln's address and what closes it.
+// Accepting on a goroutine costs a wake-up per connection, not per
+// message.
+func acceptEach(ln net.Listener, serve func(net.Conn)) (net.Addr, func()) {
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			fc := c.(*flow.Conn)
-			flow.Go(fc.Loop(), echoFlow(fc))
+			serve(c)
 		}
 	}()
-	return g, ln.Addr(), func() { ln.Close() }, nil
+	return ln.Addr(), func() { ln.Close() }
 }

@@ -51,14 +51,6 @@ func serveEchoTLS(cfg echoConfig, g *loop.Group, lc transport.ListenConfig) (net
 	}
 	// As in serveEcho; the handshake runs in the connection's flow, at
 	// its first Read.
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			flow.Go(flow.LoopOf(c), echoFlowStream(c))
-		}
-	}()
-	return ln.Addr(), func() { ln.Close() }, nil
+	addr, stop := acceptEach(ln, func(c net.Conn) { flow.Go(flow.LoopOf(c), echoFlowStream(c)) })
+	return addr, stop, nil
 }

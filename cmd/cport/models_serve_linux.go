@@ -74,16 +74,8 @@ func serveNet(addr string, serve func(net.Conn)) (net.Addr, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			serve(c)
-		}
-	}()
-	return ln.Addr(), func() { ln.Close() }, nil
+	bound, stop := acceptEach(ln, serve)
+	return bound, stop, nil
 }
 
 // modelBuffer is the read buffer of the models that block in read: a
