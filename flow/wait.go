@@ -156,7 +156,8 @@ func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
 		if f.noSwitch > 0 || f.cancelled.Load() {
 			return f.check(noCtx, true)
 		}
-		f.w.reset()
+		// Nothing but this wakes a Yield: it is never queued on a list.
+		f.w.err = nil
 		f.yielding = true
 	}
 	if q != nil {
