@@ -50,7 +50,6 @@ type Flow struct {
 	cancelled atomic.Bool
 	state     uint8
 	sleeping  bool
-	yielding  bool // in the run queue by its own Yield
 	finished  bool // guarded by mu
 }
 
@@ -86,19 +85,22 @@ func Go(l *loop.Loop, fn func(f *Flow)) *Flow {
 	return f
 }
 
-// admit registers f with its scheduler and queues its start (loop only).
+// admit registers f with its scheduler, makes its coroutine and queues
+// its start (loop only).
 func (f *Flow) admit() {
 	if f.s.closing {
 		f.finish(loop.ErrClosed)
 		return
 	}
+	f.start()
 	f.s.live.add(f)
 	f.s.ready(f)
 }
 
-// start makes f's coroutine. It runs on the loop goroutine: a coroutine
-// made on a goroutine locked to its thread must always be switched to on
-// that thread, and the loop's is the one that will switch to it.
+// start makes f's coroutine. It runs on the loop's thread, in a callback
+// or a flow there: a coroutine made while the thread is locked records
+// the lock and must always be switched to on that thread, which is the
+// one that will resume it.
 func (f *Flow) start() {
 	f.next, _ = iter.Pull(func(yield func(struct{}) bool) {
 		f.yield = yield

@@ -115,12 +115,10 @@ func (s *sched) pop() *Flow {
 // flows costs a coroutine switch, not a loop iteration.
 func (s *sched) run() {
 	s.budget = maxRunPass
-	for s.budget > 0 {
-		f := s.pop()
-		if f == nil {
-			break
-		}
-		s.resume(f)
+	for g := s.pick(); g != nil; g = s.pick() {
+		s.current = g
+		g.next()
+		s.current = nil
 	}
 	s.scheduled = false
 	if s.runHead != nil {
@@ -129,21 +127,27 @@ func (s *sched) run() {
 	}
 }
 
-// resume switches to f until it parks or ends; the caller is the loop
-// goroutine or the driver, and s.current is the caller's flow after.
-func (s *sched) resume(f *Flow) {
-	if f.state != stateReady {
-		return
+// pick takes the next flow to resume off the run queue, marks it running
+// and counts it against the pass's budget; nil once the queue is empty or
+// the budget spent. A yielding driver is in the queue too: when pick
+// returns it, its turn has come, and that turn counts, so a flow yielding
+// alone still lets the loop poll now and then. The caller switches to
+// what pick returns in its own frame (see park): pick is small enough to
+// be inlined there.
+func (s *sched) pick() *Flow {
+	for s.budget > 0 {
+		g := s.pop()
+		if g == nil {
+			return nil
+		}
+		if g.state != stateReady {
+			continue
+		}
+		s.budget--
+		g.state = stateRunning
+		return g
 	}
-	s.budget--
-	f.state = stateRunning
-	if f.next == nil {
-		f.start()
-	}
-	prev := s.current
-	s.current = f
-	f.next()
-	s.current = prev
+	return nil
 }
 
 // close cancels every live flow as the loop shuts down, so none stays

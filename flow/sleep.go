@@ -63,4 +63,33 @@ func sleepBlocking(ctx context.Context, d time.Duration) error {
 // (gevent's sleep(0)). With nothing else ready it returns at once. Only f
 // itself may call it; it fails with context.Canceled if f is cancelled,
 // and is not interrupted by a later Cancel.
-func (f *Flow) Yield() error { return f.park(noCtx, nil, yieldTurn) }
+//
+// It is park's scheduling without a waiter: f queues itself behind the
+// ready flows and, if the loop resumed it, drives them until its turn.
+func (f *Flow) Yield() error {
+	s := f.s
+	if !f.l.InLoop() || s.current != f { // InLoop first: off the loop, s is not ours to read
+		return ErrNotInFlow
+	}
+	if f.noSwitch > 0 || f.cancelled.Load() {
+		return f.check(noCtx, true)
+	}
+	s.ready(f)
+	if s.driver == nil {
+		s.driver = f
+		for g := s.pick(); g != nil; g = s.pick() {
+			if g == f {
+				s.driver = nil
+				return nil
+			}
+			s.current = g
+			g.next()
+			s.current = f
+		}
+		s.driver = nil
+	}
+	// Driven by another flow, or the pass's budget is spent: f waits in
+	// the queue, and whoever resumes it there marks it running.
+	f.yield(struct{}{})
+	return nil
+}

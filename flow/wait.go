@@ -134,32 +134,18 @@ const (
 	uncancellable parkMode = iota
 	// cancellable: also Cancel and ctx's deadline or cancellation.
 	cancellable
-	// yieldTurn: a Yield, which park checks and queues itself, so that
-	// Yield is no frame of its own between the caller and the switch.
-	yieldTurn
 )
 
 // park switches away until f.w is woken or the wait is aborted: by
 // Cancel, by ctx's deadline (a loop timer), or by ctx's cancellation
 // (unless mode is uncancellable). It queues f.w on q first, if q is not
-// nil. It returns f.w.err. Call check first, except for a yieldTurn.
+// nil. It returns f.w.err. Call check first.
 //
 // The frames live across a switch are resumed by returns the CPU cannot
-// predict (its return stack belongs to the other coroutine), so park is
-// one function, the scheduler's driving inlined: a blocking call is then
-// caller, park, and the coroutine switch.
+// predict (its return stack belongs to the other coroutine), each several
+// nanoseconds a switch, so park makes its switches itself: a blocking
+// call is then caller, park, and the coroutine switch.
 func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
-	if mode == yieldTurn {
-		if !f.l.InLoop() || f.s.current != f { // InLoop first: off the loop, s is not ours to read
-			return ErrNotInFlow
-		}
-		if f.noSwitch > 0 || f.cancelled.Load() {
-			return f.check(noCtx, true)
-		}
-		// Nothing but this wakes a Yield: it is never queued on a list.
-		f.w.err = nil
-		f.yielding = true
-	}
 	if q != nil {
 		f.w.reset()
 		q.push(&f.w)
@@ -179,32 +165,15 @@ func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
 	}
 	f.state = stateParked
 	s := f.s
-	if f.yielding {
-		s.ready(f) // behind the flows ready now
-	}
 	if s.driver == nil && s.current == f {
 		// The loop resumed f: f drives, resuming ready flows itself until
-		// it is ready again (see sched), or its Yield's turn comes.
+		// it is ready again (see sched). A parked flow is never in the
+		// run queue, so pick does not return f.
 		s.driver = f
-		for (f.state == stateParked || f.yielding) && s.budget > 0 {
-			g := s.pop()
+		for f.state == stateParked {
+			g := s.pick()
 			if g == nil {
 				break
-			}
-			if g == f {
-				// Its turn counts against the pass, so a flow yielding
-				// alone still lets the loop poll now and then.
-				s.budget--
-				f.yielding = false
-				break
-			}
-			if g.state != stateReady {
-				continue
-			}
-			s.budget--
-			g.state = stateRunning
-			if g.next == nil {
-				g.start()
 			}
 			s.current = g
 			g.next()
@@ -212,11 +181,10 @@ func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
 		}
 		s.driver = nil
 	}
-	if f.state == stateReady && !f.yielding {
+	if f.state == stateReady {
 		f.state = stateRunning
 	} else {
-		f.yield(struct{}{})
-		f.yielding = false // whoever resumed f took it off the queue
+		f.yield(struct{}{}) // whoever resumes f marks it running
 	}
 	if f.timer != 0 {
 		f.l.CancelTimer(f.timer)
