@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -199,5 +200,43 @@ func TestCloseEndsFlows(t *testing.T) {
 	}
 	if err := flow.Go(l, func(*flow.Flow) {}).Wait(); !errors.Is(err, loop.ErrClosed) {
 		t.Errorf("Go on a closed loop: Wait = %v, want loop.ErrClosed", err)
+	}
+}
+
+// Flows admitted but never yet run when the loop stops still end, and
+// leave no coroutine behind: a flow's coroutine is made when it is
+// admitted, before its first turn.
+func TestCloseEndsFlowsNotYetRun(t *testing.T) {
+	before := runtime.NumGoroutine()
+	l, err := loop.Start(loop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := make(chan []*flow.Flow, 1)
+	slept := make([]error, 50)
+	if err := l.Post(func() {
+		var fs []*flow.Flow
+		for i := range slept {
+			fs = append(fs, flow.Go(l, func(f *flow.Flow) { slept[i] = f.Sleep(time.Hour) }))
+		}
+		l.Stop() // in the same turn: none of them has run
+		made <- fs
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fs := within(t, made, "the flows' admission")
+	l.Close()
+	for i, f := range fs {
+		within(t, f.Done(), "the end of a flow that never ran")
+		if err := slept[i]; !errors.Is(err, loop.ErrClosed) && !errors.Is(err, context.Canceled) {
+			t.Errorf("Sleep in a flow first run at Close = %v, want loop.ErrClosed or context.Canceled", err)
+		}
+	}
+	deadline := time.Now().Add(hangGuard)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Close, %d before the loop started", n, before)
 	}
 }
