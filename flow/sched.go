@@ -19,9 +19,9 @@ const maxRunPass = 1024
 // flow that the loop resumed and that parks becomes the driver: it
 // resumes the ready flows itself (their next called from its coroutine;
 // they yield back to it), and when it is made ready in turn it simply
-// returns from its park. A ping-pong between two flows is then one
-// coroutine switch each way, as cheap as a bare iter.Pull round trip.
-// Only the flow the loop resumed drives; those it resumes park by
+// returns from its park (or Yield). A ping-pong between two flows is
+// then one coroutine switch each way, the two of a bare iter.Pull round
+// trip. Only the flow the loop resumed drives; those it resumes park by
 // yielding back to it, so coroutines never nest deeper than two.
 type sched struct {
 	l         *loop.Loop
