@@ -84,6 +84,22 @@ func (p *testPort) waitN(n int) []port.Completion {
 	return got
 }
 
+// cancelPending starts op, checks it is still pending (a Wait that may
+// not sleep returns nothing; why names what it waits for), cancels it and
+// expects its completion to carry ECANCELED.
+func (p *testPort) cancelPending(what, why string, op port.Op) {
+	p.t.Helper()
+	k := p.register()
+	p.submit(k, op)
+	if n, err := p.Wait(make([]port.Completion, 4), 0); n != 0 || err != nil {
+		p.t.Fatalf("Wait(0) = %d, %v; want 0, nil %s", n, err, why)
+	}
+	if err := p.Cancel(k); err != nil {
+		p.t.Fatalf("Cancel: %v", err)
+	}
+	wantErr(p.t, "cancelled "+what, p.waitKey(k), syscall.ECANCELED)
+}
+
 // waitKey returns the next completion for k, keeping others for later.
 func (p *testPort) waitKey(k port.Key) port.Completion {
 	p.t.Helper()
@@ -204,15 +220,7 @@ func TestTimeoutZero(t *testing.T) {
 
 func TestTimeoutCancel(t *testing.T) {
 	p := openPort(t, port.Config{})
-	k := p.register()
-	p.submit(k, port.Timeout(time.Hour))
-	if n, err := p.Wait(make([]port.Completion, 4), 0); n != 0 || err != nil {
-		t.Fatalf("Wait(0) = %d, %v; want 0, nil before the hour is up", n, err)
-	}
-	if err := p.Cancel(k); err != nil {
-		t.Fatalf("Cancel: %v", err)
-	}
-	wantErr(t, "cancelled timeout", p.waitKey(k), syscall.ECANCELED)
+	p.cancelPending("timeout", "before the hour is up", port.Timeout(time.Hour))
 }
 
 func TestTimeoutsInDeadlineOrder(t *testing.T) {

@@ -3,7 +3,6 @@ package port_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -70,32 +69,6 @@ func newSocket(t testing.TB, typ int) int {
 	}
 	closeOnCleanup(t, fd)
 	return fd
-}
-
-// connPair accepts a connection from a Go net.Conn peer with the Accept
-// op and returns the accepted socket and the peer.
-func connPair(t testing.TB, p *testPort) (int, net.Conn) {
-	t.Helper()
-	ln, addr := listenTCP(t)
-	peer := make(chan net.Conn, 1)
-	go func() {
-		c, err := net.Dial("tcp", addr.String())
-		if err != nil {
-			t.Errorf("dial: %v", err)
-		}
-		peer <- c
-	}()
-	c := p.do(port.Accept(ln))
-	if c.Res < 0 {
-		t.Fatalf("accept: %v", c.Err())
-	}
-	closeOnCleanup(t, int(c.Res))
-	conn := <-peer
-	if conn == nil {
-		t.FailNow()
-	}
-	t.Cleanup(func() { conn.Close() })
-	return int(c.Res), conn
 }
 
 var pipeSeq atomic.Int64

@@ -158,15 +158,7 @@ func TestCloseWithOpsInFlight(t *testing.T) {
 func TestCancelRecv(t *testing.T) {
 	p := openPort(t, port.Config{})
 	fd, _ := streamPair(t, p)
-	k := p.register()
-	p.submit(k, port.Recv(fd, make([]byte, 16)))
-	if n, err := p.Wait(make([]port.Completion, 4), 0); n != 0 || err != nil {
-		t.Fatalf("Wait(0) = %d, %v; want 0, nil while nothing was sent", n, err)
-	}
-	if err := p.Cancel(k); err != nil {
-		t.Fatalf("Cancel: %v", err)
-	}
-	wantErr(t, "cancelled recv", p.waitKey(k), syscall.ECANCELED)
+	p.cancelPending("recv", "while nothing was sent", port.Recv(fd, make([]byte, 16)))
 }
 
 // CancelFD ends every operation on one socket, a receive and a poll where
@@ -207,28 +199,35 @@ func TestCancelFD(t *testing.T) {
 	}
 }
 
-func TestAccept(t *testing.T) {
-	p := openPort(t, port.Config{})
+// connPair accepts a connection from a Go net.Conn peer with the Accept
+// op and returns the accepted socket and the peer.
+func connPair(t testing.TB, p *testPort) (int, net.Conn) {
+	t.Helper()
 	ln, addr := listenTCP(t)
-	dialed := make(chan net.Conn, 1)
+	peer := make(chan net.Conn, 1)
 	go func() {
 		c, err := net.Dial("tcp", addr.String())
 		if err != nil {
 			t.Errorf("dial: %v", err)
 		}
-		dialed <- c
+		peer <- c
 	}()
 	c := p.do(port.Accept(ln))
 	if c.Res < 0 {
 		t.Fatalf("accept: %v", c.Err())
 	}
-	fd := int(c.Res)
-	closeOnCleanup(t, fd)
-	client := <-dialed
-	if client == nil {
+	closeOnCleanup(t, int(c.Res))
+	conn := <-peer
+	if conn == nil {
 		t.FailNow()
 	}
-	t.Cleanup(func() { client.Close() })
+	t.Cleanup(func() { conn.Close() })
+	return int(c.Res), conn
+}
+
+func TestAccept(t *testing.T) {
+	p := openPort(t, port.Config{})
+	fd, client := connPair(t, p)
 	checkAccepted(t, fd)
 	if got, want := peerAddr(t, fd).String(), client.LocalAddr().String(); got != want {
 		t.Fatalf("accepted socket's peer %v, want the client %v", got, want)
