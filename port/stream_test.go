@@ -250,14 +250,21 @@ func TestAcceptMultishot(t *testing.T) {
 		closeOnCleanup(t, int(c.Res))
 		peerAddr(t, int(c.Res))
 	}
+	p.cancelMultishot("accept", k)
+}
+
+// cancelMultishot cancels the multishot operation under k and expects its
+// last completion: ECANCELED, without FlagMore.
+func (p *testPort) cancelMultishot(what string, k port.Key) {
+	p.t.Helper()
 	if err := p.Cancel(k); err != nil {
-		t.Fatalf("Cancel: %v", err)
+		p.t.Fatalf("Cancel: %v", err)
 	}
 	c := p.waitKey(k)
 	if c.More() {
-		t.Fatalf("completion after Cancel %+v has FlagMore, want the last", c)
+		p.t.Fatalf("completion after Cancel %+v has FlagMore, want the last", c)
 	}
-	wantErr(t, "cancelled multishot accept", c, syscall.ECANCELED)
+	wantErr(p.t, "cancelled multishot "+what, c, syscall.ECANCELED)
 }
 
 func TestConnect(t *testing.T) {
@@ -345,14 +352,7 @@ func TestRecvMultishot(t *testing.T) {
 		}
 		p.RecycleBuffer(id)
 	}
-	if err := p.Cancel(k); err != nil {
-		t.Fatalf("Cancel: %v", err)
-	}
-	c := p.waitKey(k)
-	if c.More() {
-		t.Fatalf("completion after Cancel %+v has FlagMore, want the last", c)
-	}
-	wantErr(t, "cancelled multishot recv", c, syscall.ECANCELED)
+	p.cancelMultishot("recv", k)
 }
 
 func TestRecvMultishotEOF(t *testing.T) {
