@@ -112,6 +112,12 @@ func (c *Conn) ConnectionLost(err error) {
 	c.writers.wakeAll(nil)
 }
 
+// ReadsWhileWritesPaused implements transport.ReadsWhileWritesPaused: a
+// Conn reads while its writers are parked, as a net.Conn does (a flow may
+// read while another writes), and bounds what it reads itself: reading
+// pauses at readLimit unread bytes, and Write parks at the high watermark.
+func (c *Conn) ReadsWhileWritesPaused() bool { return true }
+
 // PauseWriting implements transport.Protocol.
 func (c *Conn) PauseWriting() { c.wpaused = true }
 

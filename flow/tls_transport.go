@@ -257,6 +257,9 @@ func (t *tlsTransport) ResumeReading() {
 // count encrypted bytes, what the socket has yet to take.
 func (t *tlsTransport) SetWriteBufferLimits(high, low int) { t.w.t.SetWriteBufferLimits(high, low) }
 
+// SetWriteQueueLimit implements transport.Transport.
+func (t *tlsTransport) SetWriteQueueLimit(n int) { t.w.t.SetWriteQueueLimit(n) }
+
 // WriteBufferSize implements transport.Transport.
 func (t *tlsTransport) WriteBufferSize() int { return t.w.t.WriteBufferSize() }
 

@@ -484,6 +484,10 @@ func (b *epollBackend) makeNonblocking(fd int) {
 // forget drops fd's registration before it is closed. Operations still
 // parked on it become orphans: close does not cancel them, and they must
 // not run on a new file that reuses the number.
+// retries is false: the backend waits for readiness itself and never
+// reports a socket operation that would block.
+func (b *epollBackend) retries(*slot, int32) bool { return false }
+
 func (b *epollBackend) forget(fd int) {
 	if fd < 0 || fd >= b.fds.size() {
 		return

@@ -181,6 +181,9 @@ func (b *iocp) submit(k Key, s *slot) error {
 }
 
 // forget drops h's association record before the caller closes it.
+// retries is false: an overlapped operation completes only when done.
+func (b *iocp) retries(*slot, int32) bool { return false }
+
 func (b *iocp) forget(fd int) { delete(b.handles, windows.Handle(fd)) }
 
 // closeHandle closes a socket, or any other handle, and forgets it.

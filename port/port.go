@@ -30,6 +30,9 @@ import (
 //   - forget: drop what the backend remembers of fd (its epoll
 //     registration, its IOCP association), which is about to be closed
 //     outside the port.
+//   - retries: whether a final completion with result res is one the
+//     kernel gave up on for a reason that waiting fixes, so the port
+//     submits the operation again instead of reporting it.
 //   - close: cancel what is in flight, wait for it, release kernel objects.
 type backend interface {
 	name() string
@@ -41,6 +44,7 @@ type backend interface {
 	wake() error
 	recycle(bid uint16)
 	forget(fd int)
+	retries(s *slot, res int32) bool
 	close() error
 }
 
@@ -183,6 +187,7 @@ func (p *Port) Submit(k Key, op Op) error {
 		return ErrNoBuffers
 	}
 	s.op = op
+	s.cancelled = false
 	if err := s.prepare(); err != nil {
 		s.op = Op{}
 		return err
@@ -210,6 +215,7 @@ func (p *Port) Cancel(k Key) error {
 	if s.state != slotInFlight {
 		return nil
 	}
+	s.cancelled = true
 	return p.b.cancel(k)
 }
 
@@ -220,6 +226,7 @@ func (p *Port) CancelFD(fd int) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	p.slots.markCancelled(func(s *slot) bool { return s.op.fd == int32(fd) })
 	return p.b.cancelFD(fd)
 }
 
@@ -228,6 +235,7 @@ func (p *Port) CancelAll() error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	p.slots.markCancelled(func(*slot) bool { return true })
 	return p.b.cancelAll()
 }
 
@@ -291,6 +299,11 @@ func (p *Port) collect(out []Completion, timeout time.Duration) (int, error) {
 				p.b.recycle(id)
 			}
 			continue
+		}
+		if !c.More() && !s.cancelled && p.b.retries(s, c.Res) && !p.closed.Load() {
+			if err := p.b.submit(c.Key, s); err == nil {
+				continue
+			}
 		}
 		if !c.More() {
 			if s.op.msg != nil {

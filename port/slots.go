@@ -18,8 +18,11 @@ type slot struct {
 	gen   uint32
 	next  int32 // free-list link
 	state slotState
-	sys   slotSys //lint:ignore U1000 per-platform scratch (empty on Linux); not last, as a trailing empty field pads the struct
-	op    Op
+	// cancelled: a cancel was asked for the operation in flight, so a
+	// completion the backend would retry is final instead.
+	cancelled bool
+	sys       slotSys //lint:ignore U1000 per-platform scratch (empty on Linux); not last, as a trailing empty field pads the struct
+	op        Op
 }
 
 // slotTable allocates slots and resolves keys to them. It is used only by
@@ -66,6 +69,16 @@ func (t *slotTable) lookup(k Key) *slot {
 		return nil
 	}
 	return s
+}
+
+// markCancelled flags the slots in flight that match, so that none of
+// them is retried after the cancel (rare: CancelFD and CancelAll).
+func (t *slotTable) markCancelled(match func(*slot) bool) {
+	for i := int32(0); i < t.used; i++ {
+		if s := t.at(i); s.state == slotInFlight && match(s) {
+			s.cancelled = true
+		}
+	}
 }
 
 // setState moves s to state, keeping the in-flight count.

@@ -267,6 +267,24 @@ func (r *uring) publishBuffers() {
 // operation on it is in flight.
 func (r *uring) forget(fd int) {}
 
+// retries is true for a socket send or receive that ended with EAGAIN.
+// io_uring waits for a busy socket by polling it, and when a wake-up finds
+// the socket still busy it hands the request to a worker thread, where a
+// non-blocking socket answers EAGAIN, and that becomes the result. The
+// epoll backend waits in that case, so the port does the same: a fresh
+// submission polls again. Reported as a failure, it once turned a slow
+// reader into a lost connection whose queue vanished.
+func (r *uring) retries(s *slot, res int32) bool {
+	if res != -int32(unix.EAGAIN) {
+		return false
+	}
+	switch s.op.code {
+	case opSend, opSendmsg, opRecv, opRecvMultishot, opRecvmsg:
+		return true
+	}
+	return false
+}
+
 func (r *uring) recycle(bid uint16) {
 	r.putBuffer(bid)
 	r.publishBuffers()

@@ -8,23 +8,26 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cport/cport/internal/sock"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 )
 
 // Connection state bits. Only the loop's goroutine reads or writes them.
 const (
-	stRecvArmed   uint16 = 1 << iota // a multishot recv is in flight on recvKey
-	stReadPaused                     // the protocol asked for no DataReceived
-	stSending                        // an op (send, shutdown or close) is in flight on sendKey
-	stWriteEOF                       // WriteEOF asked: shut writing down once the queue drains
-	stEOFSent                        // the shutdown went out
-	stClosing                        // Close asked: flush, then close
-	stAborting                       // closing now, queued data dropped
-	stFDClosing                      // the close op is in flight
-	stDone                           // ConnectionLost delivered, keys released
-	stWritePaused                    // the protocol was told PauseWriting
-	stFlushQueued                    // queued with the loop's Flushers
+	stRecvArmed    uint16 = 1 << iota // a multishot recv is in flight on recvKey
+	stReadPaused                      // the protocol asked for no DataReceived
+	stSending                         // an op (send, shutdown or close) is in flight on sendKey
+	stWriteEOF                        // WriteEOF asked: shut writing down once the queue drains
+	stEOFSent                         // the shutdown went out
+	stClosing                         // Close asked: flush, then close
+	stAborting                        // closing now, queued data dropped
+	stFDClosing                       // the close op is in flight
+	stDone                            // ConnectionLost delivered, keys released
+	stWritePaused                     // the protocol was told PauseWriting
+	stFlushQueued                     // queued with the loop's Flushers
+	stBackpressure                    // reading paused while writing is: the peer is not reading
+	stEOFHeld                         // the peer's EOF came while reading was paused
 )
 
 // What the op on sendKey is.
@@ -73,6 +76,7 @@ type conn struct {
 // fail: allocated when first needed.
 type connExtra struct {
 	high, low  int    // write-buffer watermarks, once set
+	limit      int    // write-queue limit, once set
 	cause      error  // why the connection was lost; nil for a clean close
 	held       []byte // data that arrived after PauseReading
 	idle       time.Duration
@@ -117,6 +121,13 @@ func (c *conn) watermarks() (high, low int) {
 	return defaultHighWater, defaultLowWater
 }
 
+func (c *conn) queueLimit() int {
+	if c.x != nil && c.x.limit > 0 {
+		return c.x.limit
+	}
+	return DefaultWriteQueueLimit
+}
+
 func (c *conn) markClosed() { c.other.Or(offClosed) }
 
 func (c *conn) isClosed() bool { return c.other.Load()&offClosed != 0 }
@@ -141,7 +152,7 @@ func (c *conn) has(bits uint16) bool { return c.state&bits != 0 }
 
 // armRecv starts the multishot recv unless reading is paused or over.
 func (c *conn) armRecv() {
-	if c.has(stRecvArmed | stReadPaused | stClosing | stAborting | stDone) {
+	if c.has(stRecvArmed | stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
 		return
 	}
 	if err := c.l.Submit(c.recvKey, port.RecvMultishot(int(c.fd))); err != nil {
@@ -196,14 +207,15 @@ func (c *conn) deliver(data []byte) {
 	if c.has(stClosing | stAborting | stDone) {
 		return
 	}
-	if x := c.x; x != nil {
-		if x.idle > 0 {
-			x.lastActive = c.l.Now()
-		}
-		if c.has(stReadPaused) {
-			x.held = append(x.held, data...)
-			return
-		}
+	if x := c.x; x != nil && x.idle > 0 {
+		x.lastActive = c.l.Now()
+	}
+	if c.has(stReadPaused | stBackpressure) {
+		// The recv's cancel is on its way; what arrives before it is
+		// kept for the resume.
+		x := c.extra()
+		x.held = append(x.held, data...)
+		return
 	}
 	c.proto.DataReceived(data)
 }
@@ -211,6 +223,11 @@ func (c *conn) deliver(data []byte) {
 func (c *conn) eofReceived() {
 	if c.has(stClosing | stAborting | stDone) {
 		c.finishIfIdle()
+		return
+	}
+	if c.has(stReadPaused | stBackpressure) {
+		// It comes after the data held for the resume.
+		c.state |= stEOFHeld
 		return
 	}
 	if !c.proto.EOFReceived() {
@@ -258,6 +275,10 @@ func (c *conn) onSend(comp port.Completion) {
 		if _, low := c.watermarks(); c.wq.len() <= low {
 			c.state &^= stWritePaused
 			c.proto.ResumeWriting()
+			if c.has(stBackpressure) {
+				c.state &^= stBackpressure
+				c.resumeDelivery()
+			}
 		}
 	}
 	c.flush()
@@ -325,9 +346,10 @@ func (c *conn) releaseSendKey() {
 
 // write queues b and starts sending it; it runs on the loop.
 func (c *conn) write(b []byte) error {
-	if err := c.queue(b); err != nil || len(b) == 0 {
+	if err := c.writable(); err != nil || len(b) == 0 {
 		return err
 	}
+	c.wq.push(c.shared(), b)
 	c.flush()
 	c.checkHighWater()
 	return nil
@@ -336,9 +358,12 @@ func (c *conn) write(b []byte) error {
 // writev queues every piece before it starts sending, so that pieces
 // written together (a response's head and body) leave in one send.
 func (c *conn) writev(bufs [][]byte) error {
+	if err := c.writable(); err != nil {
+		return err
+	}
 	for _, b := range bufs {
-		if err := c.queue(b); err != nil {
-			return err
+		if len(b) > 0 {
+			c.wq.push(c.shared(), b)
 		}
 	}
 	c.flush()
@@ -349,9 +374,10 @@ func (c *conn) writev(bufs [][]byte) error {
 // writeBeforePoll queues b; the send starts from FlushBeforePoll. On the
 // loop.
 func (c *conn) writeBeforePoll(b []byte) error {
-	if err := c.queue(b); err != nil || len(b) == 0 {
+	if err := c.writable(); err != nil || len(b) == 0 {
 		return err
 	}
+	c.wq.push(c.shared(), b)
 	if !c.has(stSending | stFlushQueued) {
 		c.state |= stFlushQueued
 		c.l.FlushBeforePoll(c)
@@ -366,33 +392,72 @@ func (c *conn) FlushBeforePoll() {
 	c.flush()
 }
 
-// queue appends b to the write queue, or says why it cannot.
-func (c *conn) queue(b []byte) error {
+// writable says why a write cannot be queued now, or nil. The limit
+// applies to what is already queued, so one write of any size is taken
+// whole by a connection that keeps up, and a refused write leaves the
+// queue as it was.
+func (c *conn) writable() error {
 	if c.has(stClosing | stAborting | stDone) {
 		return ErrClosed
 	}
 	if c.has(stWriteEOF) {
 		return ErrWriteAfterEOF
 	}
-	if len(b) == 0 {
-		return nil
-	}
-	if c.wq.len()+len(b) > maxQueued {
+	if c.wq.len() >= c.queueLimit() {
 		return ErrWriteQueueFull
 	}
-	c.wq.push(c.shared(), b)
 	return nil
 }
 
 // checkHighWater tells the protocol to pause once the queue passes the
-// high watermark.
+// high watermark, and stops reading until it drains, unless the protocol
+// paces its reading itself: a peer that sends without reading then fills
+// its own socket buffer rather than this process's memory.
 func (c *conn) checkHighWater() {
-	if !c.has(stWritePaused) {
-		if high, _ := c.watermarks(); c.wq.len() > high {
-			c.state |= stWritePaused
-			c.proto.PauseWriting()
+	if c.has(stWritePaused) {
+		return
+	}
+	if high, _ := c.watermarks(); c.wq.len() <= high {
+		return
+	}
+	c.state |= stWritePaused
+	c.proto.PauseWriting()
+	if c.has(stClosing|stAborting|stDone) || readsWhileWritesPaused(c.proto) {
+		return
+	}
+	c.state |= stBackpressure
+	if c.has(stRecvArmed) {
+		c.l.Cancel(c.recvKey)
+	}
+}
+
+// readsWhileWritesPaused reports whether p opted out of the automatic
+// read pause.
+func readsWhileWritesPaused(p Protocol) bool {
+	o, ok := p.(ReadsWhileWritesPaused)
+	return ok && o.ReadsWhileWritesPaused()
+}
+
+// resumeDelivery hands over what arrived while reading was paused and
+// reads again, unless a pause of either kind still holds.
+func (c *conn) resumeDelivery() {
+	if c.has(stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
+		return
+	}
+	if x := c.x; x != nil && len(x.held) > 0 {
+		held := x.held
+		x.held = nil
+		c.proto.DataReceived(held)
+		if c.has(stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
+			return // the protocol paused or ended in DataReceived
 		}
 	}
+	if c.has(stEOFHeld) {
+		c.state &^= stEOFHeld
+		c.eofReceived()
+		return
+	}
+	c.armRecv()
 }
 
 // close is Close on the loop: no more reading, flush, then close the fd.
@@ -454,6 +519,13 @@ func (c *conn) finishIfIdle() {
 	if c.has(stClosing) && !c.has(stAborting) && c.wq.len() > 0 {
 		c.flush()
 		return
+	}
+	if c.has(stAborting) && c.kind == kindTCP {
+		// Whatever was queued is gone: the peer must see a reset, not a
+		// clean end of a truncated stream. (A Unix socket has no reset; its
+		// peer reads an end of stream, and only this side's protocol hears
+		// of the loss.)
+		_ = sock.ResetOnClose(int(c.fd))
 	}
 	c.sendKind = sendClose
 	if err := c.submitSend(port.Close(int(c.fd))); err != nil {
@@ -531,7 +603,16 @@ func (c *conn) Write(b []byte) error {
 		return ErrWriteAfterEOF
 	}
 	cp := append([]byte(nil), b...)
-	return c.onLoop(func() { c.write(cp) })
+	return c.onLoop(func() { c.writePosted(cp) })
+}
+
+// writePosted is a write posted from another goroutine, which has
+// returned already: a write that cannot be queued ends the connection,
+// with the reason as its cause, rather than vanish from the stream.
+func (c *conn) writePosted(b []byte) {
+	if err := c.write(b); err != nil && err != ErrClosed {
+		c.lose(c.opErr("write", err))
+	}
 }
 
 // WriteBeforePoll is t.Write for code that runs on t's loop but on a
@@ -561,7 +642,7 @@ func (c *conn) Writev(bufs ...[]byte) error {
 	for _, b := range bufs {
 		cp = append(cp, b...)
 	}
-	return c.onLoop(func() { c.write(cp) })
+	return c.onLoop(func() { c.writePosted(cp) })
 }
 
 // WriteEOF implements Transport.
@@ -613,12 +694,7 @@ func (c *conn) ResumeReading() {
 			return
 		}
 		c.state &^= stReadPaused
-		if x := c.x; x != nil && len(x.held) > 0 {
-			held := x.held
-			x.held = nil
-			c.proto.DataReceived(held)
-		}
-		c.armRecv()
+		c.resumeDelivery()
 	})
 }
 
@@ -631,6 +707,14 @@ func (c *conn) SetWriteBufferLimits(high, low int) {
 		low = high / 4
 	}
 	c.onLoop(func() { x := c.extra(); x.high, x.low = high, low })
+}
+
+// SetWriteQueueLimit implements Transport.
+func (c *conn) SetWriteQueueLimit(n int) {
+	if n <= 0 {
+		n = DefaultWriteQueueLimit
+	}
+	c.onLoop(func() { c.extra().limit = n })
 }
 
 // WriteBufferSize implements Transport.

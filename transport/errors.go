@@ -12,9 +12,11 @@ var (
 	ErrClosed = net.ErrClosed
 	// ErrIdleTimeout is the cause of a connection closed by SetIdleTimeout.
 	ErrIdleTimeout = errors.New("transport: idle timeout")
-	// ErrWriteQueueFull: the connection already queues maxQueued bytes
-	// (1 GiB); nothing of this write was queued.
-	ErrWriteQueueFull = errors.New("transport: write queue full (1 GiB unsent)")
+	// ErrWriteQueueFull: the connection's write queue is at its limit
+	// (DefaultWriteQueueLimit, or SetWriteQueueLimit's): the peer reads
+	// slower than the protocol writes. Nothing of this write was queued,
+	// and nothing queued before it is lost.
+	ErrWriteQueueFull = errors.New("transport: write queue full: the peer is not reading (wait for ResumeWriting, or raise SetWriteQueueLimit)")
 	// ErrWriteAfterEOF: Write after WriteEOF.
 	ErrWriteAfterEOF = errors.New("transport: write after WriteEOF")
 )

@@ -31,6 +31,17 @@ type Protocol interface {
 	ResumeWriting()
 }
 
+// ReadsWhileWritesPaused is implemented by a protocol that paces its
+// reading itself. By default a stream transport whose write queue passes
+// the high watermark stops reading too (after PauseWriting) and reads
+// again at the low watermark (after ResumeWriting), so a peer that sends
+// without reading is slowed by TCP, not buffered in memory. A protocol
+// whose method returns true keeps receiving data while its writes are
+// paused, and must bound what it queues on its own.
+type ReadsWhileWritesPaused interface {
+	ReadsWhileWritesPaused() bool
+}
+
 // BaseProtocol implements every Protocol method as a no-op; embed it and
 // override what matters.
 type BaseProtocol struct{}
@@ -48,7 +59,11 @@ func (BaseProtocol) ResumeWriting()           {}
 // Write returns.
 type Transport interface {
 	// Write queues b to be sent. It never blocks and never drops data; past
-	// the high watermark the protocol's PauseWriting is called.
+	// the high watermark the protocol's PauseWriting is called (and
+	// reading pauses; see ReadsWhileWritesPaused). A write when the queue
+	// already holds the write-queue limit fails with ErrWriteQueueFull and
+	// queues nothing; called off the loop, where the error cannot be
+	// returned, such a failure ends the connection with it as the cause.
 	Write(b []byte) error
 	// Writev queues several buffers as one write.
 	Writev(bufs ...[]byte) error
@@ -57,7 +72,10 @@ type Transport interface {
 	WriteEOF() error
 	// Close flushes queued data, then closes the connection.
 	Close() error
-	// Abort closes at once, discarding queued data.
+	// Abort closes at once, discarding queued data. A TCP peer sees a
+	// reset, never a clean end of stream, whenever a connection ends this
+	// way (Abort, a failed write, a timeout): it cannot mistake a
+	// truncated stream for a whole one.
 	Abort()
 	// PauseReading stops DataReceived calls until ResumeReading.
 	PauseReading()
@@ -66,6 +84,10 @@ type Transport interface {
 	// SetWriteBufferLimits sets the watermarks, in bytes, at which the
 	// protocol is told to pause and to resume writing.
 	SetWriteBufferLimits(high, low int)
+	// SetWriteQueueLimit sets how many queued bytes make further writes
+	// fail with ErrWriteQueueFull; zero or less restores
+	// DefaultWriteQueueLimit.
+	SetWriteQueueLimit(n int)
 	// WriteBufferSize is how many bytes are queued and not yet sent.
 	WriteBufferSize() int
 	// SetIdleTimeout closes the connection with ErrIdleTimeout after d

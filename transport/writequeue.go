@@ -33,10 +33,13 @@ type writeQueue struct {
 	head int32
 }
 
-// maxQueued bounds a connection's write queue. A protocol that honours
-// PauseWriting never comes near it; one that does not gets ErrWriteQueueFull
-// rather than a queue that grows until the process dies.
-const maxQueued = 1 << 30
+// DefaultWriteQueueLimit bounds a connection's write queue unless
+// SetWriteQueueLimit says otherwise. Reading pauses at the high watermark,
+// so a protocol that writes only in answer to what it reads stays near
+// that; one that writes on its own and ignores PauseWriting gets
+// ErrWriteQueueFull here rather than a queue that grows until the
+// process dies.
+const DefaultWriteQueueLimit = 4 << 20
 
 // chunkPool is a loop's free chunks, one list per class.
 type chunkPool struct {

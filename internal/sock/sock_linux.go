@@ -126,6 +126,16 @@ func NoDelay(fd int) error {
 	return nil
 }
 
+// ResetOnClose makes the close of TCP socket fd send a reset and drop
+// unsent data (SO_LINGER with a zero timeout), so the peer learns that the
+// stream was cut rather than ended.
+func ResetOnClose(fd int) error {
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		return os.NewSyscallError("setsockopt(SO_LINGER)", err)
+	}
+	return nil
+}
+
 // Sockaddr converts addr to the x/sys form.
 func Sockaddr(addr netip.AddrPort) unix.Sockaddr {
 	if addr.Addr().Is4() {

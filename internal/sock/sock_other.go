@@ -45,3 +45,6 @@ func PeerAddr(fd int) (netip.AddrPort, error) { return netip.AddrPort{}, errUnsu
 
 // NoDelay is not available on this platform.
 func NoDelay(fd int) error { return errUnsupported }
+
+// ResetOnClose is unsupported here.
+func ResetOnClose(fd int) error { return errUnsupported }

@@ -163,6 +163,16 @@ func addrPort(sa windows.Sockaddr) (netip.AddrPort, error) {
 	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
 }
 
+// ResetOnClose makes the close of TCP socket fd send a reset and drop
+// unsent data (SO_LINGER with a zero timeout), so the peer learns that the
+// stream was cut rather than ended.
+func ResetOnClose(fd int) error {
+	if err := windows.SetsockoptLinger(windows.Handle(fd), windows.SOL_SOCKET, windows.SO_LINGER, &windows.Linger{Onoff: 1, Linger: 0}); err != nil {
+		return os.NewSyscallError("setsockopt(SO_LINGER)", err)
+	}
+	return nil
+}
+
 // NoDelay turns Nagle's algorithm off on TCP socket fd, as Go's net does
 // by default.
 func NoDelay(fd int) error {

@@ -1,0 +1,383 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cport/cport/loop"
+)
+
+// The end-of-connection matrix: every way a stream connection ends, with
+// 0 B, 1 MiB and 64 MiB queued at that moment. Every byte is accounted
+// for: the peer receives all of it followed by a clean end of stream, or
+// it sees a reset and the protocol hears of the loss as an error. A clean
+// end of stream after a truncation fails the test.
+
+var endingQueues = []int{0, 1 << 20, 64 << 20}
+
+// pattern is n bytes that catch a lost, repeated or reordered piece.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}
+
+// ender is a server protocol that queues a pattern and then ends the
+// connection as the case says.
+type ender struct {
+	BaseProtocol
+	t        Transport
+	queue    int
+	made     func(e *ender)
+	onEOF    func(e *ender) bool
+	received int
+	lost     chan error
+}
+
+func newEnder(queue int) *ender { return &ender{queue: queue, lost: make(chan error, 1)} }
+
+func (e *ender) ConnectionMade(t Transport) {
+	e.t = t
+	if e.made != nil {
+		e.made(e)
+	}
+}
+
+func (e *ender) DataReceived(data []byte) { e.received += len(data) }
+
+func (e *ender) EOFReceived() bool {
+	if e.onEOF != nil {
+		return e.onEOF(e)
+	}
+	return false
+}
+
+func (e *ender) ConnectionLost(err error) { e.lost <- err }
+
+// queuePattern writes the whole pattern in one Write: the queue limit
+// applies to what is already queued, so one large write is taken whole.
+func (e *ender) queuePattern() {
+	if e.queue > 0 {
+		if err := e.t.Write(pattern(e.queue)); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// serveEnder listens with one ender per connection and returns its
+// address and the channel of accepted enders.
+func serveEnder(t *testing.T, g *loop.Group, setup func(*ender)) (string, chan *ender) {
+	t.Helper()
+	enders := make(chan *ender, 4)
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol {
+		e := newEnder(0)
+		setup(e)
+		enders <- e
+		return e
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String(), enders
+}
+
+// readAll reads c to its end and reports the bytes and how the stream
+// ended (nil for a clean end).
+func readAll(c net.Conn) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(hangGuard))
+	return io.ReadAll(c)
+}
+
+// wantWhole fails unless got is the whole pattern of n bytes and the
+// stream ended cleanly.
+func wantWhole(t *testing.T, got []byte, err error, n int) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("the peer read %d of %d bytes, then %v", len(got), n, err)
+	}
+	if len(got) != n {
+		t.Fatalf("the peer read %d of %d bytes and a clean end of stream: a silent truncation", len(got), n)
+	}
+	if !bytes.Equal(got, pattern(n)) {
+		t.Fatal("the peer read the right number of bytes but not the right bytes")
+	}
+}
+
+// wantCutOrWhole accepts the whole pattern with a clean end, or a prefix
+// of it with a reset; never a short stream with a clean end.
+func wantCutOrWhole(t *testing.T, got []byte, err error, n int) (whole bool) {
+	t.Helper()
+	if !bytes.Equal(got, pattern(n)[:min(len(got), n)]) || len(got) > n {
+		t.Fatal("the peer read bytes that are not the pattern's")
+	}
+	switch {
+	case err == nil && len(got) == n:
+		return true
+	case err == nil:
+		t.Fatalf("the peer read %d of %d bytes and a clean end of stream: a silent truncation", len(got), n)
+	case !errors.Is(err, syscall.ECONNRESET):
+		t.Fatalf("the peer read %d of %d bytes, then %v; want a reset", len(got), n, err)
+	}
+	return false
+}
+
+func waitLostErr(t *testing.T, e *ender) error {
+	t.Helper()
+	select {
+	case err := <-e.lost:
+		return err
+	case <-time.After(hangGuard):
+		t.Fatal("ConnectionLost never came")
+		return nil
+	}
+}
+
+func forEachQueue(t *testing.T, run func(t *testing.T, n int)) {
+	for _, n := range endingQueues {
+		t.Run(fmt.Sprintf("queue=%d", n), func(t *testing.T) { run(t, n) })
+	}
+}
+
+// Close sends everything queued, then a clean end of stream.
+func TestEndingClose(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	forEachQueue(t, func(t *testing.T, n int) {
+		addr, enders := serveEnder(t, g, func(e *ender) {
+			e.queue = n
+			e.made = func(e *ender) { e.queuePattern(); e.t.Close() }
+		})
+		c := dialNet(t, "tcp", addr)
+		defer c.Close()
+		got, err := readAll(c)
+		wantWhole(t, got, err, n)
+		if err := waitLostErr(t, <-enders); err != nil {
+			t.Errorf("ConnectionLost(%v) after a Close that sent everything", err)
+		}
+	})
+}
+
+// WriteEOF sends everything queued, then the FIN; the connection still
+// reads, and Close ends it.
+func TestEndingWriteEOFThenClose(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	forEachQueue(t, func(t *testing.T, n int) {
+		addr, enders := serveEnder(t, g, func(e *ender) {
+			e.queue = n
+			e.made = func(e *ender) { e.queuePattern(); e.t.WriteEOF() }
+			e.onEOF = func(e *ender) bool { e.t.Close(); return true }
+		})
+		c := dialNet(t, "tcp", addr).(*net.TCPConn)
+		defer c.Close()
+		got, err := readAll(c)
+		wantWhole(t, got, err, n)
+		// The server still reads after its WriteEOF.
+		c.Write([]byte("after"))
+		c.CloseWrite()
+		e := <-enders
+		if err := waitLostErr(t, e); err != nil {
+			t.Errorf("ConnectionLost(%v)", err)
+		}
+		if e.received != len("after") {
+			t.Errorf("the server read %d bytes after its WriteEOF, want %d", e.received, len("after"))
+		}
+	})
+}
+
+// The peer writes without reading and half-closes: an echo server that
+// closes on EOF (EOFReceived false) sends every byte back before its FIN,
+// whatever it had queued. This is the case that lost data on io_uring: a
+// send the kernel gave up with EAGAIN ended the connection, quietly.
+func TestEndingPeerHalfCloseEcho(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	forEachQueue(t, func(t *testing.T, n int) {
+		addr := listenEchoLimits(t, g, n)
+		c := dialNet(t, "tcp", addr).(*net.TCPConn)
+		defer c.Close()
+		sent := writeUntilBlocked(t, c, n)
+		c.CloseWrite()
+		got, err := readAll(c)
+		wantWhole(t, got, err, sent)
+	})
+}
+
+// The same with EOFReceived true: the server keeps its side open, writes
+// its own tail after the peer's EOF, and closes; all of it arrives.
+func TestEndingPeerHalfCloseKeepOpen(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	forEachQueue(t, func(t *testing.T, n int) {
+		addr, enders := serveEnder(t, g, func(e *ender) {
+			e.queue = n
+			e.onEOF = func(e *ender) bool {
+				e.queuePattern()
+				e.t.Close()
+				return true
+			}
+		})
+		c := dialNet(t, "tcp", addr).(*net.TCPConn)
+		defer c.Close()
+		c.Write([]byte("request"))
+		c.CloseWrite()
+		got, err := readAll(c)
+		wantWhole(t, got, err, n)
+		e := <-enders
+		if err := waitLostErr(t, e); err != nil {
+			t.Errorf("ConnectionLost(%v)", err)
+		}
+		if e.received != len("request") {
+			t.Errorf("the server read %d bytes, want %d", e.received, len("request"))
+		}
+	})
+}
+
+// Abort drops the queue: the peer sees a reset, never a clean end, unless
+// it had everything already.
+func TestEndingAbort(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	forEachQueue(t, func(t *testing.T, n int) {
+		addr, enders := serveEnder(t, g, func(e *ender) {
+			e.queue = n
+			e.made = func(e *ender) { e.queuePattern(); e.t.Abort() }
+		})
+		c, err := net.DialTimeout("tcp", addr, hangGuard)
+		if errors.Is(err, syscall.ECONNRESET) {
+			// The reset came before the dial returned.
+			waitLostErr(t, <-enders)
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		got, err := readAll(c)
+		if wantCutOrWhole(t, got, err, n) && n > 0 {
+			t.Errorf("all %d bytes arrived despite Abort with a queue", n)
+		}
+		if err == nil {
+			t.Error("Abort ended the stream cleanly; want a reset")
+		}
+		waitLostErr(t, <-enders)
+	})
+}
+
+// The peer resets while the server has a queue: the protocol hears the
+// reset as an error, and the queued bytes are not reported as sent.
+func TestEndingPeerReset(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	forEachQueue(t, func(t *testing.T, n int) {
+		addr, enders := serveEnder(t, g, func(e *ender) {
+			e.queue = n
+			e.made = func(e *ender) { e.queuePattern() }
+		})
+		c := dialNet(t, "tcp", addr).(*net.TCPConn)
+		e := <-enders
+		c.SetLinger(0)
+		c.Close()
+		err := waitLostErr(t, e)
+		// With nothing queued, the reset arrives as a failed read; with a
+		// queue, as a failed send. Either way it is an error.
+		if err == nil {
+			t.Fatal("ConnectionLost(nil) after the peer reset")
+		}
+		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("ConnectionLost(%v), want ECONNRESET or EPIPE", err)
+		}
+	})
+}
+
+// Closing the loop with connections open: each connection either sends
+// all it queued and ends cleanly, or the peer sees a reset and the
+// protocol an error.
+func TestEndingLoopClose(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, n int) {
+		g, err := loop.NewGroup(1, loop.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		addr, enders := serveEnder(t, g, func(e *ender) {
+			e.queue = n
+			e.made = func(e *ender) { e.queuePattern() }
+		})
+		c := dialNet(t, "tcp", addr)
+		defer c.Close()
+		e := <-enders
+		closed := make(chan error, 1)
+		go func() { closed <- g.Close() }()
+		lostErr := waitLostErr(t, e)
+		got, err := readAll(c)
+		whole := wantCutOrWhole(t, got, err, n)
+		if whole && n > 0 && lostErr != nil {
+			t.Errorf("everything arrived, but ConnectionLost(%v)", lostErr)
+		}
+		if !whole && lostErr == nil {
+			t.Errorf("the peer read %d of %d bytes and a reset, but ConnectionLost(nil)", len(got), n)
+		}
+		select {
+		case <-closed:
+		case <-time.After(hangGuard):
+			t.Fatal("the loop's Close never returned")
+		}
+	})
+}
+
+// listenEchoLimits serves echo with a high watermark of n (the default
+// when n is 0), so the echo's queue can reach n before reading pauses.
+func listenEchoLimits(t *testing.T, g *loop.Group, n int) string {
+	t.Helper()
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &limitedEcho{high: n} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+type limitedEcho struct {
+	echo
+	high int
+}
+
+func (e *limitedEcho) ConnectionMade(t Transport) {
+	e.t = t
+	if e.high > 0 {
+		t.SetWriteBufferLimits(e.high, e.high/4)
+		t.SetWriteQueueLimit(2 * e.high)
+	}
+}
+
+// writeUntilBlocked writes the pattern without reading until the peer
+// stops taking it (a write that times out) or 2n+1 MiB went, and returns
+// how many bytes left. Every chunk is whole cycles of the pattern and the
+// writes stop at the first short one, so the stream is pattern(sent).
+func writeUntilBlocked(t *testing.T, c net.Conn, n int) int {
+	t.Helper()
+	chunk := pattern(251 * 256)
+	sent, limit := 0, 2*n+1<<20
+	for sent < limit {
+		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		k, err := c.Write(chunk)
+		sent += k
+		if err != nil {
+			if !isTimeout(err) {
+				t.Fatalf("write: %v", err)
+			}
+			break
+		}
+	}
+	c.SetWriteDeadline(time.Time{})
+	return sent
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
