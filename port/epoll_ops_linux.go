@@ -149,6 +149,17 @@ func (b *epollBackend) step(fd int, i int32, ready fdFlags) bool {
 	return true
 }
 
+// spendLimit counts res bytes against a limited multishot receive's
+// budget and reports whether it is spent: as io_uring does, the receive
+// then ends with that completion.
+func spendLimit(op *Op, res int32) bool {
+	if op.code != opRecvMultishot || op.off <= 0 {
+		return false
+	}
+	op.off -= int64(res)
+	return op.off <= 0
+}
+
 // stepMultishot posts up to multishotBurst completions for a multishot
 // accept or receive and reports whether the operation ended.
 func (b *epollBackend) stepMultishot(fd int, i int32) bool {
@@ -167,6 +178,11 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 			res = sysRecv(r.s.op.fd, buf, r.s.op.flags)
 			if res > 0 {
 				flags = FlagBuffer | uint32(bid)<<bufferIDShift
+				if spendLimit(&r.s.op, res) {
+					b.unlink(i)
+					b.cq.push(Completion{Key: r.key, Res: res, Flags: flags})
+					return true
+				}
 				if int(res) < len(buf) && b.fd(fd).flags&(fdClosing|fdNoPoll) == 0 {
 					// A short read emptied the socket. Edge-triggered epoll
 					// reports the next arrival as a new event, so the recv

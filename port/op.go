@@ -58,7 +58,7 @@ type Op struct {
 	bufp   *byte
 	msg    *Msg
 	target *connectTarget
-	off    int64 // file offset, or a timeout's duration in nanoseconds
+	off    int64 // file offset, a timeout's duration in nanoseconds, or a multishot receive's byte limit
 }
 
 // maxIO caps one operation's length at what its int32 result can count;
@@ -114,6 +114,18 @@ func Recv(fd int, buf []byte) Op { return Op{code: opRecv, fd: int32(fd)}.withBu
 // resubmit. Holding no buffer while idle is the point: a connection that
 // waits costs no read memory.
 func RecvMultishot(fd int) Op { return Op{code: opRecvMultishot, fd: int32(fd)} }
+
+// RecvMultishotLimit is RecvMultishot that ends once limit bytes have
+// arrived: its last completion carries data without FlagMore, and the
+// caller resubmits to read on. A connection that stops reading for flow
+// control then takes at most limit bytes more out of the socket before it
+// stops, rather than as many as the pool's buffers hold, and the rest
+// stays in the kernel, where TCP pushes back on the peer. io_uring applies
+// the limit from Linux 6.17 on; on older kernels the port falls back to an
+// unlimited receive, once, by itself.
+func RecvMultishotLimit(fd, limit int) Op {
+	return Op{code: opRecvMultishot, fd: int32(fd), off: int64(max(limit, 0))}
+}
 
 // Send writes buf to socket fd. A short count is not an error: the caller
 // sends the rest. Only one send per socket should be in flight at a time;

@@ -213,3 +213,39 @@ func TestCloseDoesNotCancel(t *testing.T) {
 	}
 	wantErr(t, "recv cancelled after its fd was closed", p.waitKey(k), syscall.ECANCELED)
 }
+
+// A multishot receive with a byte limit ends, with its last completion
+// carrying data and no FlagMore, once the limit is reached, however much
+// more the socket holds; a resubmission reads on, and nothing is lost.
+func TestRecvMultishotLimit(t *testing.T) {
+	const size, limit = 1024, 4096
+	p := openPort(t, port.Config{Buffers: 64, BufferSize: size})
+	fd, peer := streamPair(t, p)
+	src := pattern(32 << 10)
+	sent := peer.writeAsync(src)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	k := p.register()
+	p.submit(k, port.RecvMultishotLimit(fd, limit))
+	var got []byte
+	for {
+		c := p.waitKey(k)
+		id, ok := c.BufferID()
+		if !ok || c.Res <= 0 {
+			t.Fatalf("completion %+v (%v) after %d bytes, want data in a buffer", c, c.Err(), len(got))
+		}
+		got = append(got, p.Buffer(c)...)
+		p.RecycleBuffer(id)
+		if !c.More() {
+			break
+		}
+	}
+	if len(got) < limit || len(got) >= limit+size {
+		t.Fatalf("the limited receive took %d bytes, want %d up to one %d-byte buffer more", len(got), limit, size)
+	}
+	done := make(chan error, 1)
+	done <- nil
+	p.submit(k, port.RecvMultishot(fd))
+	receiveRest(t, p, k, fd, src, got, done, true)
+}

@@ -22,6 +22,8 @@ type uring struct {
 	setup    uint32 // setup flags the kernel accepted
 	features uint32
 
+	noRecvLimit bool // the kernel refused a multishot receive's byte limit
+
 	ringMem []byte // SQ and CQ rings (one mapping: FEAT_SINGLE_MMAP)
 	sqeMem  []byte
 
@@ -274,7 +276,15 @@ func (r *uring) forget(fd int) {}
 // epoll backend waits in that case, so the port does the same: a fresh
 // submission polls again. Reported as a failure, it once turned a slow
 // reader into a lost connection whose queue vanished.
+//
+// A multishot receive with a byte limit that the kernel refuses (EINVAL,
+// before 6.17) is retried once without the limit, which this ring then
+// stops asking for.
 func (r *uring) retries(s *slot, res int32) bool {
+	if res == -int32(unix.EINVAL) && s.op.code == opRecvMultishot && s.op.off > 0 && !r.noRecvLimit {
+		r.noRecvLimit = true
+		return true
+	}
 	if res != -int32(unix.EAGAIN) {
 		return false
 	}
@@ -365,6 +375,9 @@ func (r *uring) prep(sqe *ioUringSQE, i uint32, req pending) error {
 		return nil
 	}
 	prepOp(sqe, req.s, &r.sqTS[i])
+	if op := &req.s.op; op.code == opRecvMultishot && op.off > 0 && !r.noRecvLimit {
+		sqe.spliceFdIn = int32(min(op.off, 1<<31-1)) // optlen: the total byte limit
+	}
 	sqe.userData = uint64(req.key)
 	return nil
 }

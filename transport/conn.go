@@ -78,7 +78,8 @@ type connExtra struct {
 	high, low  int    // write-buffer watermarks, once set
 	limit      int    // write-queue limit, once set
 	cause      error  // why the connection was lost; nil for a clean close
-	held       []byte // data that arrived after PauseReading
+	held       []byte // data that arrived after reading paused: held[heldOff:]
+	heldOff    int
 	idle       time.Duration
 	lastActive time.Time
 	idleTimer  loop.Timer
@@ -155,7 +156,7 @@ func (c *conn) armRecv() {
 	if c.has(stRecvArmed | stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
 		return
 	}
-	if err := c.l.Submit(c.recvKey, port.RecvMultishot(int(c.fd))); err != nil {
+	if err := c.l.Submit(c.recvKey, port.RecvMultishotLimit(int(c.fd), recvBurst)); err != nil {
 		c.lose(c.opErr("read", err))
 		return
 	}
@@ -438,6 +439,15 @@ func readsWhileWritesPaused(p Protocol) bool {
 	return ok && o.ReadsWhileWritesPaused()
 }
 
+// recvBurst is how much one multishot receive takes before it is armed
+// again: the most a connection reads past the moment its reading pauses.
+// Without it the kernel fills every free buffer of the loop's pool for one
+// busy socket, megabytes that a paused connection then holds.
+const recvBurst = 64 << 10
+
+// heldPiece is the most of the held data one DataReceived gets.
+const heldPiece = 16 << 10
+
 // resumeDelivery hands over what arrived while reading was paused and
 // reads again, unless a pause of either kind still holds.
 func (c *conn) resumeDelivery() {
@@ -445,12 +455,18 @@ func (c *conn) resumeDelivery() {
 		return
 	}
 	if x := c.x; x != nil && len(x.held) > 0 {
-		held := x.held
-		x.held = nil
-		c.proto.DataReceived(held)
-		if c.has(stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
-			return // the protocol paused or ended in DataReceived
+		// In pieces no larger than a receive, so a protocol that pauses
+		// again at once gets no more than it would from the socket; the
+		// rest waits here, and the socket stays unread meanwhile.
+		for x.heldOff < len(x.held) {
+			piece := x.held[x.heldOff:min(len(x.held), x.heldOff+heldPiece)]
+			x.heldOff += len(piece)
+			c.proto.DataReceived(piece)
+			if c.has(stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
+				return // the protocol paused or ended in DataReceived
+			}
 		}
+		x.held, x.heldOff = nil, 0
 	}
 	if c.has(stEOFHeld) {
 		c.state &^= stEOFHeld
@@ -553,7 +569,7 @@ func (c *conn) finish() {
 	var cause error
 	if x := c.x; x != nil {
 		cause = x.cause
-		x.held = nil
+		x.held, x.heldOff = nil, 0
 	}
 	c.proto.ConnectionLost(cause)
 }

@@ -381,3 +381,68 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// queueWatcher is echo that records the largest write queue it saw.
+type queueWatcher struct {
+	echo
+	most chan int
+	max  int
+}
+
+func (q *queueWatcher) DataReceived(data []byte) {
+	q.t.Write(data)
+	q.max = max(q.max, q.t.WriteBufferSize())
+}
+
+func (q *queueWatcher) ConnectionLost(error) { q.most <- q.max }
+
+// Slow readers: clients that write without reading, then half-close and
+// read everything back. The echo ignores PauseWriting, as the simplest
+// protocol does; the transport's own read pause keeps each queue near the
+// high watermark instead of growing with what the client sends, and every
+// byte comes back.
+func TestSlowReadersBoundServerMemory(t *testing.T) {
+	const clients = 8
+	g := startGroup(t, 1, loop.Config{})
+	most := make(chan int, clients)
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &queueWatcher{most: most} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	errs := make(chan error, clients)
+	for range clients {
+		go func() {
+			c, err := net.DialTimeout("tcp", ln.Addr().String(), hangGuard)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			sent := writeUntilBlocked(t, c, 8<<20)
+			c.(*net.TCPConn).CloseWrite()
+			got, err := readAll(c)
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("read %d of %d bytes, then %v", len(got), sent, err)
+			case !bytes.Equal(got, pattern(sent)):
+				errs <- fmt.Errorf("read %d bytes back of %d sent, or not the same bytes", len(got), sent)
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// The queue passes the high watermark by what was already read when
+	// reading paused: at most one receive burst, and one write.
+	bound := defaultHighWater + recvBurst + 64<<10
+	for range clients {
+		if m := <-most; m > bound {
+			t.Errorf("a slow reader's echo queued %d bytes; the bound is %d", m, bound)
+		}
+	}
+}
