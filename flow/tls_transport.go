@@ -91,6 +91,7 @@ type tlsTransport struct {
 	made       bool
 	wpaused    bool
 	readPaused bool
+	backlogged bool // reading paused while writing is, unless the protocol opted out
 	closing    bool // Close or Abort was called
 	eofSent    bool
 	resume     Event // set when reading may go on, or should stop
@@ -138,7 +139,7 @@ func (t *tlsTransport) run(f *Flow, p transport.Protocol) {
 
 // waitReadable parks while reading is paused and the connection lives.
 func (t *tlsTransport) waitReadable(f *Flow) {
-	for t.readPaused && !t.closing && !t.lost.IsSet() {
+	for (t.readPaused || t.backlogged) && !t.closing && !t.lost.IsSet() {
 		t.resume.Clear()
 		if t.resume.Wait(f.Context()) != nil {
 			return
@@ -159,6 +160,10 @@ func (t *tlsTransport) pauseWriting() {
 	if t.made && !t.wpaused {
 		t.wpaused = true
 		t.proto.PauseWriting()
+		// As a plain transport does: a peer that sends without reading
+		// is slowed by TCP, not buffered here.
+		o, ok := t.proto.(transport.ReadsWhileWritesPaused)
+		t.backlogged = !ok || !o.ReadsWhileWritesPaused()
 	}
 }
 
@@ -166,6 +171,10 @@ func (t *tlsTransport) resumeWriting() {
 	if t.made && t.wpaused {
 		t.wpaused = false
 		t.proto.ResumeWriting()
+		if t.backlogged {
+			t.backlogged = false
+			t.resume.Set()
+		}
 	}
 }
 

@@ -198,3 +198,64 @@ func TestTLSReadAlertWhileWriterParked(t *testing.T) {
 	flow.Go(g.Loops()[0], func(*flow.Flow) { close(alive) })
 	within(t, alive, "a new flow on the loop")
 }
+
+// tlsEchoWatcher echoes over TLS, ignoring PauseWriting, and records the
+// largest write queue it saw.
+type tlsEchoWatcher struct {
+	transport.BaseProtocol
+	t    transport.Transport
+	max  int
+	done chan int
+}
+
+func (e *tlsEchoWatcher) ConnectionMade(t transport.Transport) { e.t = t }
+func (e *tlsEchoWatcher) DataReceived(b []byte) {
+	e.t.Write(b)
+	e.max = max(e.max, e.t.WriteBufferSize())
+}
+func (e *tlsEchoWatcher) ConnectionLost(error) { e.done <- e.max }
+
+// A TLS client that sends without reading: the callback echo over TLS
+// stops reading while its replies wait, as a plain transport does, so its
+// queue stays near the watermark; then everything comes back.
+func TestTLSTransportSlowReaderBounded(t *testing.T) {
+	cert := newTestCert(t)
+	g := startGroup(t, 1)
+	done := make(chan int, 1)
+	ln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
+		return &tlsEchoWatcher{done: done}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src := randomBytes(5, 16<<20)
+	sum := make(chan [32]byte, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond) // a slow reader: the replies back up meanwhile
+		h := sha256.New()
+		c.SetReadDeadline(time.Now().Add(hangGuard))
+		io.CopyN(h, c, int64(len(src)))
+		var s [32]byte
+		copy(s[:], h.Sum(nil))
+		sum <- s
+	}()
+	// Written before the reader has read much: the server's replies back
+	// up while the client keeps sending.
+	c.SetWriteDeadline(time.Now().Add(hangGuard))
+	if _, err := c.Write(src); err != nil {
+		t.Fatal(err)
+	}
+	if got := within(t, sum, "the echo"); got != sha256.Sum256(src) {
+		t.Fatal("the echo differs from what was sent")
+	}
+	c.Close()
+	if most := within(t, done, "ConnectionLost"); most > 1<<20 {
+		t.Errorf("the TLS echo queued up to %d bytes; want under 1 MiB", most)
+	}
+}

@@ -122,11 +122,18 @@ func (c *conn) watermarks() (high, low int) {
 	return defaultHighWater, defaultLowWater
 }
 
+// queueLimit is the write-queue limit: never below twice the high
+// watermark, so that a writer that waits for ResumeWriting (a flow's
+// Write) never meets it, whatever the watermarks are raised to.
 func (c *conn) queueLimit() int {
-	if c.x != nil && c.x.limit > 0 {
-		return c.x.limit
+	limit := DefaultWriteQueueLimit
+	if c.x != nil {
+		if c.x.limit > 0 {
+			limit = c.x.limit
+		}
+		limit = max(limit, 2*c.x.high)
 	}
-	return DefaultWriteQueueLimit
+	return limit
 }
 
 func (c *conn) markClosed() { c.other.Or(offClosed) }

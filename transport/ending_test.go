@@ -446,3 +446,68 @@ func TestSlowReadersBoundServerMemory(t *testing.T) {
 		}
 	}
 }
+
+// At the write-queue limit a write fails with ErrWriteQueueFull and queues
+// nothing; everything queued before it still arrives, in order, and Close
+// still ends the stream cleanly.
+func TestWriteQueueLimit(t *testing.T) {
+	const limit, piece = 1 << 20, 96 << 10
+	g := startGroup(t, 1, loop.Config{})
+	src := pattern(8 * limit)
+	accepted := make(chan int, 1)
+	addr, _ := serveEnder(t, g, func(e *ender) {
+		e.made = func(e *ender) {
+			e.t.SetWriteQueueLimit(limit)
+			queued := 0
+			for {
+				err := e.t.Write(src[queued : queued+piece])
+				if err != nil {
+					if !errors.Is(err, ErrWriteQueueFull) {
+						panic(err)
+					}
+					break
+				}
+				queued += piece
+			}
+			e.t.Close()
+			accepted <- queued
+		}
+	})
+	c := dialNet(t, "tcp", addr)
+	defer c.Close()
+	got, err := readAll(c)
+	queued := <-accepted
+	if queued < limit || queued >= limit+piece {
+		t.Errorf("%d bytes queued before ErrWriteQueueFull, want the limit %d up to one write more", queued, limit)
+	}
+	wantWhole(t, got, err, queued)
+}
+
+// Off the loop, where Write cannot return the refusal, a write at the
+// limit ends the connection with ErrWriteQueueFull as its cause, and the
+// peer sees a reset rather than a stream with a hole in it.
+func TestWriteQueueLimitOffLoop(t *testing.T) {
+	const limit = 256 << 10
+	g := startGroup(t, 1, loop.Config{})
+	made := make(chan Transport, 1)
+	addr, enders := serveEnder(t, g, func(e *ender) {
+		e.made = func(e *ender) { e.t.SetWriteQueueLimit(limit); made <- e.t }
+	})
+	c := dialNet(t, "tcp", addr)
+	defer c.Close()
+	e := <-enders
+	tr := <-made
+	piece := pattern(64 << 10)
+	for i := 0; i < 64; i++ { // 4 MiB from this goroutine; the peer reads nothing yet
+		if err := tr.Write(piece); err != nil {
+			break
+		}
+	}
+	err := waitLostErr(t, e)
+	if !errors.Is(err, ErrWriteQueueFull) {
+		t.Fatalf("ConnectionLost(%v), want ErrWriteQueueFull", err)
+	}
+	if _, rerr := readAll(c); !errors.Is(rerr, syscall.ECONNRESET) {
+		t.Errorf("the peer's read ended with %v, want a reset", rerr)
+	}
+}

@@ -86,7 +86,8 @@ type Transport interface {
 	SetWriteBufferLimits(high, low int)
 	// SetWriteQueueLimit sets how many queued bytes make further writes
 	// fail with ErrWriteQueueFull; zero or less restores
-	// DefaultWriteQueueLimit.
+	// DefaultWriteQueueLimit. The limit is never below twice the high
+	// watermark.
 	SetWriteQueueLimit(n int)
 	// WriteBufferSize is how many bytes are queued and not yet sent.
 	WriteBufferSize() int
