@@ -346,19 +346,11 @@ func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool)
 	}
 	w := newGoWaiter()
 	w.p = p
-	try := func() {
-		if step(c, w) {
-			w.done = true
-			w.ch <- struct{}{}
+	if err := awaitOn(c.l, ctx, w, func(w *waiter) bool { return step(c, w) }, abortGo); err != nil {
+		if err == loop.ErrClosed {
+			err = c.opErr("read", net.ErrClosed)
 		}
-	}
-	for !w.done {
-		if err := c.l.Post(try); err != nil {
-			return nil, w.n, c.opErr("read", net.ErrClosed)
-		}
-		if err := goWait(c.l, ctx, w, abortGo); err != nil && !w.done {
-			return nil, w.n, err
-		}
+		return nil, w.n, err
 	}
 	return w.p, w.n, w.err
 }
@@ -397,26 +389,16 @@ func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
 	return n, err
 }
 
-// onLoop runs fn on c's loop and waits for it: at once on the loop,
-// posted from elsewhere.
-func (c *Conn) onLoop(fn func()) error {
-	if c.l.InLoop() {
-		fn()
-		return nil
-	}
-	done := make(chan struct{})
-	if err := c.l.Post(func() { fn(); close(done) }); err != nil {
-		return err
-	}
-	<-done
-	return nil
-}
+// onLoop runs fn on c's loop and waits for it (runOnOwner).
+func (c *Conn) onLoop(fn func()) error { return runOnOwner(c.l, fn) }
 
 // Close implements net.Conn: queued data is flushed, then the socket is
-// closed; parked Reads and Writes return net.ErrClosed.
+// closed; parked Reads and Writes return net.ErrClosed. It works from
+// anywhere: called from a callback of another loop, which may not wait,
+// it asks the owner to close and returns nil.
 func (c *Conn) Close() error {
 	var err error
-	if c.onLoop(func() {
+	ran, perr := runOrPost(c.l, func() {
 		if c.closed {
 			err = c.opErr("close", net.ErrClosed)
 			return
@@ -433,8 +415,12 @@ func (c *Conn) Close() error {
 		if !c.lost {
 			c.t.Close()
 		}
-	}) != nil {
+	})
+	switch {
+	case perr != nil:
 		return c.opErr("close", net.ErrClosed)
+	case !ran:
+		return nil
 	}
 	return err
 }

@@ -10,13 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cport/cport/flow"
-	"github.com/cport/cport/loop"
 	"golang.org/x/net/nettest"
+
+	"github.com/cport/cport/flow"
+	"github.com/cport/cport/internal/looptest"
+	"github.com/cport/cport/loop"
 )
 
 func startGroup(t testing.TB, n int) *loop.Group {
 	t.Helper()
+	looptest.Watch(t)
 	g, err := loop.NewGroup(n, loop.Config{})
 	if err != nil {
 		t.Fatalf("NewGroup: %v", err)

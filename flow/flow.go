@@ -35,6 +35,7 @@ type Flow struct {
 	w         waiter
 	timer     loop.Timer
 	timeoutFn func() // f.onTimeout, made by the first timed wait
+	remoteFn  func() // f.remoteWake, made by the first call on another loop's object
 
 	lprev, lnext *Flow // the scheduler's list of live flows
 	rnext        *Flow // the next in the run queue
@@ -50,7 +51,10 @@ type Flow struct {
 	cancelled atomic.Bool
 	state     uint8
 	sleeping  bool
-	finished  bool // guarded by mu
+	// A call on another loop's object (owner.go): its owner signalled;
+	// the flow is parked waiting for that.
+	remoteWoken, remoteWaiting bool
+	finished                   bool // guarded by mu
 }
 
 // PanicError is what Wait returns for a flow that panicked.

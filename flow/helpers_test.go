@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/internal/looptest"
 	"github.com/cport/cport/loop"
 )
 
@@ -16,6 +17,7 @@ const hangGuard = 20 * time.Second
 // runs once per backend) and closes it when the test ends.
 func startLoop(t testing.TB, cfg loop.Config) *loop.Loop {
 	t.Helper()
+	looptest.Watch(t)
 	l, err := loop.Start(cfg)
 	if err != nil {
 		t.Fatalf("loop.Start: %v", err)

@@ -167,19 +167,11 @@ func (pc *PacketConn) read(ctx context.Context, p []byte) (int, netip.AddrPort, 
 	}
 	w := newGoWaiter()
 	w.p = p
-	try := func() {
-		if pc.readStep(w) {
-			w.done = true
-			w.ch <- struct{}{}
+	if err := awaitOn(pc.l, ctx, w, pc.readStep, abortGo); err != nil {
+		if err == loop.ErrClosed {
+			err = pc.opErr("read", net.ErrClosed)
 		}
-	}
-	for !w.done {
-		if err := pc.l.Post(try); err != nil {
-			return 0, netip.AddrPort{}, pc.opErr("read", net.ErrClosed)
-		}
-		if err := goWait(pc.l, ctx, w, abortGo); err != nil && !w.done {
-			return 0, netip.AddrPort{}, err
-		}
+		return 0, netip.AddrPort{}, err
 	}
 	return w.n, w.from, w.err
 }

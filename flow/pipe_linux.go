@@ -158,19 +158,11 @@ func (p *Pipe) do(ctx context.Context, b []byte, step func(*Pipe, *waiter) bool)
 	}
 	w := newGoWaiter()
 	w.p = b
-	try := func() {
-		if step(p, w) {
-			w.done = true
-			w.ch <- struct{}{}
+	if err := awaitOn(p.l, ctx, w, func(w *waiter) bool { return step(p, w) }, abortGo); err != nil {
+		if err == loop.ErrClosed {
+			err = p.pathErr("io", os.ErrClosed)
 		}
-	}
-	for !w.done {
-		if err := p.l.Post(try); err != nil {
-			return w.n, p.pathErr("io", os.ErrClosed)
-		}
-		if err := goWait(p.l, ctx, w, abortGo); err != nil && !w.done {
-			return w.n, err
-		}
+		return w.n, err
 	}
 	return w.n, w.err
 }
@@ -201,12 +193,13 @@ func (p *Pipe) Close() error {
 		closeFD()
 		return err
 	}
-	done := make(chan struct{})
-	if p.l.Post(func() { closeFD(); close(done) }) != nil {
+	ran, perr := runOrPost(p.l, closeFD)
+	switch {
+	case perr != nil:
 		closeFD() // the loop is gone: nothing else touches the pipe
-		return err
+	case !ran:
+		return nil
 	}
-	<-done
 	return err
 }
 

@@ -30,6 +30,9 @@ type waiter struct {
 
 	borrow bool // a Next: DataReceived keeps the data and wakes it
 	done   bool // a goroutine's step finished
+	// remote: f is a flow of another loop than the object's, waiting in
+	// awaitRemote (owner.go); its wake-up is posted to its loop.
+	remote bool
 }
 
 func (w *waiter) reset() {
@@ -46,8 +49,18 @@ func (w *waiter) wake(err error) {
 		w.q.remove(w)
 	}
 	w.err = err
-	if f := w.f; f != nil {
+	if f := w.f; f != nil && !w.remote {
 		f.readyOnLoop()
+		return
+	}
+	w.notify()
+}
+
+// notify tells the goroutine or foreign flow behind w that its wait is
+// over.
+func (w *waiter) notify() {
+	if w.remote {
+		_ = w.f.l.Post(w.f.remoteFn) // made before the call was posted
 		return
 	}
 	w.ch <- struct{}{}
@@ -56,7 +69,7 @@ func (w *waiter) wake(err error) {
 // wakeFrom is wake from any goroutine: a flow of another loop is readied
 // by a post to its loop.
 func (w *waiter) wakeFrom(err error) {
-	if f := w.f; f != nil && !f.l.InLoop() {
+	if f := w.f; f != nil && !w.remote && !f.l.InLoop() {
 		if w.q != nil {
 			w.q.remove(w)
 		}

@@ -67,7 +67,8 @@ type Loop struct {
 	base        time.Time // loop time zero; Now is base plus now
 	now         int64     // nanoseconds since base, refreshed each iteration
 	iterations  uint64
-	rescheduled int64 // now at the loop goroutine's last pass through the Go scheduler (sysmon.go)
+	turns       atomic.Uint64 // iterations, for other goroutines (Progress)
+	rescheduled int64         // now at the loop goroutine's last pass through the Go scheduler (sysmon.go)
 
 	slow    time.Duration
 	onSlow  func(string, time.Duration)
@@ -134,6 +135,7 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 	l.base = time.Now()
 	l.m.Store(getm())
 	l.tid.Store(threadID())
+	addRunning(l)
 	opened <- nil
 
 	for !l.closing.Load() {
@@ -143,6 +145,7 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 		}
 	}
 	l.shutdown()
+	removeRunning(l)
 
 	// The thread runs other goroutines once unlocked: forget it first.
 	l.m.Store(0)
@@ -157,6 +160,7 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 // 3 and 4 are here, with the loop's own work around them.
 func (l *Loop) iterate() error {
 	l.iterations++
+	l.turns.Add(1)
 	l.runReady()  // functions queued before this turn, in order
 	l.runTimers() // timers whose deadline has passed
 	l.runFlushers()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cport/cport/internal/looptest"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 )
@@ -18,6 +19,7 @@ const hangGuard = 30 * time.Second
 // runs once per backend) and closes them when the test ends.
 func startGroup(t testing.TB, n int, cfg loop.Config) *loop.Group {
 	t.Helper()
+	looptest.Watch(t)
 	g, err := loop.NewGroup(n, cfg)
 	if err != nil {
 		t.Fatalf("NewGroup: %v", err)

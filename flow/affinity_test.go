@@ -1,0 +1,100 @@
+package flow_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cport/cport/flow"
+)
+
+// A chat room in flows: every member's flow writes each line it reads to
+// every other member's Conn, most of which belong to other loops. A
+// flow's call on another loop's Conn parks the flow while the owner does
+// the work; it must never block its own loop's thread, or two loops
+// writing to each other's members stop for good.
+func TestChatAcrossLoops(t *testing.T) {
+	const loops, members = 4, 200
+	g := startGroup(t, loops)
+	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	var mu sync.Mutex // the room, shared by flows of every loop
+	var room []*flow.Conn
+	joined := make(chan struct{}, members)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fc := c.(*flow.Conn)
+			mu.Lock()
+			room = append(room, fc)
+			mu.Unlock()
+			joined <- struct{}{}
+			flow.Go(fc.Loop(), func(*flow.Flow) {
+				defer fc.Close()
+				r := bufio.NewReader(fc)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					others := append([]*flow.Conn(nil), room...)
+					mu.Unlock()
+					for _, o := range others {
+						if o != fc {
+							if _, err := o.Write([]byte(line)); err != nil {
+								t.Errorf("writing to a member: %v", err)
+								return
+							}
+						}
+					}
+				}
+			})
+		}
+	}()
+
+	clients := make([]net.Conn, members)
+	for i := range clients {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), hangGuard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	for range members {
+		within(t, joined, "a member joining")
+	}
+	// Every member speaks at once; each hears the others.
+	errs := make(chan error, members)
+	for i, c := range clients {
+		go func() {
+			c.SetDeadline(time.Now().Add(hangGuard))
+			go fmt.Fprintf(c, "hello from %d\n", i)
+			r := bufio.NewReader(c)
+			for range members - 1 {
+				if _, err := r.ReadString('\n'); err != nil {
+					errs <- fmt.Errorf("member %d: %w", i, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range members {
+		if err := within(t, errs, "a member hearing the others"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
