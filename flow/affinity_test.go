@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
 )
 
 // A chat room in flows: every member's flow writes each line it reads to
@@ -96,5 +97,64 @@ func TestChatAcrossLoops(t *testing.T) {
 		if err := within(t, errs, "a member hearing the others"); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Conn.Close and Listener.Close work from every kind of caller — a flow or
+// a callback of the owner's loop, a flow or a callback of another loop, a
+// plain goroutine — and never block a loop: the peer sees the end of
+// stream, and the listener stops accepting.
+func TestCloseFromEveryCaller(t *testing.T) {
+	for _, where := range []string{"own flow", "own callback", "other flow", "other callback", "goroutine"} {
+		t.Run(where, func(t *testing.T) {
+			g := startGroup(t, 1)
+			other := startGroup(t, 1).Loops()[0]
+			ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer, err := net.DialTimeout("tcp", ln.Addr().String(), hangGuard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fc := c.(*flow.Conn)
+			closed := make(chan error, 2)
+			closeBoth := func() {
+				closed <- fc.Close()
+				closed <- ln.Close()
+			}
+			own := fc.Loop()
+			switch where {
+			case "own flow":
+				flow.Go(own, func(*flow.Flow) { closeBoth() })
+			case "own callback":
+				own.Post(closeBoth)
+			case "other flow":
+				flow.Go(other, func(*flow.Flow) { closeBoth() })
+			case "other callback":
+				other.Post(closeBoth)
+			default:
+				go closeBoth()
+			}
+			for range 2 {
+				if err := within(t, closed, "Close"); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+			}
+			peer.SetReadDeadline(time.Now().Add(hangGuard))
+			if n, err := peer.Read(make([]byte, 1)); n != 0 || err == nil {
+				t.Fatalf("the peer read %d, %v after Close; want the end of stream", n, err)
+			}
+			for _, l := range []*loop.Loop{own, other} {
+				ran := make(chan struct{})
+				l.Post(func() { close(ran) })
+				within(t, ran, "a turn of the loop")
+			}
+		})
 	}
 }

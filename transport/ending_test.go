@@ -511,3 +511,58 @@ func TestWriteQueueLimitOffLoop(t *testing.T) {
 		t.Errorf("the peer's read ended with %v, want a reset", rerr)
 	}
 }
+
+// Listener.Close works from anywhere: a callback of one of its own loops
+// (which must not wait for itself), a callback of another loop, and a
+// goroutine. Afterwards nothing more is accepted.
+func TestListenerCloseFromAnywhere(t *testing.T) {
+	for _, where := range []string{"own loop", "other loop", "goroutine"} {
+		t.Run(where, func(t *testing.T) {
+			g := startGroup(t, 2, loop.Config{})
+			ln := listenEcho(t, g, "tcp", "127.0.0.1:0")
+			done := make(chan error, 1)
+			closeIt := func() { done <- ln.Close() }
+			switch where {
+			case "own loop":
+				g.Loops()[0].Post(closeIt)
+			case "other loop":
+				other := startGroup(t, 1, loop.Config{})
+				other.Loops()[0].Post(closeIt)
+			default:
+				go closeIt()
+			}
+			if err := waitErr(t, done); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			// Both loops still turn, and the port is no longer served.
+			for _, l := range g.Loops() {
+				ran := make(chan error, 1)
+				l.Post(func() { ran <- nil })
+				waitErr(t, ran)
+			}
+			deadline := time.Now().Add(hangGuard)
+			for {
+				c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+				if err != nil {
+					break
+				}
+				c.Close()
+				if time.Now().After(deadline) {
+					t.Fatal("the closed listener still accepts")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+func waitErr(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(hangGuard):
+		t.Fatal("no answer: a loop is blocked")
+		return nil
+	}
+}

@@ -189,16 +189,29 @@ func (lc *ListenConfig) listenTCP(ln *Listener, loops int, network, address stri
 func (ln *Listener) Addr() net.Addr { return ln.addr }
 
 // Close stops accepting and closes the listening sockets; connections
-// already accepted go on. It waits until every loop has let go.
+// already accepted go on. From a goroutine it waits until every loop has
+// let go of its socket. On a loop's thread (a callback or a flow), which
+// must never wait for a loop, it returns at once: its own loop's socket
+// is let go of then and there, the others' as soon as their loops turn.
 func (ln *Listener) Close() error {
 	if ln.closed.Swap(true) {
 		return ErrClosed
 	}
+	cur := loop.Current()
 	for _, a := range ln.accs {
-		a := a
+		if a.l == cur {
+			a.stop()
+			continue
+		}
 		if err := a.l.Post(a.stop); err != nil {
 			a.release() // the loop is gone; nothing is in flight on it
 		}
+	}
+	if cur != nil {
+		if ln.path != "" {
+			os.Remove(ln.path)
+		}
+		return nil
 	}
 	ln.wg.Wait()
 	if ln.path != "" {
