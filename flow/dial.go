@@ -8,36 +8,62 @@ import (
 )
 
 // Dial connects to address ("tcp", "tcp4", "tcp6", "unix") and returns the
-// connection, living on loop l. In a flow (ctx is its context or derived
-// from it, or the flow runs on l) it parks the flow while a pool worker
-// resolves the name and waits for the connection; from a goroutine it
-// blocks. ctx bounds the whole dial.
+// connection, living on loop l. In a flow of any loop it parks the flow
+// until the connect completes: a dial holds no thread and no worker, so
+// any number may wait at once. From a goroutine it blocks; from a
+// callback it fails with ErrNotInFlow. ctx bounds the whole dial (and the
+// flow's Cancel ends it too).
 func Dial(ctx context.Context, l *loop.Loop, network, address string) (*Conn, error) {
 	c := newConn(streamNet(network))
-	f := caller(ctx, l)
-	if f == nil {
-		if l.InLoop() {
-			return nil, ErrNotInFlow
-		}
+	cur := loop.Current()
+	if cur == nil {
 		if _, err := transport.Dial(ctx, l, network, address, c); err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
-	var t transport.Transport
-	err := defaultPool.run(f, ctx, func(jctx context.Context) error {
-		var err error
-		t, err = transport.Dial(jctx, l, network, address, c)
-		return err
-	}, func() {
-		if t != nil {
-			t.Abort() // the flow gave up waiting: nobody will use it
-		}
+	f := caller(ctx, cur)
+	if f == nil {
+		return nil, ErrNotInFlow
+	}
+	if err := f.check(ctx, true); err != nil {
+		return nil, err
+	}
+	dctx := f.Context()
+	if ctx != nil && !f.ownContext(ctx) {
+		var stop context.CancelFunc
+		dctx, stop = mergeCancel(ctx, dctx)
+		defer stop()
+	}
+	if f.remoteFn == nil {
+		f.remoteFn = f.remoteWake
+	}
+	f.remoteWoken = false
+	var err error
+	transport.DialAsync(dctx, l, network, address, c, func(_ transport.Transport, derr error) {
+		err = derr
+		_ = f.l.Post(f.remoteFn) // read by the flow after the wake-up
 	})
+	// The dial's context carries every way to give up, so the flow waits
+	// for its one answer, whatever comes.
+	for !f.remoteWoken {
+		f.remoteWaiting = true
+		f.park(nil, nil, uncancellable)
+		f.remoteWaiting = false
+	}
+	f.remoteWoken = false
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// mergeCancel returns a context with a's values and deadline that also
+// ends when b does.
+func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(a)
+	stop := context.AfterFunc(b, func() { cancel(context.Cause(b)) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 func streamNet(network string) string {

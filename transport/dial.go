@@ -14,69 +14,58 @@ import (
 	"github.com/cport/cport/port"
 )
 
+// ErrDialOnLoop: Dial would block a loop's thread until a loop connects.
+var ErrDialOnLoop = errors.New("transport: Dial blocks, and a loop's thread may not: use DialAsync, or flow.Dial in a flow")
+
 // Dial connects to address on loop l and, once connected, starts proto on
-// the connection. It blocks the calling goroutine (never the loop) until
-// the connection is made or fails; ctx bounds the whole dial, name
-// resolution included. Networks: tcp, tcp4, tcp6, unix. Call it off the
-// loop; on the loop, use DialAsync.
+// the connection. It blocks the calling goroutine until the connection is
+// made or fails; ctx bounds the whole dial, name resolution included.
+// Networks: tcp, tcp4, tcp6, unix. On a loop's thread it fails with
+// ErrDialOnLoop: use DialAsync there.
 func Dial(ctx context.Context, l *loop.Loop, network, address string, proto Protocol) (Transport, error) {
-	if l.InLoop() {
-		return nil, errors.New("transport: Dial called on its loop would wait for itself; use DialAsync")
+	if loop.Current() != nil {
+		return nil, ErrDialOnLoop
 	}
 	type result struct {
 		t   Transport
 		err error
 	}
 	done := make(chan result, 1)
-	deadline, _ := ctx.Deadline()
-	d := &dialer{l: l, network: network, address: address, proto: proto, deadline: deadline,
-		done: func(t Transport, err error) { done <- result{t, err} }}
-	targets, err := d.resolve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := l.Post(func() { d.start(targets) }); err != nil {
-		return nil, d.fail(ErrClosed)
-	}
-	select {
-	case r := <-done:
-		return r.t, r.err
-	case <-ctx.Done():
-		if err := l.Post(func() { d.cancel(ctx.Err()) }); err != nil {
-			return nil, d.fail(ctx.Err())
-		}
-		r := <-done
-		return r.t, r.err
-	}
+	DialAsync(ctx, l, network, address, proto, func(t Transport, err error) { done <- result{t, err} })
+	r := <-done
+	return r.t, r.err
 }
 
-// DialAsync connects like Dial without blocking: done is called on l's
-// goroutine with the transport or the error. Names that need the resolver
-// are looked up on another goroutine, so the loop never waits for DNS. A
-// timeout of zero means none.
-func DialAsync(l *loop.Loop, network, address string, timeout time.Duration, proto Protocol, done func(Transport, error)) {
+// DialAsync connects like Dial without blocking anyone: done is called
+// once, on l's goroutine (or, if l is closed, on another), with the
+// transport or the error. ctx bounds the whole dial; its end cancels the
+// connect in flight. Literal addresses start at once; names that need the
+// resolver are looked up on a goroutine of their own, so neither the loop
+// nor a worker pool waits for DNS.
+func DialAsync(ctx context.Context, l *loop.Loop, network, address string, proto Protocol, done func(Transport, error)) {
 	d := &dialer{l: l, network: network, address: address, proto: proto, done: done}
-	if timeout > 0 {
-		d.deadline = time.Now().Add(timeout)
+	d.deadline, _ = ctx.Deadline()
+	if ctx.Done() != nil {
+		d.stopWatch = context.AfterFunc(ctx, func() {
+			_ = l.Post(func() { d.cancel(ctx.Err()) })
+		})
 	}
-	go func() {
-		ctx := context.Background()
-		if !d.deadline.IsZero() {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, d.deadline)
-			defer cancel()
-		}
-		targets, err := d.resolve(ctx)
+	begin := func(targets []target, err error) {
 		if perr := l.Post(func() {
 			if err != nil {
-				done(nil, err)
+				d.finish(nil, err)
 				return
 			}
 			d.start(targets)
 		}); perr != nil {
-			done(nil, d.fail(ErrClosed))
+			d.finishOff(d.fail(ErrClosed))
 		}
-	}()
+	}
+	if targets, ok := d.literal(); ok {
+		begin(targets, nil)
+		return
+	}
+	go func() { begin(d.resolve(ctx)) }()
 }
 
 // dialer is one connection attempt, driven by its key's completions.
@@ -87,6 +76,8 @@ type dialer struct {
 	proto    Protocol
 	deadline time.Time
 	done     func(Transport, error)
+
+	stopWatch func() bool // ends the watch of the dial's context
 
 	targets  []target
 	fd       int
@@ -112,6 +103,23 @@ func dialAddr(network, address string) net.Addr {
 		return &net.UnixAddr{Name: address, Net: "unix"}
 	}
 	return nil
+}
+
+// literal returns the targets of an address that needs no resolver: a
+// Unix path, or an IP literal with a numeric port.
+func (d *dialer) literal() ([]target, bool) {
+	if d.network == "unix" {
+		return []target{{path: d.address}}, true
+	}
+	ap, err := netip.ParseAddrPort(d.address)
+	if err != nil || d.network != "tcp" && d.network != "tcp4" && d.network != "tcp6" {
+		return nil, false
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if d.network == "tcp4" && !ap.Addr().Is4() || d.network == "tcp6" && ap.Addr().Is4() {
+		return nil, false // the resolver's path gives the error
+	}
+	return []target{{addr: ap}}, true
 }
 
 // resolve turns the address into targets; it runs off the loop.
@@ -185,7 +193,7 @@ func (d *dialer) next() {
 
 // cancel stops the attempt in flight; its completion reports err.
 func (d *dialer) cancel(err error) {
-	if d.finished {
+	if d.finished || d.timedOut {
 		return
 	}
 	d.timedOut = true
@@ -234,5 +242,17 @@ func (d *dialer) finish(t Transport, err error) {
 	if d.key != 0 {
 		d.l.Release(d.key)
 	}
+	if d.stopWatch != nil {
+		d.stopWatch()
+	}
 	d.done(t, err)
+}
+
+// finishOff reports err from off the loop, when the loop is closed and
+// the dial never started on it.
+func (d *dialer) finishOff(err error) {
+	if d.stopWatch != nil {
+		d.stopWatch()
+	}
+	d.done(nil, err)
 }

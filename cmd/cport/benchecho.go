@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -181,7 +182,9 @@ func dialAll(g *loop.Group, addr string, n int, mk func(li int) transport.Protoc
 		sem <- struct{}{}
 		wg.Add(1)
 		li := i % len(loops)
-		transport.DialAsync(loops[li], "tcp", addr, 10*time.Second, mk(li), func(t transport.Transport, err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		transport.DialAsync(ctx, loops[li], "tcp", addr, mk(li), func(t transport.Transport, err error) {
+			cancel()
 			if err != nil {
 				select {
 				case errc <- err:
