@@ -19,8 +19,11 @@ import (
 // Client is an HTTP/1.1 client on cport's flows: a net/http.RoundTripper,
 // so it goes in an http.Client's Transport and everything built on that
 // works unchanged. Connections live on the loops of Loops and are kept
-// alive in a pool per host. Its methods are safe from goroutines and from
-// flows (a flow parks where a goroutine would block).
+// alive in a pool per host and loop: a request made in a flow of one of
+// those loops uses (and dials) connections of that same loop, so its I/O
+// runs inline; a request from a goroutine, or from a flow of a loop
+// outside Loops, takes the loops in turn. Its methods are safe from
+// goroutines and from flows (a flow parks where a goroutine would block).
 type Client struct {
 	// Loops holds the loops connections live on (required).
 	Loops *loop.Group
@@ -112,14 +115,15 @@ func (c *Client) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 // roundTrip is one attempt; retry says a failure may be a stale pooled
 // connection.
 func (c *Client) roundTrip(ctx context.Context, cancel context.CancelFunc, req *nethttp.Request) (*nethttp.Response, bool, error) {
-	key := req.URL.Host
+	host := req.URL.Host
 	if req.URL.Port() == "" {
-		key = net.JoinHostPort(req.URL.Hostname(), "80")
+		host = net.JoinHostPort(req.URL.Hostname(), "80")
 	}
+	key := poolKey{l: c.loopFor(), host: host}
 	cc := c.pool.get(key)
 	if cc == nil {
 		dctx, dcancel := context.WithTimeout(ctx, c.DialTimeout)
-		conn, err := flow.Dial(dctx, c.Loops.Next(), "tcp", key)
+		conn, err := flow.Dial(dctx, key.l, "tcp", host)
 		dcancel()
 		if err != nil {
 			return nil, false, err
@@ -202,6 +206,19 @@ func (c *Client) roundTrip(ctx context.Context, cancel context.CancelFunc, req *
 		b.release()
 	}
 	return resp, false, nil
+}
+
+// loopFor is the loop a request's connection should live on: the
+// caller's own, if it is one of Loops, else the next of Loops.
+func (c *Client) loopFor() *loop.Loop {
+	if cur := loop.Current(); cur != nil {
+		for _, l := range c.Loops.Loops() {
+			if l == cur {
+				return l
+			}
+		}
+	}
+	return c.Loops.Next()
 }
 
 // readHead reads until a whole response head is buffered and parses it.

@@ -4,12 +4,21 @@ import (
 	"sync"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
 )
+
+// poolKey names a pool of idle connections: one host's connections that
+// live on one loop. A flow takes connections of its own loop, so its
+// reads and writes run inline instead of hopping to another loop.
+type poolKey struct {
+	l    *loop.Loop
+	host string
+}
 
 // clientConn is one connection of the client's pool. It is used by one
 // request at a time; buf[off:] holds bytes read past the last response.
 type clientConn struct {
-	key  string
+	key  poolKey
 	conn *flow.Conn
 	buf  []byte
 	off  int
@@ -19,14 +28,14 @@ type clientConn struct {
 // pool keeps idle keep-alive connections per host (scheme://host:port).
 type pool struct {
 	mu      sync.Mutex
-	idle    map[string][]*clientConn
+	idle    map[poolKey][]*clientConn
 	maxIdle int
 	closed  bool
 }
 
 // get returns an idle connection to key, newest first (the least likely
 // to have been closed by the server's idle timeout), or nil.
-func (p *pool) get(key string) *clientConn {
+func (p *pool) get(key poolKey) *clientConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	list := p.idle[key]
@@ -43,7 +52,7 @@ func (p *pool) put(cc *clientConn) {
 	p.mu.Lock()
 	if !p.closed && len(p.idle[cc.key]) < p.maxIdle {
 		if p.idle == nil {
-			p.idle = make(map[string][]*clientConn)
+			p.idle = make(map[poolKey][]*clientConn)
 		}
 		p.idle[cc.key] = append(p.idle[cc.key], cc)
 		p.mu.Unlock()

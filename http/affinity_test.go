@@ -1,0 +1,121 @@
+package http_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	nethttp "net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	cphttp "github.com/cport/cport/http"
+	"github.com/cport/cport/internal/looptest"
+	"github.com/cport/cport/loop"
+)
+
+// serveOn serves h on g and returns the address; the server closes when
+// the test ends.
+func serveOn(t *testing.T, g *loop.Group, h cphttp.Handler) string {
+	t.Helper()
+	s := &cphttp.Server{Handler: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return addr.String()
+}
+
+func newGroup(t *testing.T, n int) *loop.Group {
+	t.Helper()
+	looptest.Watch(t)
+	g, err := loop.NewGroup(n, loop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+// A reverse proxy in flows: its handlers call a backend through one
+// pooled Client on the same group. Every handler's flow must get a
+// connection it can use from its own loop, and no loop may wait for
+// another; before, the proxy froze after a few hundred requests.
+func TestProxyThroughPooledClient(t *testing.T) {
+	g := newGroup(t, 0) // one loop per GOMAXPROCS, as the README's example
+	backend := serveOn(t, g, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+		w.WriteString("backend " + string(r.Path()))
+	}))
+	client := &nethttp.Client{Transport: &cphttp.Client{Loops: g}}
+	proxy := serveOn(t, g, cphttp.Adapt(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		resp, err := client.Get("http://" + backend + r.URL.Path)
+		if err != nil {
+			nethttp.Error(w, err.Error(), nethttp.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		io.Copy(w, resp.Body)
+	})))
+	front := &nethttp.Client{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for worker := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				path := fmt.Sprintf("/w%d/r%d", worker, i)
+				resp, err := front.Get("http://" + proxy + path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(body) != "backend "+path {
+					errs <- fmt.Errorf("%s: got %q", path, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// A handler that calls its own server through the Client on the same
+// group: the inner request is served by a flow of the same loops, which
+// the outer handler's flow must not block. Before, the first request froze.
+func TestHandlerCallsItsOwnServer(t *testing.T) {
+	g := newGroup(t, 2)
+	client := &nethttp.Client{Transport: &cphttp.Client{Loops: g}}
+	var addr string
+	mux := nethttp.NewServeMux()
+	mux.HandleFunc("/inner", func(w nethttp.ResponseWriter, r *nethttp.Request) { io.WriteString(w, "inner") })
+	mux.HandleFunc("/outer", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		resp, err := client.Get("http://" + addr + "/inner")
+		if err != nil {
+			nethttp.Error(w, err.Error(), nethttp.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		io.WriteString(w, "outer+")
+		io.Copy(w, resp.Body)
+	})
+	addr = serveOn(t, g, cphttp.Adapt(mux))
+	for range 50 {
+		resp, err := nethttp.Get("http://" + addr + "/outer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(body), "outer+inner") {
+			t.Fatalf("got %q", body)
+		}
+	}
+}
