@@ -7,8 +7,10 @@ import (
 	nethttp "net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/cport/cport/flow"
 	cphttp "github.com/cport/cport/http"
 	"github.com/cport/cport/internal/looptest"
 	"github.com/cport/cport/loop"
@@ -93,11 +95,11 @@ func TestProxyThroughPooledClient(t *testing.T) {
 func TestHandlerCallsItsOwnServer(t *testing.T) {
 	g := newGroup(t, 2)
 	client := &nethttp.Client{Transport: &cphttp.Client{Loops: g}}
-	var addr string
+	var self atomic.Pointer[string] // the server's own address, known once it listens
 	mux := nethttp.NewServeMux()
 	mux.HandleFunc("/inner", func(w nethttp.ResponseWriter, r *nethttp.Request) { io.WriteString(w, "inner") })
 	mux.HandleFunc("/outer", func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		resp, err := client.Get("http://" + addr + "/inner")
+		resp, err := client.Get("http://" + *self.Load() + "/inner")
 		if err != nil {
 			nethttp.Error(w, err.Error(), nethttp.StatusBadGateway)
 			return
@@ -106,7 +108,8 @@ func TestHandlerCallsItsOwnServer(t *testing.T) {
 		io.WriteString(w, "outer+")
 		io.Copy(w, resp.Body)
 	})
-	addr = serveOn(t, g, cphttp.Adapt(mux))
+	addr := serveOn(t, g, cphttp.Adapt(mux))
+	self.Store(&addr)
 	for range 50 {
 		resp, err := nethttp.Get("http://" + addr + "/outer")
 		if err != nil {
@@ -117,5 +120,57 @@ func TestHandlerCallsItsOwnServer(t *testing.T) {
 		if !strings.HasPrefix(string(body), "outer+inner") {
 			t.Fatalf("got %q", body)
 		}
+	}
+}
+
+// A handler served through Adapt writes and flushes from goroutines of its
+// own while it writes too, as httputil.ReverseProxy's flusher and SSE
+// handlers do: every line arrives whole and in its writer's order.
+func TestAdaptWritesFromGoroutines(t *testing.T) {
+	const writers, lines = 4, 200
+	g := newGroup(t, 2)
+	addr := serveOn(t, g, cphttp.Adapt(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		var wg sync.WaitGroup
+		for k := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range lines {
+					fmt.Fprintf(w, "writer %d line %d\n", k, i)
+					w.(nethttp.Flusher).Flush()
+				}
+			}()
+		}
+		for i := range lines {
+			fmt.Fprintf(w, "handler line %d\n", i)
+		}
+		// A flow waits for goroutines through the Blocking pool, not by
+		// blocking its loop's thread.
+		flow.Blocking(r.Context(), func() error { wg.Wait(); return nil })
+	})))
+	resp, err := nethttp.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	next := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+		who, n, ok := strings.Cut(line, " line ")
+		if !ok || fmt.Sprint(next[who]) != n {
+			t.Fatalf("line %q out of place or torn (want %s line %d)", line, who, next[who])
+		}
+		next[who]++
+	}
+	for k := range writers {
+		if got := next[fmt.Sprintf("writer %d", k)]; got != lines {
+			t.Errorf("writer %d: %d lines arrived, want %d", k, got, lines)
+		}
+	}
+	if next["handler"] != lines {
+		t.Errorf("handler: %d lines arrived, want %d", next["handler"], lines)
 	}
 }
