@@ -3,6 +3,8 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	nethttp "net/http"
 	"strconv"
 )
@@ -14,7 +16,7 @@ const flushSize = 32 << 10
 
 // ErrConnClosed is returned by writes to a response whose connection has
 // gone.
-var ErrConnClosed = errors.New("http: connection closed")
+var ErrConnClosed = fmt.Errorf("http: connection closed: %w", net.ErrClosed)
 
 // ResponseWriter builds the response to one request. Like the Request,
 // it is reused for the connection's next request.

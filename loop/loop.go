@@ -1,8 +1,8 @@
 package loop
 
 import (
-	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -12,7 +12,7 @@ import (
 )
 
 // ErrClosed is returned by every method of a loop that is closing or closed.
-var ErrClosed = errors.New("loop: closed")
+var ErrClosed = fmt.Errorf("loop: %w", net.ErrClosed)
 
 // Config tunes a loop. The zero value is a good default.
 type Config struct {

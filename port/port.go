@@ -3,6 +3,7 @@ package port
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -51,7 +52,7 @@ type backend interface {
 // Errors returned by the port. They are stable values for errors.Is.
 var (
 	// ErrClosed: the port was closed.
-	ErrClosed = errors.New("port: closed")
+	ErrClosed = fmt.Errorf("port: %w", net.ErrClosed)
 	// ErrStaleKey: the key was released (its slot may belong to someone else).
 	ErrStaleKey = errors.New("port: stale key")
 	// ErrBusy: the key already has an operation in flight.

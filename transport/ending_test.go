@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cport/cport/loop"
+	"github.com/cport/cport/port"
 )
 
 // The end-of-connection matrix: every way a stream connection ends, with
@@ -564,5 +566,24 @@ func waitErr(t *testing.T, ch <-chan error) error {
 	case <-time.After(hangGuard):
 		t.Fatal("no answer: a loop is blocked")
 		return nil
+	}
+}
+
+// Errors follow Go's conventions: whatever says "closed" is net.ErrClosed
+// to errors.Is, and a timeout is a net.Error timeout and
+// os.ErrDeadlineExceeded.
+func TestErrorsFollowGoConventions(t *testing.T) {
+	for _, err := range []error{ErrClosed, loop.ErrClosed, port.ErrClosed} {
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("errors.Is(%v, net.ErrClosed) is false", err)
+		}
+	}
+	op := opError("read", "tcp", nil, nil, ErrIdleTimeout)
+	var ne net.Error
+	if !errors.As(op, &ne) || !ne.Timeout() {
+		t.Errorf("%v is not a net.Error timeout", op)
+	}
+	if !errors.Is(op, os.ErrDeadlineExceeded) {
+		t.Errorf("errors.Is(%v, os.ErrDeadlineExceeded) is false", op)
 	}
 }
