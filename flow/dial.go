@@ -48,7 +48,7 @@ func Dial(ctx context.Context, l *loop.Loop, network, address string) (*Conn, er
 	// for its one answer, whatever comes.
 	for !f.remoteWoken {
 		f.remoteWaiting = true
-		f.park(nil, nil, uncancellable)
+		f.park(noCtx, nil, uncancellable)
 		f.remoteWaiting = false
 	}
 	f.remoteWoken = false

@@ -90,7 +90,7 @@ func runOnOwner(owner *loop.Loop, fn func()) error {
 // ran is false (what fn computes is not the caller's to read).
 func runOrPost(owner *loop.Loop, fn func()) (ran bool, err error) {
 	if !owner.InLoop() {
-		if f, foreign := foreignFlow(nil, owner); foreign && f == nil {
+		if f, foreign := foreignFlow(noCtx, owner); foreign && f == nil {
 			return false, owner.Post(fn)
 		}
 	}
@@ -114,7 +114,7 @@ func (f *Flow) awaitRemote(owner *loop.Loop, ctx context.Context, w *waiter, abo
 		}
 		for !f.remoteWoken {
 			f.remoteWaiting = true
-			f.park(nil, nil, uncancellable)
+			f.park(noCtx, nil, uncancellable)
 			f.remoteWaiting = false
 		}
 	}
