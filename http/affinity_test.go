@@ -1,14 +1,18 @@
 package http_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	nethttp "net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cport/cport/flow"
 	cphttp "github.com/cport/cport/http"
@@ -172,5 +176,32 @@ func TestAdaptWritesFromGoroutines(t *testing.T) {
 	}
 	if next["handler"] != lines {
 		t.Errorf("handler: %d lines arrived, want %d", next["handler"], lines)
+	}
+}
+
+// A request's context ends when its client goes away, as with net/http:
+// a handler waiting on it stops instead of working for nobody.
+func TestRequestContextEndsWhenClientLeaves(t *testing.T) {
+	g := newGroup(t, 1)
+	cause := make(chan error, 1)
+	addr := serveOn(t, g, cphttp.Adapt(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		// Waits for the end of the context, parking the flow.
+		flow.Blocking(r.Context(), func() error { <-r.Context().Done(); return nil })
+		cause <- context.Cause(r.Context())
+	})))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond) // let the handler start; either order must work
+	c.Close()
+	select {
+	case err := <-cause:
+		if !errors.Is(err, cphttp.ErrClientGone) {
+			t.Errorf("the request's context ended with %v, want ErrClientGone", err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the request's context did not end when its client left")
 	}
 }

@@ -105,6 +105,7 @@ func (c *conn) EOFReceived() bool {
 		c.w.dataEv.Set()
 	}
 	if c.busy {
+		c.clientGone()
 		return true
 	}
 	c.closing = true
@@ -119,11 +120,20 @@ func (c *conn) ConnectionLost(error) {
 	if c.w != nil {
 		c.w.dataEv.Set()
 		c.w.writeEv.Set()
+		c.clientGone()
 	}
 	if !c.busy {
 		c.releaseBuf()
 	}
 	c.ls.untrack(c)
+}
+
+// clientGone ends the context of the request being served for c, if any
+// (a worker that served c before may serve another connection now).
+func (c *conn) clientGone() {
+	if c.busy && c.w != nil && c.w.req.c == c {
+		c.w.req.done(ErrClientGone)
+	}
 }
 
 func (c *conn) PauseWriting() { c.wpaused = true }
@@ -311,6 +321,7 @@ func (c *conn) serveOne(ctx context.Context) {
 		return
 	}
 	w.finish(ctx)
+	r.done(context.Canceled)
 	if w.closeAfter {
 		c.closing = true
 		_ = c.t.Close()

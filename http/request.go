@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 )
@@ -30,13 +31,16 @@ type Request struct {
 	continued      bool // 100 Continue sent (or no longer useful)
 
 	c         *conn
-	ctx       context.Context
-	remaining int64 // of a Content-Length body
+	ctx       context.Context         // the serving flow's
+	reqCtx    context.Context         // Context's, made by its first call
+	cancelReq context.CancelCauseFunc // ends reqCtx
+	remaining int64                   // of a Content-Length body
 	dec       chunkedDecoder
 	bodyErr   error
 }
 
 func (r *Request) reset() {
+	r.done(context.Canceled)
 	fields := r.fields[:0]
 	c, ctx := r.c, r.ctx
 	*r = Request{fields: fields, c: c, ctx: ctx}
@@ -66,9 +70,31 @@ func (r *Request) Path() []byte {
 	return r.Target
 }
 
-// Context is the context of the flow serving the request: blocking flow
-// calls given it park that flow.
-func (r *Request) Context() context.Context { return r.ctx }
+// ErrClientGone is the cause of a request's context when its client
+// closed its side of the connection or the connection was lost.
+var ErrClientGone = errors.New("http: the client closed the connection")
+
+// Context is the request's context: the serving flow's (blocking flow
+// calls given it park that flow), cancelled when the client goes away —
+// its connection is lost, or it closes its side, as Go's net/http does —
+// with ErrClientGone as the cause, and when the response is complete. It
+// is made on the first call, so a handler that never asks pays nothing.
+func (r *Request) Context() context.Context {
+	if r.reqCtx == nil {
+		r.reqCtx, r.cancelReq = context.WithCancelCause(r.ctx)
+		if r.c != nil && (r.c.lost || r.c.eof) {
+			r.cancelReq(ErrClientGone)
+		}
+	}
+	return r.reqCtx
+}
+
+// done ends the request's context, if it was made, with cause.
+func (r *Request) done(cause error) {
+	if r.cancelReq != nil {
+		r.cancelReq(cause)
+	}
+}
 
 // RemoteAddr is the client's address.
 func (r *Request) RemoteAddr() net.Addr { return r.c.t.RemoteAddr() }
