@@ -67,8 +67,8 @@ type conn struct {
 	wq  writeQueue
 	msg *port.Msg // the vectored send in flight, if any
 
-	other atomic.Uint32 // offClosed, offEOF: what other goroutines check
-	ctx   atomic.Pointer[any]
+	other atomic.Uint32             // offClosed, offEOF: what other goroutines check
+	attrs atomic.Pointer[connAttrs] // the user's value and the addresses, for any goroutine
 	x     *connExtra
 }
 
@@ -543,6 +543,7 @@ func (c *conn) finishIfIdle() {
 		c.flush()
 		return
 	}
+	c.addresses() // kept for ConnectionLost and later callers
 	if c.has(stAborting) && c.kind == kindTCP {
 		// Whatever was queued is gone: the peer must see a reset, not a
 		// clean end of a truncated stream. (A Unix socket has no reset; its
@@ -796,20 +797,74 @@ func (c *conn) SetDeadline(t time.Time) {
 // Loop implements Transport.
 func (c *conn) Loop() *loop.Loop { return c.l }
 
+// connAttrs is what any goroutine may read of a connection and few
+// connections have: the user's value and the addresses once asked. It is
+// replaced whole, never changed, so one atomic pointer serves both.
+type connAttrs struct {
+	ctx           any
+	local, remote net.Addr
+	addrs         bool // local and remote were asked
+}
+
+// updateAttrs replaces the attributes with change applied to a copy.
+func (c *conn) updateAttrs(change func(*connAttrs)) *connAttrs {
+	for {
+		old := c.attrs.Load()
+		var n connAttrs
+		if old != nil {
+			n = *old
+		}
+		change(&n)
+		if c.attrs.CompareAndSwap(old, &n) {
+			return &n
+		}
+	}
+}
+
 // Context implements Transport.
 func (c *conn) Context() any {
-	if v := c.ctx.Load(); v != nil {
-		return *v
+	if a := c.attrs.Load(); a != nil {
+		return a.ctx
 	}
 	return nil
 }
 
 // SetContext implements Transport.
-func (c *conn) SetContext(v any) { c.ctx.Store(&v) }
+func (c *conn) SetContext(v any) { c.updateAttrs(func(a *connAttrs) { a.ctx = v }) }
 
-// LocalAddr implements Transport. It asks the kernel each time rather
-// than keep a copy in every connection.
-func (c *conn) LocalAddr() net.Addr { return localAddr(int(c.fd), c.network()) }
+// LocalAddr implements Transport.
+func (c *conn) LocalAddr() net.Addr { return c.addresses().local }
 
 // RemoteAddr implements Transport.
-func (c *conn) RemoteAddr() net.Addr { return remoteAddr(int(c.fd), c.network()) }
+func (c *conn) RemoteAddr() net.Addr { return c.addresses().remote }
+
+// addresses asks the kernel for the connection's addresses on first use
+// and keeps them, so they stay right in ConnectionLost and after, when
+// the descriptor is closed and its number may belong to another socket.
+// An idle connection that is never asked holds none. Close and Abort ask
+// before the socket goes, unless it was never asked and the connection
+// failed before (then its error carries them).
+func (c *conn) addresses() *connAttrs {
+	if a := c.attrs.Load(); a != nil && a.addrs {
+		return a
+	}
+	if c.fdGone() {
+		return &connAttrs{}
+	}
+	local, remote := localAddr(int(c.fd), c.network()), remoteAddr(int(c.fd), c.network())
+	return c.updateAttrs(func(a *connAttrs) {
+		if !a.addrs {
+			a.local, a.remote, a.addrs = local, remote, true
+		}
+	})
+}
+
+// fdGone reports whether the descriptor may already be closed: true once
+// the close op is on its way (loop only) or, from other goroutines, once
+// Close or Abort has begun.
+func (c *conn) fdGone() bool {
+	if c.l.InLoop() {
+		return c.has(stFDClosing | stDone)
+	}
+	return c.isClosed()
+}

@@ -587,3 +587,42 @@ func TestErrorsFollowGoConventions(t *testing.T) {
 		t.Errorf("errors.Is(%v, os.ErrDeadlineExceeded) is false", op)
 	}
 }
+
+// addrRecorder records the peer's address as ConnectionLost sees it.
+type addrRecorder struct {
+	BaseProtocol
+	t    Transport
+	made chan Transport
+	seen chan net.Addr
+}
+
+func (a *addrRecorder) ConnectionMade(t Transport) { a.t = t; a.made <- t }
+func (a *addrRecorder) ConnectionLost(error)       { a.seen <- a.t.RemoteAddr() }
+
+// A connection's addresses stay right to the end: inside ConnectionLost,
+// and after its descriptor's number went to a newer connection.
+func TestAddressesOutliveTheSocket(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	seen, made := make(chan net.Addr, 2), make(chan Transport, 2)
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &addrRecorder{made: made, seen: seen} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	first := dialNet(t, "tcp", ln.Addr().String())
+	want := first.LocalAddr().String()
+	tr := <-made
+	first.Close()
+	got := <-seen
+	if got == nil || got.String() != want {
+		t.Fatalf("RemoteAddr in ConnectionLost = %v, want %s", got, want)
+	}
+	// A new connection likely takes the closed one's descriptor number;
+	// either way the first's address must not change.
+	second := dialNet(t, "tcp", ln.Addr().String())
+	defer second.Close()
+	<-made
+	if got2 := tr.RemoteAddr(); got2 == nil || got2.String() != want {
+		t.Fatalf("after a new connection, the first's RemoteAddr = %v, want %s", got2, want)
+	}
+}
