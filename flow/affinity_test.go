@@ -3,6 +3,7 @@ package flow_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -156,5 +157,25 @@ func TestCloseFromEveryCaller(t *testing.T) {
 				within(t, ran, "a turn of the loop")
 			}
 		})
+	}
+}
+
+// A Write from a goroutine after the connection's loop has closed fails
+// as a write on a closed connection, not as a read.
+func TestWriteAfterLoopCloseSaysWrite(t *testing.T) {
+	g := startGroup(t, 1)
+	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := flow.Dial(context.Background(), g.Loops()[0], "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	_, err = c.Write([]byte("late"))
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "write" || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after the loop closed: %v; want a write OpError that is net.ErrClosed", err)
 	}
 }

@@ -233,7 +233,7 @@ func (c *Conn) Next() ([]byte, error) { return c.NextContext(noCtx) }
 
 // NextContext is Next that also ends when ctx does.
 func (c *Conn) NextContext(ctx context.Context) ([]byte, error) {
-	b, _, err := c.do(ctx, nil, (*Conn).nextStep)
+	b, _, err := c.do(ctx, "read", nil, (*Conn).nextStep)
 	return b, err
 }
 
@@ -322,7 +322,7 @@ func (c *Conn) writeTimeout() error { return c.opErr("write", os.ErrDeadlineExce
 // do runs step until it reports the call over: in a flow of c's loop by
 // parking between tries, elsewhere by posting each try to the loop and
 // blocking on a channel. ctx may be nil.
-func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool) (out []byte, n int, err error) {
+func (c *Conn) do(ctx context.Context, op string, p []byte, step func(*Conn, *waiter) bool) (out []byte, n int, err error) {
 	if f := caller(ctx, c.l); f != nil && f.l == c.l {
 		w := &f.w
 		if err := f.check(ctx, true); err != nil {
@@ -348,7 +348,7 @@ func (c *Conn) do(ctx context.Context, p []byte, step func(*Conn, *waiter) bool)
 	w.p = p
 	if err := awaitOn(c.l, ctx, w, func(w *waiter) bool { return step(c, w) }, abortGo); err != nil {
 		if err == loop.ErrClosed {
-			err = c.opErr("read", net.ErrClosed)
+			err = c.opErr(op, net.ErrClosed)
 		}
 		return nil, w.n, err
 	}
@@ -365,13 +365,13 @@ func abortGo(w *waiter, err error) {
 
 // Read implements net.Conn.
 func (c *Conn) Read(p []byte) (int, error) {
-	_, n, err := c.do(noCtx, p, (*Conn).readStep)
+	_, n, err := c.do(noCtx, "read", p, (*Conn).readStep)
 	return n, err
 }
 
 // ReadContext is Read that also ends when ctx does.
 func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
-	_, n, err := c.do(ctx, p, (*Conn).readStep)
+	_, n, err := c.do(ctx, "read", p, (*Conn).readStep)
 	return n, err
 }
 
@@ -379,13 +379,13 @@ func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
 // transport, parking while the transport's write buffer is above its
 // high watermark.
 func (c *Conn) Write(p []byte) (int, error) {
-	_, n, err := c.do(noCtx, p, (*Conn).writeStep)
+	_, n, err := c.do(noCtx, "write", p, (*Conn).writeStep)
 	return n, err
 }
 
 // WriteContext is Write that also ends when ctx does.
 func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
-	_, n, err := c.do(ctx, p, (*Conn).writeStep)
+	_, n, err := c.do(ctx, "write", p, (*Conn).writeStep)
 	return n, err
 }
 

@@ -44,7 +44,7 @@ type TLSConn struct {
 func (c *TLSConn) Write(p []byte) (int, error) {
 	n := 0
 	for {
-		if _, _, err := c.wire.do(noCtx, nil, (*Conn).writable); err != nil {
+		if _, _, err := c.wire.do(noCtx, "write", nil, (*Conn).writable); err != nil {
 			return n, err
 		}
 		end := min(len(p), n+tlsWriteChunk)
@@ -74,7 +74,7 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	_, n, err := w.do(noCtx, p, queueStep)
+	_, n, err := w.do(noCtx, "write", p, queueStep)
 	return n, err
 }
 
