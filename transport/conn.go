@@ -182,9 +182,7 @@ func (c *conn) Complete(comp port.Completion) {
 func (c *conn) onRecv(comp port.Completion) {
 	if comp.Res > 0 {
 		if id, ok := comp.BufferID(); ok {
-			p := c.l.Port()
-			c.deliver(p.Buffer(comp))
-			p.RecycleBuffer(id)
+			c.deliverBuffer(comp, id)
 		}
 	}
 	if comp.More() {
@@ -208,6 +206,15 @@ func (c *conn) onRecv(comp port.Completion) {
 	default:
 		c.lose(c.opErr("read", os.NewSyscallError("recv", err)))
 	}
+}
+
+// deliverBuffer delivers a provided buffer's data and gives the buffer
+// back to the pool even if the protocol panics: the loop recovers the
+// panic, and a buffer kept by every panic would leave the loop's pool dry.
+func (c *conn) deliverBuffer(comp port.Completion, id uint16) {
+	p := c.l.Port()
+	defer p.RecycleBuffer(id)
+	c.deliver(p.Buffer(comp))
 }
 
 // deliver hands data to the protocol, or holds it while reading is paused.

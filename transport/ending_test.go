@@ -626,3 +626,38 @@ func TestAddressesOutliveTheSocket(t *testing.T) {
 		t.Fatalf("after a new connection, the first's RemoteAddr = %v, want %s", got2, want)
 	}
 }
+
+// panicky panics in every DataReceived.
+type panicky struct{ BaseProtocol }
+
+func (panicky) DataReceived([]byte) { panic("boom") }
+
+// A protocol that panics in DataReceived does not keep the loop's provided
+// buffer: far more panics than the pool has buffers, and the loop still
+// reads for everyone.
+func TestPanickingProtocolReturnsBuffers(t *testing.T) {
+	const buffers = 8
+	panics := make(chan struct{}, 1024)
+	g := startGroup(t, 1, loop.Config{Port: portConfig(buffers, 4096), OnPanic: func(any, []byte) { panics <- struct{}{} }})
+	bad, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return panicky{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	for range 4 * buffers {
+		c := dialNet(t, "tcp", bad.Addr().String())
+		c.Write([]byte("x"))
+		select {
+		case <-panics:
+		case <-time.After(hangGuard):
+			t.Fatal("DataReceived never ran: the pool has run dry")
+		}
+		c.Close()
+	}
+	good := listenEcho(t, g, "tcp", "127.0.0.1:0")
+	c := dialNet(t, "tcp", good.Addr().String())
+	defer c.Close()
+	if err := echoRoundTrip(c, []byte("still reading")); err != nil {
+		t.Fatal(err)
+	}
+}
