@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cphttp "github.com/cport/cport/http"
+	"github.com/cport/cport/internal/looptest"
 	"github.com/cport/cport/loop"
 )
 
@@ -22,6 +23,7 @@ const hangGuard = 20 * time.Second
 // names (the suite runs once per backend) and returns its address.
 func startServer(t testing.TB, h cphttp.Handler, lim cphttp.Limits) (*cphttp.Server, string) {
 	t.Helper()
+	looptest.Watch(t)
 	g, err := loop.NewGroup(2, loop.Config{})
 	if err != nil {
 		t.Fatalf("loop.NewGroup: %v", err)
