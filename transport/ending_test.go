@@ -661,3 +661,31 @@ func TestPanickingProtocolReturnsBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestContextOf(t *testing.T) {
+	type session struct{ user string }
+	g := startGroup(t, 1, loop.Config{})
+	made := make(chan Transport, 1)
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol {
+		r := newRecorder()
+		r.made = made
+		return r
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := dialNet(t, "tcp", ln.Addr().String())
+	defer c.Close()
+	tr := <-made
+	if _, ok := ContextOf[*session](tr); ok {
+		t.Fatal("ContextOf found a value before SetContext")
+	}
+	tr.SetContext(&session{user: "ada"})
+	if s, ok := ContextOf[*session](tr); !ok || s.user != "ada" {
+		t.Fatalf("ContextOf = %v, %v", s, ok)
+	}
+	if _, ok := ContextOf[string](tr); ok {
+		t.Fatal("ContextOf took a *session for a string")
+	}
+}

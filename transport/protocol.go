@@ -108,6 +108,13 @@ type Transport interface {
 	SetContext(v any)
 }
 
+// ContextOf returns t's user value (SetContext) as a T, and whether it
+// holds one of that type: the typed way to read it.
+func ContextOf[T any](t Transport) (T, bool) {
+	v, ok := t.Context().(T)
+	return v, ok
+}
+
 // DatagramProtocol receives a datagram socket's events, on its loop.
 type DatagramProtocol interface {
 	// ConnectionMade is called once, first.
