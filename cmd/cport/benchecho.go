@@ -19,7 +19,7 @@ import (
 
 func runBench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: cport bench echo|http|models [flags]")
+		return errors.New("usage: cport bench echo|http|models|slowreaders [flags]")
 	}
 	switch args[0] {
 	case "echo":
@@ -28,8 +28,10 @@ func runBench(args []string, stdout io.Writer) error {
 		return runBenchHTTP(args[1:], stdout)
 	case "models":
 		return runBenchModels(args[1:], stdout)
+	case "slowreaders":
+		return runBenchSlowReaders(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown benchmark %q (have: echo, http, models)", args[0])
+	return fmt.Errorf("unknown benchmark %q (have: echo, http, models, slowreaders)", args[0])
 }
 
 // benchEchoConfig is one run of the echo load generator.

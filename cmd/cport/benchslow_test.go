@@ -1,0 +1,32 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// bench slowreaders against both echo styles: every byte comes back, and
+// the RESULT line says so.
+func TestBenchSlowReaders(t *testing.T) {
+	for _, style := range []string{"callback", "flow"} {
+		t.Run(style, func(t *testing.T) {
+			g, addr, stop, err := serveEcho(echoConfig{addr: "127.0.0.1:0", loops: 1, balance: "reuseport", style: style})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			defer stop()
+			var out bytes.Buffer
+			args := []string{"--addr", addr.String(), "--conns", "4", "--duration", "200ms", "--server-pid", strconv.Itoa(os.Getpid())}
+			if err := runBenchSlowReaders(args, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if !strings.Contains(out.String(), " lost_bytes=0 failed_clients=0 ") {
+				t.Fatalf("want nothing lost:\n%s", out.String())
+			}
+		})
+	}
+}
