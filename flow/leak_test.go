@@ -4,12 +4,14 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/cport/cport/internal/backendtest"
 )
 
-// TestMain fails the package's tests if any of them leaves a goroutine
-// behind: a loop, flow or timer that outlives its test is a leak in the
-// code or the test. The default Blocking pool's idle workers are not: the
-// pool is the process's, and its workers wait for the next call.
+// TestMain runs the tests on every backend the machine has (unless
+// CPORT_BACKEND names one) and fails a run that leaves goroutines behind.
+// The default Blocking pool's idle workers are not a leak: the pool is the
+// process's, and its workers wait for the next call.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/cport/cport/flow.(*Pool).work"))
+	backendtest.Main(m, goleak.IgnoreAnyFunction("github.com/cport/cport/flow.(*Pool).work"))
 }

@@ -337,6 +337,7 @@ func TestPeerResetMidWrite(t *testing.T) {
 	c := dialNet(t, "tcp", ln.Addr().String()).(*net.TCPConn)
 	r := <-recs
 	tr := r.waitMade(t)
+	tr.SetWriteQueueLimit(16 << 20) // the queue's limit is not what this test is about
 	big := bytes.Repeat([]byte("z"), 1<<20)
 	for i := 0; i < 8; i++ {
 		tr.Write(big)

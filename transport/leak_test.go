@@ -3,10 +3,9 @@ package transport_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/cport/cport/internal/backendtest"
 )
 
-// TestMain fails the package's tests if any of them leaves a goroutine
-// behind: a loop, flow worker or timer that outlives its test is a leak
-// in the code or the test.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests on every backend the machine has (unless
+// CPORT_BACKEND names one) and fails a run that leaves goroutines behind.
+func TestMain(m *testing.M) { backendtest.Main(m) }
