@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"sync/atomic"
+	"time"
 
 	"github.com/cport/cport/loop"
 )
@@ -33,15 +35,87 @@ const tlsWriteChunk = 64 << 10
 // calls Write while another flow of the loop is inside the handshake
 // blocks the loop's thread for good: a connection that a reader and a
 // writer flow will share must finish HandshakeContext in one flow first.
+//
+// A connection from ListenTLS must finish its handshake within the
+// listener's handshake timeout (DefaultHandshakeTimeout unless
+// TLSListenConfig says otherwise): a client that connects and sends
+// nothing fails the serving flow's first Read, Write or Handshake with a
+// timeout rather than hold the connection forever.
 type TLSConn struct {
 	*tls.Conn
 	wire *tlsWire
+
+	// The handshake deadline ListenTLS set is still on the connection;
+	// the user set deadlines of their own. Atomic: a reader and a writer
+	// goroutine may share the connection, as with any tls.Conn.
+	handshakeDeadline atomic.Bool
+	ownDeadline       atomic.Bool
+}
+
+// handshake completes the handshake, if need be, before a Read or Write,
+// then lifts the handshake deadline unless the user set deadlines since.
+func (c *TLSConn) handshake(ctx context.Context) error {
+	if !c.handshakeDeadline.Load() {
+		return nil
+	}
+	if err := handshake(ctx, c.Conn); err != nil {
+		return err
+	}
+	if c.handshakeDeadline.Swap(false) && !c.ownDeadline.Load() {
+		return c.wire.SetDeadline(time.Time{})
+	}
+	return nil
+}
+
+// Read implements net.Conn.
+func (c *TLSConn) Read(p []byte) (int, error) {
+	if err := c.handshake(noCtx); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+// Handshake runs the handshake if it has not run yet.
+func (c *TLSConn) Handshake() error {
+	if err := c.handshake(noCtx); err != nil {
+		return err
+	}
+	return c.Conn.Handshake()
+}
+
+// HandshakeContext is Handshake bounded by ctx as well.
+func (c *TLSConn) HandshakeContext(ctx context.Context) error {
+	if err := c.handshake(ctx); err != nil {
+		return err
+	}
+	return c.Conn.HandshakeContext(ctx)
+}
+
+// SetDeadline implements net.Conn.
+func (c *TLSConn) SetDeadline(t time.Time) error {
+	c.ownDeadline.Store(true)
+	return c.Conn.SetDeadline(t)
+}
+
+// SetReadDeadline implements net.Conn.
+func (c *TLSConn) SetReadDeadline(t time.Time) error {
+	c.ownDeadline.Store(true)
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline implements net.Conn.
+func (c *TLSConn) SetWriteDeadline(t time.Time) error {
+	c.ownDeadline.Store(true)
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // Write writes p as crypto/tls does, waiting before each chunk of it
 // until the transport is below its high watermark (or the write
 // deadline passes).
 func (c *TLSConn) Write(p []byte) (int, error) {
+	if err := c.handshake(noCtx); err != nil {
+		return 0, err
+	}
 	n := 0
 	for {
 		if _, _, err := c.wire.do(noCtx, "write", nil, (*Conn).writable); err != nil {
@@ -126,20 +200,38 @@ func (w *tlsWire) ConnectionLost(err error) {
 // serving flow does that.
 type tlsListener struct {
 	*Listener
-	cfg *tls.Config
+	cfg              *tls.Config
+	handshakeTimeout time.Duration
+}
+
+// TLSListenConfig holds ListenTLS's options; the zero value is usable.
+type TLSListenConfig struct {
+	// HandshakeTimeout bounds each connection's handshake, from its
+	// accept; 0 is DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
 }
 
 // ListenTLS listens as Listen does and returns a net.Listener whose Accept
 // yields a *TLSConn over a *Conn. The handshake runs in the flow that
 // serves the connection, at its first Read, Write or HandshakeContext, so
-// a slow client never holds up Accept; see TLSConn before sharing the
+// a slow client never holds up Accept, and it must end within
+// DefaultHandshakeTimeout of the accept; see TLSConn before sharing the
 // connection between flows.
 func ListenTLS(ctx context.Context, g *loop.Group, network, address string, cfg *tls.Config) (net.Listener, error) {
+	return TLSListenConfig{}.Listen(ctx, g, network, address, cfg)
+}
+
+// Listen is ListenTLS with lc's options.
+func (lc TLSListenConfig) Listen(ctx context.Context, g *loop.Group, network, address string, cfg *tls.Config) (net.Listener, error) {
 	ln, err := Listen(ctx, g, network, address)
 	if err != nil {
 		return nil, err
 	}
-	return &tlsListener{Listener: ln, cfg: cfg}, nil
+	d := lc.HandshakeTimeout
+	if d <= 0 {
+		d = DefaultHandshakeTimeout
+	}
+	return &tlsListener{Listener: ln, cfg: cfg, handshakeTimeout: d}, nil
 }
 
 // Accept implements net.Listener.
@@ -162,7 +254,10 @@ func (ln *tlsListener) AcceptContext(ctx context.Context) (net.Conn, error) {
 
 func (ln *tlsListener) wrap(c *Conn) *TLSConn {
 	w := newTLSWire(c)
-	return &TLSConn{Conn: tls.Server(w, ln.cfg), wire: w}
+	c.SetDeadline(time.Now().Add(ln.handshakeTimeout))
+	tc := &TLSConn{Conn: tls.Server(w, ln.cfg), wire: w}
+	tc.handshakeDeadline.Store(true)
+	return tc
 }
 
 // DialTLS dials as Dial does and completes a TLS handshake, both bounded

@@ -259,3 +259,61 @@ func TestTLSTransportSlowReaderBounded(t *testing.T) {
 		t.Errorf("the TLS echo queued up to %d bytes; want under 1 MiB", most)
 	}
 }
+
+// A client that connects to a ListenTLS server and never sends its
+// ClientHello is closed at the handshake timeout, as TLSServer's are; one
+// that handshakes in time keeps its connection past it.
+func TestListenTLSHandshakeTimeout(t *testing.T) {
+	cert := newTestCert(t)
+	g := startGroup(t, 1)
+	ln, err := flow.TLSListenConfig{HandshakeTimeout: 200 * time.Millisecond}.Listen(t.Context(), g, "tcp", "127.0.0.1:0", cert.server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			flow.Go(flow.LoopOf(c), func(*flow.Flow) {
+				defer c.Close()
+				buf := make([]byte, 1024)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					c.Write(buf[:n])
+				}
+			})
+		}
+	}()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	good, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	silent.SetReadDeadline(time.Now().Add(hangGuard))
+	if n, err := silent.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("the silent client read %d bytes; want its connection closed", n)
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the silent client's connection was still open after the guard")
+	}
+	// Past the handshake timeout, the client that handshook is served.
+	time.Sleep(300 * time.Millisecond)
+	good.SetDeadline(time.Now().Add(hangGuard))
+	if _, err := good.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(good, got); err != nil || string(got) != "ping" {
+		t.Fatalf("echo after the handshake timeout: %q, %v", got, err)
+	}
+}
