@@ -2,6 +2,7 @@ package http
 
 import (
 	"errors"
+	"io"
 	nethttp "net/http"
 )
 
@@ -9,13 +10,21 @@ import (
 // answers with before closing the connection. The parser returns the
 // package's values below, so refusing allocates nothing.
 type statusError struct {
-	code int
-	msg  string
+	code  int
+	msg   string
+	wraps error // what errors.Is also finds in it, if anything
 }
 
 func (e *statusError) Error() string { return "http: " + e.msg }
 
-func bad(msg string) *statusError { return &statusError{nethttp.StatusBadRequest, msg} }
+func (e *statusError) Unwrap() error { return e.wraps }
+
+func bad(msg string) *statusError { return &statusError{code: nethttp.StatusBadRequest, msg: msg} }
+
+// badBody is a malformed chunked body: ErrBadBody to errors.Is.
+func badBody(msg string) *statusError {
+	return &statusError{code: nethttp.StatusBadRequest, msg: msg, wraps: ErrBadBody}
+}
 
 var (
 	errBareLF          = bad("bare LF where CRLF is required")
@@ -33,23 +42,28 @@ var (
 	errTransferEnc     = bad("chunked is not the final transfer coding")
 	errTE10            = bad("Transfer-Encoding in an HTTP/1.0 request")
 	errHost            = bad("missing or repeated Host")
-	errChunkSize       = bad("invalid chunk size line")
-	errChunkData       = bad("chunk data not followed by CRLF")
-	errTrailer         = bad("invalid trailer field")
-	errUnsupportedTE   = &statusError{nethttp.StatusNotImplemented, "unsupported transfer coding"}
-	errVersionNotSupp  = &statusError{nethttp.StatusHTTPVersionNotSupported, "HTTP version not supported"}
-	errExpectation     = &statusError{nethttp.StatusExpectationFailed, "unsupported expectation"}
-	errHeadTooLarge    = &statusError{nethttp.StatusRequestHeaderFieldsTooLarge, "request head too large"}
-	errTooManyHeaders  = &statusError{nethttp.StatusRequestHeaderFieldsTooLarge, "too many header fields"}
-	errBodyTooLarge    = &statusError{nethttp.StatusRequestEntityTooLarge, "request body too large"}
-	errHeaderTimeout   = &statusError{nethttp.StatusRequestTimeout, "request head not received in time"}
-	errChunkLineLength = bad("chunk size line too long")
+	errChunkSize       = badBody("invalid chunk size line")
+	errChunkData       = badBody("chunk data not followed by CRLF")
+	errTrailer         = badBody("invalid trailer field")
+	errUnsupportedTE   = &statusError{code: nethttp.StatusNotImplemented, msg: "unsupported transfer coding"}
+	errVersionNotSupp  = &statusError{code: nethttp.StatusHTTPVersionNotSupported, msg: "HTTP version not supported"}
+	errExpectation     = &statusError{code: nethttp.StatusExpectationFailed, msg: "unsupported expectation"}
+	errHeadTooLarge    = &statusError{code: nethttp.StatusRequestHeaderFieldsTooLarge, msg: "request head too large"}
+	errTooManyHeaders  = &statusError{code: nethttp.StatusRequestHeaderFieldsTooLarge, msg: "too many header fields"}
+	errBodyTooLarge    = &statusError{code: nethttp.StatusRequestEntityTooLarge, msg: "request body too large"}
+	errHeaderTimeout   = &statusError{code: nethttp.StatusRequestTimeout, msg: "request head not received in time"}
+	errChunkLineLength = badBody("chunk size line too long")
+	// errTruncatedBody: the client ended its side before the body it
+	// declared; the handler's Read fails with it (io.ErrUnexpectedEOF to
+	// errors.Is), and the server answers 400 rather than what the handler
+	// wrote for a body it never got whole.
+	errTruncatedBody = &statusError{code: nethttp.StatusBadRequest, msg: "request body ended before its declared length", wraps: io.ErrUnexpectedEOF}
 )
 
 // ErrBodyTooLarge is returned by a request body's Read once the body
 // passes Limits.MaxBodyBytes.
 var ErrBodyTooLarge error = errBodyTooLarge
 
-// ErrBadBody is wrapped by a request body's Read when the chunked framing
-// is malformed.
+// ErrBadBody is wrapped by the error a request body's Read returns when
+// the chunked framing is malformed.
 var ErrBadBody = errors.New("http: malformed chunked body")

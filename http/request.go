@@ -130,7 +130,7 @@ func (r *Request) Read(p []byte) (int, error) {
 			return n, err
 		}
 		if c.lost || c.eof {
-			r.bodyErr = io.ErrUnexpectedEOF
+			r.bodyErr = errTruncatedBody
 			return 0, r.bodyErr
 		}
 		if err := c.waitData(r.ctx); err != nil {
