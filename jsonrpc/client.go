@@ -58,7 +58,7 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		return c.ctxErr(ctx, err)
 	}
 	for {
-		line, err := readLine(c.br)
+		line, err := readLine(c.br, MaxMessage)
 		if err != nil {
 			return c.ctxErr(ctx, err)
 		}

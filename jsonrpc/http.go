@@ -16,8 +16,9 @@ func (s *Server) HTTPHandler() cphttp.Handler {
 			w.WriteHeader(405)
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r, MaxMessage+1))
-		if err != nil || len(body) > MaxMessage {
+		limit := s.maxMessage()
+		body, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+		if err != nil || len(body) > limit {
 			w.WriteHeader(413)
 			return
 		}

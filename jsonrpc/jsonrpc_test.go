@@ -53,7 +53,7 @@ func TestHandle(t *testing.T) {
 		{"empty batch", `[]`, `{"jsonrpc":"2.0","error":{"code":-32600,"message":"invalid request: empty batch"},"id":null}`},
 		{"not found", `{"jsonrpc":"2.0","method":"nope","id":4}`, `{"jsonrpc":"2.0","error":{"code":-32601,"message":"method not found: nope"},"id":4}`},
 		{"invalid params", `{"jsonrpc":"2.0","method":"add","params":{"a":1},"id":5}`, ``},
-		{"internal error", `{"jsonrpc":"2.0","method":"panic","id":6}`, `{"jsonrpc":"2.0","error":{"code":-32603,"message":"internal error: boom"},"id":6}`},
+		{"internal error", `{"jsonrpc":"2.0","method":"panic","id":6}`, `{"jsonrpc":"2.0","error":{"code":-32603,"message":"internal error"},"id":6}`},
 		{"server error", `{"jsonrpc":"2.0","method":"fail","id":7}`, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"nope"},"id":7}`},
 		{"own error", `{"jsonrpc":"2.0","method":"teapot","id":8}`, `{"jsonrpc":"2.0","error":{"code":418,"message":"teapot"},"id":8}`},
 		{"batch", `[{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1},{"jsonrpc":"2.0","method":"ping"},1]`,

@@ -6,15 +6,62 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // Server dispatches JSON-RPC requests to registered methods. It is safe
-// for concurrent use; register methods before serving.
+// for concurrent use; set its fields and register methods before serving.
+// The zero value serves with the defaults below.
 type Server struct {
+	// MaxBatch bounds the entries of one batch; a larger batch gets one
+	// -32600 error reply and none of it runs (the spec lets a server
+	// refuse). Default DefaultMaxBatch.
+	MaxBatch int
+	// MaxMessage bounds one message, on a stream or in an HTTP body.
+	// Default DefaultMaxMessage.
+	MaxMessage int
+	// IdleTimeout closes a stream (ServeConn) whose peer sends no message
+	// for this long, when the stream has read deadlines (a net.Conn).
+	// Default DefaultIdleTimeout; negative turns it off.
+	IdleTimeout time.Duration
+	// Logger hears of methods that panicked (with the stack); the peer
+	// gets a bare internal error. Default slog.Default().
+	Logger *slog.Logger
+
 	mu      sync.RWMutex
 	methods map[string]*method
+}
+
+// Defaults of the Server's limits.
+const (
+	DefaultMaxBatch    = 1000
+	DefaultMaxMessage  = 1 << 20
+	DefaultIdleTimeout = 2 * time.Minute
+)
+
+func (s *Server) maxBatch() int {
+	if s.MaxBatch > 0 {
+		return s.MaxBatch
+	}
+	return DefaultMaxBatch
+}
+
+func (s *Server) maxMessage() int {
+	if s.MaxMessage > 0 {
+		return s.MaxMessage
+	}
+	return DefaultMaxMessage
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	if s.IdleTimeout == 0 {
+		return DefaultIdleTimeout
+	}
+	return max(s.IdleTimeout, 0)
 }
 
 // method is a registered function: func(ctx, P) (R, error), with P and R
@@ -82,13 +129,13 @@ var null = json.RawMessage("null")
 // only).
 func (s *Server) Handle(ctx context.Context, msg []byte) []byte {
 	msg = bytes.TrimSpace(msg)
+	if len(msg) > s.maxMessage() {
+		return encode(errorResponse(null, CodeInvalidRequest, fmt.Sprintf("invalid request: message of %d bytes (at most %d)", len(msg), s.maxMessage())))
+	}
 	if len(msg) > 0 && msg[0] == '[' {
-		var batch []json.RawMessage
-		if err := json.Unmarshal(msg, &batch); err != nil {
-			return encode(errorResponse(null, CodeParseError, "parse error"))
-		}
-		if len(batch) == 0 {
-			return encode(errorResponse(null, CodeInvalidRequest, "invalid request: empty batch"))
+		batch, err := splitBatch(msg, s.maxBatch())
+		if err != nil {
+			return encode(errorResponse(null, err.Code, err.Message))
 		}
 		var out []response
 		for _, m := range batch {
@@ -105,6 +152,34 @@ func (s *Server) Handle(ctx context.Context, msg []byte) []byte {
 		return encode(r)
 	}
 	return nil
+}
+
+// splitBatch returns a batch's entries, refusing, before it has read
+// them all, one of more than max entries: the entries of a huge batch of
+// tiny requests would cost far more memory than its bytes.
+func splitBatch(msg []byte, max int) ([]json.RawMessage, *Error) {
+	if !json.Valid(msg) {
+		return nil, &Error{Code: CodeParseError, Message: "parse error"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if _, err := dec.Token(); err != nil { // the '['
+		return nil, &Error{Code: CodeParseError, Message: "parse error"}
+	}
+	var batch []json.RawMessage
+	for dec.More() {
+		if len(batch) == max {
+			return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: batch of more than %d entries", max)}
+		}
+		var m json.RawMessage
+		if err := dec.Decode(&m); err != nil {
+			return nil, &Error{Code: CodeParseError, Message: "parse error"}
+		}
+		batch = append(batch, m)
+	}
+	if len(batch) == 0 {
+		return nil, &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}
+	}
+	return batch, nil
 }
 
 func encode(v any) []byte {
@@ -178,7 +253,13 @@ func (s *Server) call(ctx context.Context, req *request) (result any, rerr *Erro
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			result, rerr = nil, &Error{Code: CodeInternalError, Message: fmt.Sprint("internal error: ", v)}
+			// The panic's text is for the operator, not the peer.
+			logger := s.Logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.Error("jsonrpc: method panicked", "method", req.Method, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			result, rerr = nil, &Error{Code: CodeInternalError, Message: "internal error"}
 		}
 	}()
 	out := m.fn.Call(args)
