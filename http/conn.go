@@ -44,7 +44,10 @@ type conn struct {
 	waitingData bool
 
 	idleSince mono // when it began waiting for a request
-	headStart mono // when the pending head's first byte came
+	// headStart is when the pending head's first byte came; while the
+	// connection is busy it is when the serving flow last made progress
+	// reading the body or sending the response, for the stall timeouts.
+	headStart mono
 }
 
 // Request readiness, as nextRequest reports it.
@@ -86,6 +89,7 @@ func (c *conn) DataReceived(data []byte) {
 	c.buf = append(c.buf, data...)
 	if c.busy {
 		if c.waitingData {
+			c.headStart = c.now() // the body moves
 			c.w.dataEv.Set()
 		}
 		if !c.rpaused && len(c.buf)-int(c.off) > readLimit {
@@ -136,7 +140,12 @@ func (c *conn) clientGone() {
 	}
 }
 
-func (c *conn) PauseWriting() { c.wpaused = true }
+func (c *conn) PauseWriting() {
+	c.wpaused = true
+	if c.busy {
+		c.headStart = c.now() // the send stall, if it lasts, counts from here
+	}
+}
 
 func (c *conn) ResumeWriting() {
 	c.wpaused = false
@@ -224,6 +233,7 @@ func (c *conn) waitData(ctx context.Context) error {
 		c.buf, c.off = c.buf[:int(c.headEnd)+n], c.headEnd
 	}
 	c.waitingData = true
+	c.headStart = c.now()
 	c.w.dataEv.Clear()
 	err := c.w.dataEv.Wait(ctx)
 	c.waitingData = false
@@ -364,10 +374,23 @@ func (c *conn) deadline() mono {
 // now is the loop's time as a mono.
 func (c *conn) now() mono { return monoOf(c.ls.l.Now()) }
 
-// expire closes the connection if it is waiting past its deadline; a
-// busy one has no deadline until it is idle again.
+// expire closes the connection if it is waiting past its deadline. A
+// busy one is reset if its handler has waited too long for the body, or
+// its response has been stalled above the watermark too long.
 func (c *conn) expire(now mono) {
-	if c.busy || c.closing || c.lost || now < c.deadline() {
+	if c.closing || c.lost {
+		return
+	}
+	if c.busy {
+		lim := &c.ls.s.lim
+		if c.waitingData && now >= c.headStart.add(lim.BodyReadTimeout) ||
+			c.wpaused && now >= c.headStart.add(lim.SendTimeout) {
+			c.closing = true
+			c.t.Abort()
+		}
+		return
+	}
+	if now < c.deadline() {
 		return
 	}
 	if int(c.off) < len(c.buf) {

@@ -58,3 +58,61 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\r\n")
 	return line
 }
+
+// A client that stops sending its body, or never reads its responses
+// (pipelining requests meanwhile), is cut off at BodyReadTimeout and
+// SendTimeout, while a normal client is still served.
+func TestStalledClientsAreCutOff(t *testing.T) {
+	_, addr := startServer(t, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+		io.Copy(io.Discard, r)
+		w.Write(make([]byte, 256<<10)) // big enough to stall on a client that reads nothing
+	}), cphttp.Limits{BodyReadTimeout: 200 * time.Millisecond, SendTimeout: 200 * time.Millisecond})
+
+	ended := func(c net.Conn) error {
+		c.SetReadDeadline(time.Now().Add(hangGuard))
+		_, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return errors.New("the connection was still open after the guard")
+		}
+		return nil
+	}
+	t.Run("body stalls", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+		if err := ended(c); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("responses never read", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		go func() {
+			for range 200 {
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					return
+				}
+			}
+		}()
+		time.Sleep(time.Second) // let the responses back up; the stall counts from then
+		// Reading now must find the connection cut, not 200 full responses.
+		c.SetReadDeadline(time.Now().Add(hangGuard))
+		n, _ := io.Copy(io.Discard, c)
+		if n >= 200*(256<<10) {
+			t.Fatalf("read all %d bytes: the stalled connection was never cut", n)
+		}
+	})
+	// A normal client meanwhile.
+	resp, body, _ := roundTrip(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp.StatusCode != 200 || len(body) != 256<<10 {
+		t.Fatalf("a normal client got %d and %d bytes", resp.StatusCode, len(body))
+	}
+}

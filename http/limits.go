@@ -23,11 +23,21 @@ type Limits struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that waits this long for
 	// its next request. Default 60 s.
-	//
-	// Both timeouts are checked by a sweep of each loop's connections, so
-	// one may fire up to an eighth of the shorter timeout late (at most a
-	// second): idle connections then need no timer each.
 	IdleTimeout time.Duration
+	// BodyReadTimeout bounds how long a handler waits for more of the
+	// request body (nginx's client_body_timeout): past it the connection
+	// is reset and the handler's Read fails. Default 60 s.
+	BodyReadTimeout time.Duration
+	// SendTimeout bounds how long a response may stay stalled above the
+	// write buffer's high watermark, its client reading nothing (nginx's
+	// send_timeout); this also bounds a client that pipelines requests and
+	// never reads the answers. Past it the connection is reset. Default
+	// 60 s.
+	//
+	// The timeouts are checked by a sweep of each loop's connections, so
+	// one may fire up to an eighth of the shortest timeout late (at most a
+	// second): idle connections then need no timer each.
+	SendTimeout time.Duration
 }
 
 // Defaults, chosen to serve browsers and API clients (Go's net/http
@@ -39,6 +49,8 @@ const (
 	defaultMaxBodyBytes      = 10 << 20
 	defaultReadHeaderTimeout = 10 * time.Second
 	defaultIdleTimeout       = 60 * time.Second
+	defaultBodyReadTimeout   = 60 * time.Second
+	defaultSendTimeout       = 60 * time.Second
 )
 
 func (l Limits) withDefaults() Limits {
@@ -56,6 +68,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = defaultIdleTimeout
+	}
+	if l.BodyReadTimeout <= 0 {
+		l.BodyReadTimeout = defaultBodyReadTimeout
+	}
+	if l.SendTimeout <= 0 {
+		l.SendTimeout = defaultSendTimeout
 	}
 	return l
 }

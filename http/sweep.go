@@ -15,7 +15,7 @@ const maxSweepInterval = time.Second
 // sweepInterval is how often a loop checks its connections' deadlines.
 func (ls *loopState) sweepInterval() time.Duration {
 	lim := &ls.s.lim
-	d := min(lim.ReadHeaderTimeout, lim.IdleTimeout) / 8
+	d := min(lim.ReadHeaderTimeout, lim.IdleTimeout, lim.BodyReadTimeout, lim.SendTimeout) / 8
 	return max(min(d, maxSweepInterval), time.Millisecond)
 }
 
