@@ -43,7 +43,25 @@ type Client struct {
 	pool pool
 }
 
+// maxInterimResponses bounds the 1xx responses before the final one, as
+// Go's client does: a server sending them forever must not hold a request
+// forever.
+const maxInterimResponses = 5
+
+// idempotent reports whether sending req twice is harmless: the methods
+// RFC 9110 calls idempotent, or a request that carries an idempotency key.
+func idempotent(req *nethttp.Request) bool {
+	switch req.Method {
+	case "", "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
+}
+
 var (
+	// ErrTooManyInterimResponses: the server sent more than five 1xx
+	// responses before its answer.
+	ErrTooManyInterimResponses = errors.New("http: too many 1xx responses")
 	// ErrResponseHeaderTimeout: the response head did not come in time.
 	ErrResponseHeaderTimeout = errors.New("http: timeout awaiting response headers")
 	// ErrResponseTooLarge: the response head passed MaxResponseHeaderBytes.
@@ -71,7 +89,9 @@ func (c *Client) CloseIdleConnections() { c.pool.closeIdle() }
 // RoundTrip implements net/http.RoundTripper: it sends req and returns the
 // response with its body to read. A request on a reused connection that
 // fails before any response byte is retried once on a new connection when
-// it has no body, as the server may have closed the idle connection.
+// it has no body and is idempotent (GET, HEAD, PUT, DELETE, OPTIONS,
+// TRACE, or an Idempotency-Key header), as the server may have closed the
+// idle connection; a POST is never sent twice.
 func (c *Client) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 	c.init()
 	if req.URL == nil || req.URL.Scheme != "http" {
@@ -146,8 +166,13 @@ func (c *Client) roundTrip(ctx context.Context, cancel context.CancelFunc, req *
 		return nil, retry, err
 	}
 	hasBody := req.Body != nil && req.Body != nethttp.NoBody
+	// A request may be sent again on a new connection only if it has no
+	// body to replay and sending it twice is harmless (RFC 9110 9.2.2):
+	// a POST that reached a server just before it closed must not run
+	// twice.
+	retryable := reused && !hasBody && idempotent(req)
 	if err := writeRequest(cc.conn, req, hasBody); err != nil {
-		return fail(err, reused && !hasBody)
+		return fail(err, retryable)
 	}
 	if c.ResponseHeaderTimeout > 0 {
 		dl := time.Now().Add(c.ResponseHeaderTimeout)
@@ -156,13 +181,16 @@ func (c *Client) roundTrip(ctx context.Context, cancel context.CancelFunc, req *
 		}
 	}
 	var h responseHead
-	for {
+	for interim := 0; ; interim++ {
+		if interim > maxInterimResponses {
+			return fail(ErrTooManyInterimResponses, false)
+		}
 		n, err := c.readHead(cc, &h)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && c.ResponseHeaderTimeout > 0 && ctx.Err() == nil {
 				err = ErrResponseHeaderTimeout
 			}
-			return fail(err, reused && !hasBody && n == 0 && ctx.Err() == nil)
+			return fail(err, retryable && n == 0 && ctx.Err() == nil)
 		}
 		if h.code >= 200 || h.code == 101 {
 			break

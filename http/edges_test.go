@@ -1,9 +1,11 @@
 package http_test
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
+	nethttp "net/http"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +116,84 @@ func TestStalledClientsAreCutOff(t *testing.T) {
 	resp, body, _ := roundTrip(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp.StatusCode != 200 || len(body) != 256<<10 {
 		t.Fatalf("a normal client got %d and %d bytes", resp.StatusCode, len(body))
+	}
+}
+
+// A POST whose reused connection dies before the answer is not sent
+// again on a new one: the server may have run it already. A GET is.
+func TestClientNeverRetriesPOST(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	posts := make(chan struct{}, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := nethttp.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.Method == "POST" {
+						posts <- struct{}{}
+						return // ran it, then the connection died before the answer
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	client := newClient(t, &cphttp.Client{})
+	resp, err := client.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	req, _ := nethttp.NewRequest("POST", "http://"+ln.Addr().String()+"/order", nil)
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the POST succeeded though its connection died unanswered")
+	}
+	time.Sleep(100 * time.Millisecond) // a retry, if any, would arrive meanwhile
+	if n := len(posts); n != 1 {
+		t.Fatalf("the server got the POST %d times, want once", n)
+	}
+}
+
+// A server that sends 1xx responses forever gets an error, not a request
+// that never ends.
+func TestClientBoundsInterimResponses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		nethttp.ReadRequest(bufio.NewReader(c))
+		for range 1000 {
+			if _, err := io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"); err != nil {
+				return
+			}
+		}
+		time.Sleep(hangGuard)
+	}()
+	client := newClient(t, &cphttp.Client{})
+	_, err = client.Get("http://" + ln.Addr().String() + "/")
+	if !errors.Is(err, cphttp.ErrTooManyInterimResponses) {
+		t.Fatalf("Get = %v, want ErrTooManyInterimResponses", err)
 	}
 }
