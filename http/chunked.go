@@ -43,6 +43,10 @@ func (d *chunkedDecoder) decode(in, p []byte, max int64) (consumed, n int, err e
 				}
 				return consumed, n, nil
 			}
+			// The same bound whether the line came in pieces or whole.
+			if i+1 > maxChunkLine {
+				return consumed, n, errChunkLineLength
+			}
 			size, err := parseChunkSize(rest[:i+1])
 			if err != nil {
 				return consumed, n, err

@@ -1,6 +1,10 @@
 package http
 
 import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -87,4 +91,58 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("accepted both chunked and Content-Length %d", h.clen)
 		}
 	})
+}
+
+// FuzzParseRequestSplit decodes a chunked body twice, once with all of it
+// buffered and once arriving in pieces whose sizes come from seed, and
+// checks that both give the same bytes and the same verdict: what a
+// server accepts or refuses must not depend on how the bytes arrive.
+func FuzzParseRequestSplit(f *testing.F) {
+	for _, s := range []string{
+		"3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+		"5\r\nhello\r\n0\r\n\r\n",
+		"5;x=" + strings.Repeat("a", maxChunkLine) + "\r\nhello\r\n0\r\n\r\n",
+		"zz\r\nabc\r\n0\r\n\r\n",
+		"3\r\nabcX\r\n0\r\n\r\n",
+	} {
+		f.Add([]byte(s), uint64(1))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, seed uint64) {
+		whole, werr := decodeArriving(body, func(int) int { return len(body) })
+		r := rand.New(rand.NewPCG(seed, 0))
+		pieces, perr := decodeArriving(body, func(have int) int { return min(len(body), have+1+r.IntN(64)) })
+		if !bytes.Equal(whole, pieces) || !sameVerdict(werr, perr) {
+			t.Fatalf("whole: %q, %v; in pieces: %q, %v", whole, werr, pieces, perr)
+		}
+	})
+}
+
+// decodeArriving decodes body as a server does while next(have) tells how
+// many bytes have arrived once the decoder wants more. It returns the
+// data and the error, errIncomplete if the body never ends.
+func decodeArriving(body []byte, next func(have int) int) ([]byte, error) {
+	var d chunkedDecoder
+	var out []byte
+	p := make([]byte, 5)
+	off, have := 0, next(0)
+	for {
+		c, n, err := d.decode(body[off:have], p, 1<<20)
+		out = append(out, p[:n]...)
+		off += c
+		if err != nil || d.state == chunkDone {
+			return out, err
+		}
+		if c == 0 && n == 0 {
+			if have == len(body) {
+				return out, errIncomplete
+			}
+			have = next(have)
+		}
+	}
+}
+
+var errIncomplete = errors.New("incomplete body")
+
+func sameVerdict(a, b error) bool {
+	return a == b || errors.Is(a, b) || errors.Is(b, a)
 }
