@@ -101,7 +101,7 @@ func FuzzParseRequestSplit(f *testing.F) {
 	for _, s := range []string{
 		"3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n",
 		"5\r\nhello\r\n0\r\n\r\n",
-		"5;x=" + strings.Repeat("a", maxChunkLine) + "\r\nhello\r\n0\r\n\r\n",
+		"5;x=" + strings.Repeat("a", maxChunkLine+200) + "\r\nhello\r\n0\r\n\r\n",
 		"zz\r\nabc\r\n0\r\n\r\n",
 		"3\r\nabcX\r\n0\r\n\r\n",
 	} {
