@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/cport/cport/flow"
 	"github.com/cport/cport/loop"
@@ -20,11 +21,17 @@ import (
 // echoProtocol writes back what it reads: the callback style.
 type echoProtocol struct {
 	transport.BaseProtocol
-	t transport.Transport
+	t    transport.Transport
+	idle time.Duration // close a connection silent this long; 0: never
 }
 
-func (e *echoProtocol) ConnectionMade(t transport.Transport) { e.t = t }
-func (e *echoProtocol) DataReceived(data []byte)             { e.t.Write(data) }
+func (e *echoProtocol) ConnectionMade(t transport.Transport) {
+	e.t = t
+	if e.idle > 0 {
+		t.SetIdleTimeout(e.idle)
+	}
+}
+func (e *echoProtocol) DataReceived(data []byte) { e.t.Write(data) }
 
 // echoFlow is the echo server as a flow per connection: the
 // thread-per-connection server's code, run on the loop. It reads with
@@ -78,6 +85,7 @@ type echoConfig struct {
 	balance string
 	style   string
 	tls     string // CERT,KEY: serve over TLS
+	idle    time.Duration
 }
 
 func runEcho(args []string, stdout io.Writer) error {
@@ -89,6 +97,7 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.balance, "balance", "reuseport", "how connections are spread over loops: reuseport or handoff")
 	fs.StringVar(&cfg.style, "style", "callback", "callback (a transport Protocol) or flow (sequential code per connection)")
 	fs.StringVar(&cfg.tls, "tls", "", "serve over TLS with these PEM files: CERT,KEY (both styles)")
+	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "close a connection after this long without a byte either way (default: never; not with --tls --style flow, whose handshake is bounded at 10s)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -145,7 +154,7 @@ func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err e
 		return g, addr, stop, nil
 	}
 	if cfg.style == "callback" {
-		ln, err := lc.Listen(g, "tcp", cfg.addr, func() transport.Protocol { return &echoProtocol{} })
+		ln, err := lc.Listen(g, "tcp", cfg.addr, func() transport.Protocol { return &echoProtocol{idle: cfg.idle} })
 		if err != nil {
 			g.Close()
 			return nil, nil, nil, err
@@ -160,6 +169,9 @@ func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err e
 	// Each connection's flow runs on the loop it arrived on.
 	addr, stop = acceptEach(ln, func(c net.Conn) {
 		fc := c.(*flow.Conn)
+		if cfg.idle > 0 {
+			fc.Transport().SetIdleTimeout(cfg.idle)
+		}
 		flow.Go(fc.Loop(), echoFlow(fc))
 	})
 	return g, addr, stop, nil

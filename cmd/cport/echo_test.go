@@ -60,3 +60,28 @@ func TestEchoRejectsBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// --idle-timeout closes a silent connection in both styles.
+func TestEchoIdleTimeout(t *testing.T) {
+	for _, style := range []string{"callback", "flow"} {
+		t.Run(style, func(t *testing.T) {
+			g, addr, stop, err := serveEcho(echoConfig{addr: "127.0.0.1:0", loops: 1, balance: "reuseport", style: style, idle: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			defer stop()
+			c, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == nil {
+				t.Fatal("read data from a silent echo")
+			} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the silent connection was not closed")
+			}
+		})
+	}
+}

@@ -36,7 +36,7 @@ func serveEchoTLS(cfg echoConfig, g *loop.Group, lc transport.ListenConfig) (net
 	if cfg.style == "callback" {
 		s := &flow.TLSServer{
 			Config:       tcfg,
-			Factory:      func() transport.Protocol { return &echoProtocol{} },
+			Factory:      func() transport.Protocol { return &echoProtocol{idle: cfg.idle} },
 			ListenConfig: lc,
 		}
 		ln, err := s.Listen(g, "tcp", cfg.addr)

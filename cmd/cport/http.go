@@ -80,6 +80,11 @@ func runHTTP(args []string, stdout io.Writer) error {
 	backend := fs.String("backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
 	handler := fs.String("handler", "native", "native (cport's handler API), nethttp (a net/http ServeMux through the adapter) or stdlib (the same ServeMux on Go's own net/http server, for comparison)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
+	var lim cphttp.Limits
+	fs.DurationVar(&lim.ReadHeaderTimeout, "header-timeout", 0, "time from a request's first byte to the end of its head (default 10s)")
+	fs.DurationVar(&lim.BodyReadTimeout, "body-timeout", 0, "how long a handler may wait for more of a request body (default 60s)")
+	fs.DurationVar(&lim.SendTimeout, "send-timeout", 0, "how long a response may stall on a client that reads nothing (default 60s)")
+	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", 0, "how long a keep-alive connection may wait for its next request (default 60s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +115,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer g.Close()
-	s := &cphttp.Server{Handler: h}
+	s := &cphttp.Server{Handler: h, Limits: lim}
 	bound, err := s.Listen(g, "tcp", *addr)
 	if err != nil {
 		return err
