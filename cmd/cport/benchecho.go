@@ -19,7 +19,7 @@ import (
 
 func runBench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: cport bench echo|http|models|slowreaders [flags]")
+		return errors.New("usage: cport bench echo|http|models|slowreaders|hostile [flags]")
 	}
 	switch args[0] {
 	case "echo":
@@ -30,8 +30,10 @@ func runBench(args []string, stdout io.Writer) error {
 		return runBenchModels(args[1:], stdout)
 	case "slowreaders":
 		return runBenchSlowReaders(args[1:], stdout)
+	case "hostile":
+		return runBenchHostile(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown benchmark %q (have: echo, http, models, slowreaders)", args[0])
+	return fmt.Errorf("unknown benchmark %q (have: echo, http, models, slowreaders, hostile)", args[0])
 }
 
 // benchEchoConfig is one run of the echo load generator.

@@ -6,6 +6,7 @@
 //	cport bench http --idle N --server-pid PID   an HTTP server's RSS per idle keep-alive connection
 //	cport bench models                   echo served by process, thread, goroutine, callback, flow
 //	cport bench slowreaders --server-pid PID   clients that write without reading: data back, server RSS
+//	cport bench hostile --kind K --peers N     peers that stall, pipeline or stay silent: when closed, RSS, others' latency
 //	cport version                        which backends this machine offers
 package main
 
@@ -27,7 +28,7 @@ var commands = []command{
 	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept, false},
 	{"echo", "serve echo on transports", runEcho, false},
 	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp)", runHTTP, false},
-	{"bench", "benchmarks: bench echo (a load generator), bench http --idle, bench models (echo served five ways), bench slowreaders (clients that do not read, then half-close)", runBench, false},
+	{"bench", "benchmarks: bench echo (a load generator), bench http --idle, bench models (echo served five ways), bench slowreaders (clients that do not read, then half-close), bench hostile (misbehaving peers)", runBench, false},
 	{"version", "print the backends this machine offers", runVersion, false},
 	{"serve-model", "one model's echo server, for bench models", runServeModel, true},
 	{"model-conn", "the process-per-connection model's worker, for bench models", runModelConn, true},
