@@ -13,14 +13,9 @@ import (
 func TestBenchSlowReaders(t *testing.T) {
 	for _, style := range []string{"callback", "flow"} {
 		t.Run(style, func(t *testing.T) {
-			g, addr, stop, err := serveEcho(echoConfig{addr: "127.0.0.1:0", loops: 1, balance: "reuseport", style: style})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			defer stop()
+			addr := startEcho(t, echoConfig{loops: 1, style: style})
 			var out bytes.Buffer
-			args := []string{"--addr", addr.String(), "--conns", "4", "--duration", "200ms", "--server-pid", strconv.Itoa(os.Getpid())}
+			args := []string{"--addr", addr, "--conns", "4", "--duration", "200ms", "--server-pid", strconv.Itoa(os.Getpid())}
 			if err := runBenchSlowReaders(args, &out); err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
 			}

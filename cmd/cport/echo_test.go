@@ -65,13 +65,8 @@ func TestEchoRejectsBadFlags(t *testing.T) {
 func TestEchoIdleTimeout(t *testing.T) {
 	for _, style := range []string{"callback", "flow"} {
 		t.Run(style, func(t *testing.T) {
-			g, addr, stop, err := serveEcho(echoConfig{addr: "127.0.0.1:0", loops: 1, balance: "reuseport", style: style, idle: 100 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			defer stop()
-			c, err := net.Dial("tcp", addr.String())
+			addr := startEcho(t, echoConfig{loops: 1, style: style, idle: 100 * time.Millisecond})
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,4 +79,17 @@ func TestEchoIdleTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startEcho serves cfg (on 127.0.0.1, port chosen by the kernel, balanced
+// by SO_REUSEPORT) until the test ends and returns its address.
+func startEcho(t *testing.T, cfg echoConfig) string {
+	t.Helper()
+	cfg.addr, cfg.balance = "127.0.0.1:0", "reuseport"
+	g, addr, stop, err := serveEcho(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); g.Close() })
+	return addr.String()
 }

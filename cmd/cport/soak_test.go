@@ -35,19 +35,14 @@ const (
 func TestEchoSoak(t *testing.T) {
 	for _, style := range []string{"callback", "flow"} {
 		t.Run(style, func(t *testing.T) {
-			g, addr, stop, err := serveEcho(echoConfig{addr: "127.0.0.1:0", loops: 2, balance: "reuseport", style: style})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			defer stop()
+			addr := startEcho(t, echoConfig{loops: 2, style: style})
 			errs := make(chan error, soakClients)
 			for client := range soakClients {
 				go func() {
 					r := rand.New(rand.NewPCG(uint64(client), 7))
 					for session := range soakSessions {
 						mode := soakMode(r.IntN(int(soakModes)))
-						if err := soakSession(addr.String(), mode, r); err != nil {
+						if err := soakSession(addr, mode, r); err != nil {
 							errs <- fmt.Errorf("client %d, session %d (mode %d): %w", client, session, mode, err)
 							return
 						}
