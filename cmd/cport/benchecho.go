@@ -18,10 +18,14 @@ import (
 )
 
 func runBench(args []string, stdout io.Writer) error {
+	const usage = "usage: cport bench echo|http|models|slowreaders|hostile [flags]; cport bench NAME -h lists a benchmark's flags"
 	if len(args) == 0 {
-		return errors.New("usage: cport bench echo|http|models|slowreaders|hostile [flags]")
+		return errors.New(usage)
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
 	case "echo":
 		return runBenchEcho(args[1:], stdout)
 	case "http":

@@ -11,6 +11,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +29,7 @@ type command struct {
 var commands = []command{
 	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept, false},
 	{"echo", "serve echo on transports", runEcho, false},
-	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp)", runHTTP, false},
+	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp|stdlib)", runHTTP, false},
 	{"bench", "benchmarks: bench echo (a load generator), bench http --idle, bench models (echo served five ways), bench slowreaders (clients that do not read, then half-close), bench hostile (misbehaving peers)", runBench, false},
 	{"version", "print the backends this machine offers", runVersion, false},
 	{"serve-model", "one model's echo server, for bench models", runServeModel, true},
@@ -43,7 +45,11 @@ func main() {
 	name := os.Args[1]
 	for _, c := range commands {
 		if c.name == name {
-			if err := c.run(os.Args[2:], os.Stdout); err != nil {
+			err := c.run(os.Args[2:], os.Stdout)
+			switch {
+			case errors.Is(err, flag.ErrHelp):
+				return // -h asked for the flags, which the flag set printed
+			case err != nil:
 				fmt.Fprintf(os.Stderr, "cport %s: %v\n", name, err)
 				os.Exit(1)
 			}

@@ -118,10 +118,13 @@ func runVersion(args []string, stdout io.Writer) error {
 		}
 		runtime.UnlockOSThread()
 	}
+	// The default honours CPORT_BACKEND: a name it does not know, or a
+	// backend this machine lacks, is an error here as in every command.
 	def, err := port.Open(port.Config{})
-	if err == nil {
-		fmt.Fprintf(stdout, "default backend: %s\n", def.Backend())
-		def.Close()
+	if err != nil {
+		return fmt.Errorf("default backend: %w", err)
 	}
+	fmt.Fprintf(stdout, "default backend: %s\n", def.Backend())
+	def.Close()
 	return nil
 }
