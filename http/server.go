@@ -38,6 +38,9 @@ type Server struct {
 	Limits Limits
 	// Logger receives handler panics; default slog.Default().
 	Logger *slog.Logger
+	// ListenConfig is how Listen spreads connections over the loops, and
+	// whether the port may be shared with other processes.
+	ListenConfig transport.ListenConfig
 
 	lim      Limits
 	loops    map[*loop.Loop]*loopState // fixed by Listen, then read-only
@@ -70,7 +73,7 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 	}
 	s.mu.Unlock()
 	unbound := s.unbound
-	ln, err := transport.Listen(g, network, address, func() transport.Protocol { return &conn{ls: unbound} })
+	ln, err := s.ListenConfig.Listen(g, network, address, func() transport.Protocol { return &conn{ls: unbound} })
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,12 @@ const (
 // ListenConfig holds a listener's options. The zero value is usable.
 type ListenConfig struct {
 	Balance Balance
+	// SharePort lets other processes listen on the same port (SO_REUSEPORT
+	// across processes, for handing a port over between two versions of a
+	// server). Without it a port another socket already listens on is an
+	// error (EADDRINUSE), even with Balance ReusePort, which shares the
+	// port among this listener's own loops.
+	SharePort bool
 	// Backlog is the kernel's accept queue length; 0 means its maximum.
 	Backlog int
 	// AcceptBackoff is how long accepting pauses after the process or
@@ -156,6 +162,11 @@ func (lc *ListenConfig) listenTCP(ln *Listener, loops int, network, address stri
 	}
 	if lc.Balance == ReusePort && !sock.HasReusePort {
 		lc.Balance = Handoff
+	}
+	if lc.Balance == ReusePort && !lc.SharePort && addr.Port() != 0 {
+		if err := sock.CheckFree(addr); err != nil {
+			return nil, err
+		}
 	}
 	n := 1
 	if lc.Balance == ReusePort {

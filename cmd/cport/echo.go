@@ -86,6 +86,7 @@ type echoConfig struct {
 	style   string
 	tls     string // CERT,KEY: serve over TLS
 	idle    time.Duration
+	share   bool // let other processes listen on the same port
 }
 
 func runEcho(args []string, stdout io.Writer) error {
@@ -97,6 +98,7 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.balance, "balance", "reuseport", "how connections are spread over loops: reuseport or handoff")
 	fs.StringVar(&cfg.style, "style", "callback", "callback (a transport Protocol) or flow (sequential code per connection)")
 	fs.StringVar(&cfg.tls, "tls", "", "serve over TLS with these PEM files: CERT,KEY (both styles)")
+	fs.BoolVar(&cfg.share, "reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
 	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "close a connection after this long without a byte either way (default: never; not with --tls --style flow, whose handshake is bounded at 10s)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -129,7 +131,7 @@ func runEcho(args []string, stdout io.Writer) error {
 // serveEcho starts the loops and the listener in the chosen style; stop
 // closes the listener.
 func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err error) {
-	lc := transport.ListenConfig{}
+	lc := transport.ListenConfig{SharePort: cfg.share}
 	switch cfg.balance {
 	case "reuseport":
 		lc.Balance = transport.ReusePort

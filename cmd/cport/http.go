@@ -16,6 +16,7 @@ import (
 	cphttp "github.com/cport/cport/http"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
+	"github.com/cport/cport/transport"
 )
 
 // The routes `cport http` serves, in both handler styles:
@@ -80,6 +81,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 	backend := fs.String("backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
 	handler := fs.String("handler", "native", "native (cport's handler API), nethttp (a net/http ServeMux through the adapter) or stdlib (the same ServeMux on Go's own net/http server, for comparison)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
+	share := fs.Bool("reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
 	var lim cphttp.Limits
 	fs.DurationVar(&lim.ReadHeaderTimeout, "header-timeout", 0, "time from a request's first byte to the end of its head (default 10s)")
 	fs.DurationVar(&lim.BodyReadTimeout, "body-timeout", 0, "how long a handler may wait for more of a request body (default 60s)")
@@ -115,7 +117,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer g.Close()
-	s := &cphttp.Server{Handler: h, Limits: lim}
+	s := &cphttp.Server{Handler: h, Limits: lim, ListenConfig: transport.ListenConfig{SharePort: *share}}
 	bound, err := s.Listen(g, "tcp", *addr)
 	if err != nil {
 		return err

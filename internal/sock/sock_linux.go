@@ -62,6 +62,25 @@ func listen(fd int, addr netip.AddrPort, cfg ListenConfig) error {
 	return nil
 }
 
+// CheckFree fails with EADDRINUSE if a socket already listens on addr:
+// listening sockets that set SO_REUSEPORT share a port with any other
+// process of the same user that does, which must be asked for, not found
+// by surprise. It binds a probe socket without SO_REUSEPORT and closes it.
+func CheckFree(addr netip.AddrPort) error {
+	fd, err := Socket(addr, unix.SOCK_STREAM)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt(SO_REUSEADDR)", err)
+	}
+	if err := unix.Bind(fd, Sockaddr(addr)); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	return nil
+}
+
 // ListenUnix returns a listening Unix stream socket at path. An existing
 // socket file at path is left alone: bind fails with EADDRINUSE, as net does.
 func ListenUnix(path string, cfg ListenConfig) (int, error) {

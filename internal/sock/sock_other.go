@@ -46,5 +46,8 @@ func PeerAddr(fd int) (netip.AddrPort, error) { return netip.AddrPort{}, errUnsu
 // NoDelay is not available on this platform.
 func NoDelay(fd int) error { return errUnsupported }
 
+// CheckFree is unsupported here.
+func CheckFree(addr netip.AddrPort) error { return errUnsupported }
+
 // ResetOnClose is unsupported here.
 func ResetOnClose(fd int) error { return errUnsupported }

@@ -163,6 +163,10 @@ func addrPort(sa windows.Sockaddr) (netip.AddrPort, error) {
 	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
 }
 
+// CheckFree does nothing on Windows, where listening sockets do not share
+// a port unless one asks with SO_REUSEADDR, which cport does not.
+func CheckFree(addr netip.AddrPort) error { return nil }
+
 // ResetOnClose makes the close of TCP socket fd send a reset and drop
 // unsent data (SO_LINGER with a zero timeout), so the peer learns that the
 // stream was cut rather than ended.
