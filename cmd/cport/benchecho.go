@@ -309,6 +309,12 @@ func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "echo %s: %d conns × %d B for %v: %.0f msgs/s, p50 %.1f µs, p99 %.1f µs\n",
 		cfg.addr, cfg.conns, cfg.size, r.elapsed.Round(time.Millisecond), rate, p50, p99)
 	result := fmt.Sprintf("RESULT msgs_per_sec=%.0f p50_us=%.1f p99_us=%.1f", rate, p50, p99)
+	if cfg.serverPID > 0 && r.msgs > 0 && r.cpu == 0 {
+		// A process that used no CPU while messages were echoed is not the
+		// server: typically the pid of `go run`, whose child serves.
+		fmt.Fprintln(stdout, result)
+		return fmt.Errorf("pid %d used no CPU while %d messages were echoed: it is not the server (with `go run ... &`, $! is go run's pid; build the server and run the binary)", cfg.serverPID, r.msgs)
+	}
 	if cfg.serverPID > 0 && r.msgs > 0 {
 		cpuPerMsg := float64(r.cpu) / float64(time.Microsecond) / float64(r.msgs)
 		fmt.Fprintf(stdout, "server pid %d: %.2f µs CPU per message\n", cfg.serverPID, cpuPerMsg)
