@@ -197,3 +197,42 @@ func TestClientBoundsInterimResponses(t *testing.T) {
 		t.Fatalf("Get = %v, want ErrTooManyInterimResponses", err)
 	}
 }
+
+// A response carries one Date field: the handler's if it set one (as
+// net/http handlers proxying a backend do), else the server's.
+func TestOneDateHeader(t *testing.T) {
+	_, addr := startServer(t, cphttp.Adapt(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if r.URL.Path == "/own" {
+			w.Header().Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
+		}
+		io.WriteString(w, "ok")
+	})), cphttp.Limits{})
+	for _, path := range []string{"/", "/own"} {
+		resp, _, _ := roundTrip(t, addr, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if n := len(resp.Header.Values("Date")); n != 1 {
+			t.Errorf("%s: %d Date fields, want 1", path, n)
+		}
+		if path == "/own" && resp.Header.Get("Date") != "Mon, 02 Jan 2006 15:04:05 GMT" {
+			t.Errorf("%s: Date %q, want the handler's", path, resp.Header.Get("Date"))
+		}
+	}
+}
+
+func TestQueryAccessors(t *testing.T) {
+	type answer struct {
+		query, a, b string
+		hasC        bool
+	}
+	got := make(chan answer, 1)
+	_, addr := startServer(t, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+		a, _ := r.QueryValue("a")
+		b, _ := r.QueryValue("b")
+		_, hasC := r.QueryValue("c")
+		got <- answer{string(r.Query()), a, b, hasC}
+	}), cphttp.Limits{})
+	roundTrip(t, addr, "GET /p?a=1&b=x%20y+z HTTP/1.1\r\nHost: x\r\n\r\n")
+	want := answer{"a=1&b=x%20y+z", "1", "x y z", false}
+	if g := <-got; g != want {
+		t.Fatalf("got %+v, want %+v", g, want)
+	}
+}

@@ -1,10 +1,12 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
+	"net/url"
 )
 
 // Request is a parsed request as a native Handler sees it. It is reused
@@ -59,6 +61,40 @@ func (r *Request) Header(name string) []byte {
 
 // Fields lists the header fields in the order received.
 func (r *Request) Fields() []Field { return r.fields }
+
+// Query is the request-target's query, after its '?' (nil without one),
+// still percent-encoded: url.ParseQuery(string(r.Query())) decodes it.
+func (r *Request) Query() []byte {
+	for i, c := range r.Target {
+		if c == '?' {
+			return r.Target[i+1:]
+		}
+	}
+	return nil
+}
+
+// QueryValue returns the first value of key in the query, decoded, and
+// whether it is there. The key is compared as sent, not decoded.
+func (r *Request) QueryValue(key string) (string, bool) {
+	q := r.Query()
+	for len(q) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			pair, q = q[:i], q[i+1:]
+		} else {
+			pair, q = q, nil
+		}
+		k, v, _ := bytes.Cut(pair, []byte("="))
+		if string(k) == key { // no allocation: the compiler compares in place
+			if bytes.ContainsAny(v, "%+") {
+				s, err := url.QueryUnescape(string(v))
+				return s, err == nil
+			}
+			return string(v), true
+		}
+	}
+	return "", false
+}
 
 // Path is the request-target without its query.
 func (r *Request) Path() []byte {

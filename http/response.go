@@ -31,6 +31,7 @@ type ResponseWriter struct {
 	started    bool // head sent
 	chunked    bool
 	closeAfter bool
+	hasDate    bool // the handler set Date: the server adds none
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -69,6 +70,11 @@ func (w *ResponseWriter) AddHeader(name, value string) {
 			w.closeAfter = true
 		}
 		return
+	case equalFoldString(name, "date"):
+		if w.hasDate {
+			return // one Date field, the first the handler gave
+		}
+		w.hasDate = true
 	}
 	w.hdrs = append(w.hdrs, name...)
 	w.hdrs = append(w.hdrs, ": "...)
@@ -236,9 +242,11 @@ var (
 func (w *ResponseWriter) appendHead(b []byte, final bool) []byte {
 	c, r := w.c, w.r
 	b = appendStatusLine(b, w.status)
-	b = append(b, "Date: "...)
-	b = append(b, c.ls.date(c.ls.l.Now())...)
-	b = append(b, "\r\n"...)
+	if !w.hasDate {
+		b = append(b, "Date: "...)
+		b = append(b, c.ls.date(c.ls.l.Now())...)
+		b = append(b, "\r\n"...)
+	}
 	b = append(b, w.hdrs...)
 	noBodyStatus := w.status < 200 || w.status == 204 || w.status == 304
 	switch {
