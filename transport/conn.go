@@ -141,9 +141,12 @@ func (c *conn) markClosed() { c.other.Or(offClosed) }
 func (c *conn) isClosed() bool { return c.other.Load()&offClosed != 0 }
 
 // newConn wraps connected socket fd on loop l (on l's goroutine) and
-// starts it: ConnectionMade, then reading.
-func newConn(l *loop.Loop, fd int, network string, proto Protocol) (*conn, error) {
-	c := &conn{l: l, proto: proto, fd: int32(fd)}
+// starts it: ConnectionMade, then reading. The protocol comes from mk,
+// called only once the connection has its key: a connection the loop
+// cannot take (it is closing) makes no protocol, rather than one that
+// would never hear ConnectionMade or ConnectionLost.
+func newConn(l *loop.Loop, fd int, network string, mk func() Protocol) (*conn, error) {
+	c := &conn{l: l, fd: int32(fd)}
 	if network == "unix" {
 		c.kind = kindUnix
 	}
@@ -151,7 +154,8 @@ func newConn(l *loop.Loop, fd int, network string, proto Protocol) (*conn, error
 	if c.recvKey, err = l.RegisterHandler(c); err != nil {
 		return nil, err
 	}
-	proto.ConnectionMade(c)
+	c.proto = mk()
+	c.proto.ConnectionMade(c)
 	c.armRecv()
 	return c, nil
 }

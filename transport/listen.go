@@ -307,7 +307,7 @@ func (a *acceptor) serve(fd int) {
 }
 
 func (a *acceptor) startConn(l *loop.Loop, fd int) {
-	if _, err := newConn(l, fd, a.connNet(), a.factory()); err != nil {
+	if _, err := newConn(l, fd, a.connNet(), a.factory); err != nil {
 		closeWatched(l, fd)
 	}
 }
