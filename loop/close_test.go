@@ -148,14 +148,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(hangGuard)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines, %d before the loops started:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitGoroutines(t, before)
 }
 
 // Start reports the port's error and leaves nothing running.
@@ -165,7 +158,19 @@ func TestStartReportsPortError(t *testing.T) {
 	if err == nil {
 		t.Fatal("Start with an unknown backend succeeded")
 	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines waits until no more goroutines run than before, and
+// fails with their stacks if some are still there after hangGuard.
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
 	for runtime.NumGoroutine() > before {
-		runtime.Gosched()
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
