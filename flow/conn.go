@@ -23,9 +23,11 @@ const writeChunk = 64 << 10
 
 // Conn is a stream connection for sequential code: it implements net.Conn.
 // In a flow of its loop its calls park the flow; from a plain goroutine
-// they block the goroutine (each call is posted to the loop). From a flow
-// of another loop they would block that loop's thread: hand the
-// connection to a flow of its own loop instead (Conn.Loop).
+// they block the goroutine (each call is posted to the loop); from a flow
+// of another loop they park that flow on its own loop while this one does
+// the work (a hop each way: a flow of the Conn's own loop, Conn.Loop, is
+// cheaper). A callback may not wait: there they fail with ErrNotInFlow,
+// but Close, which needs no wait, is posted.
 //
 // A parked Read holds no buffer of the connection's: arriving bytes are
 // copied straight into the caller's slice. A parked Next holds no buffer

@@ -59,5 +59,7 @@
 //
 // Conn, Listener, PacketConn, Dial, Listen and Flow.Wait also work from
 // plain goroutines: they block the goroutine and do their work on the loop.
-// The synchronization primitives do not: they are for the flows of one loop.
+// From a flow of another loop, Conn's, PacketConn's and Pipe's calls park
+// that flow while the owner works: a loop's thread never waits for another
+// loop. The synchronization primitives are for the flows of one loop.
 package flow
