@@ -67,6 +67,17 @@ func (c Class) String() string {
 // MarshalText writes the class's name, for JSON.
 func (c Class) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
+// UnmarshalText reads a class's name.
+func (c *Class) UnmarshalText(b []byte) error {
+	for i, n := range classNames {
+		if n == string(b) {
+			*c = Class(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("herd/runner: unknown class %q", b)
+}
+
 // ClassError is an error a Connector or Session returns to say how to
 // classify it; connection errors without one count as Unreachable.
 type ClassError struct {
