@@ -345,6 +345,9 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 	stopSignals := handleInterrupts(r, stderr)
 	results, err := r.Run(l, hosts, command)
 	stopSignals()
+	// Killed commands' SIGKILLs and closing connections need the loop a
+	// little longer.
+	conn.Wait(5 * time.Second)
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,6 @@ func (n *fakeNet) Connect(ctx context.Context, host string) (Session, error) {
 	return &fakeSession{n: n, host: host, h: h}, nil
 }
 
-
 type fakeSession struct {
 	n    *fakeNet
 	host string

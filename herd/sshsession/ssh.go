@@ -50,8 +50,34 @@ type Config struct {
 
 // Connector opens SSH sessions; it implements runner.Connector.
 type Connector struct {
-	cfg  Config
-	pool *flow.Pool
+	cfg     Config
+	pool    *flow.Pool
+	closing sync.WaitGroup // connections being killed or closed in the background
+}
+
+// Wait waits for the connections closing in the background (after a
+// kill, a SIGKILL on its way) to finish, for at most d. Call it before
+// closing the loop, or the kills die with the loop's connections.
+func (c *Connector) Wait(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		c.closing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// background runs fn, which closes connections, on its own goroutine:
+// x/crypto/ssh waits on channels there.
+func (c *Connector) background(fn func()) {
+	c.closing.Add(1)
+	go func() {
+		defer c.closing.Done()
+		fn()
+	}()
 }
 
 // New returns a Connector for cfg.
@@ -184,11 +210,16 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
 		sess, err = s.client.NewSession()
+		if err != nil && ctx.Err() == nil {
+			// NewSession says only EOF when the connection is gone; why
+			// it went is in Wait.
+			err = fmt.Errorf("opening a session: %w (connection: %v)", err, s.client.Wait())
+		}
 		return err
 	})
 	if err != nil {
 		s.closed = true
-		go s.client.Close() // also ends a NewSession still in progress
+		s.c.background(func() { s.client.Close() }) // also ends a NewSession still in progress
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
 	sess.Stdout, sess.Stderr = stdout, stderr
@@ -198,11 +229,11 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		// signal a command whose connection goes away. The signal must go
 		// out before the connection closes, so this goroutine closes it.
 		s.closed = true
-		go func() {
+		s.c.background(func() {
 			sess.Signal(ssh.SIGKILL)
 			sess.Close()
 			s.client.Close()
-		}()
+		})
 		if err == nil {
 			err = ctx.Err()
 		}
@@ -232,7 +263,7 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
-	go s.client.Close() // may wait on x/crypto/ssh's goroutines
+	s.c.background(func() { s.client.Close() }) // may wait on x/crypto/ssh's goroutines
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/cport/cport/internal/sshtest"
 	"github.com/cport/cport/herd/runner"
 	"github.com/cport/cport/loop"
 )
@@ -65,15 +66,15 @@ func setup(t *testing.T, clientKey ssh.Signer, knownHosts string, acceptNew bool
 }
 
 func TestRun(t *testing.T) {
-	key := newKey(t)
-	srv := startServer(t, "alice", key.PublicKey())
-	down := closedPort(t)
-	stall := stallingListener(t)
-	other := newKey(t)
-	changed := startServer(t, "alice", key.PublicKey())
-	known := knownHostsFile(t, srv.hostKey.PublicKey(), srv.addr, stall)
+	key := sshtest.NewKey(t)
+	srv := sshtest.Start(t, "alice", key.PublicKey())
+	down := sshtest.ClosedPort(t)
+	stall := sshtest.Stalling(t)
+	other := sshtest.NewKey(t)
+	changed := sshtest.Start(t, "alice", key.PublicKey())
+	known := sshtest.KnownHosts(t, srv.HostKey.PublicKey(), srv.Addr, stall)
 	// changed's real key differs from the one recorded for it.
-	known2 := knownHostsFile(t, other.PublicKey(), changed.addr)
+	known2 := sshtest.KnownHosts(t, other.PublicKey(), changed.Addr)
 	data, _ := readFile(known2)
 	appendFile(t, known, data)
 
@@ -82,13 +83,11 @@ func TestRun(t *testing.T) {
 	bufs := &buffers{out: map[string]*strings.Builder{}, err: map[string]*strings.Builder{}}
 	r := runner.New(c, bufs, runner.Config{Fanout: 4, ConnectTimeout: 300 * time.Millisecond, Timeout: 500 * time.Millisecond, Retries: 1, Backoff: time.Millisecond})
 
-	hosts := []string{srv.addr, "bob@" + srv.addr, down, stall, changed.addr}
-	cmds := map[string]string{}
+	hosts := []string{srv.Addr, "bob@" + srv.Addr, down, stall, changed.Addr}
 	results, err := r.Run(l, hosts, "out hello; err oops; part tail; exit 3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = cmds
 	want := []runner.Class{runner.Failed, runner.AuthFailed, runner.Unreachable, runner.Unreachable, runner.HostKey}
 	for i, res := range results {
 		if res.Class != want[i] {
@@ -98,7 +97,7 @@ func TestRun(t *testing.T) {
 	if results[0].Exit != 3 {
 		t.Errorf("exit status %d, want 3", results[0].Exit)
 	}
-	if out, errOut := bufs.get(srv.addr); out != "hello\ntail" || errOut != "oops\n" {
+	if out, errOut := bufs.get(srv.Addr); out != "hello\ntail" || errOut != "oops\n" {
 		t.Errorf("stdout %q stderr %q, want %q and %q", out, errOut, "hello\ntail", "oops\n")
 	}
 	if results[3].Err == nil || !strings.Contains(results[3].Err.Error(), "connect timeout") {
@@ -113,11 +112,11 @@ func TestRun(t *testing.T) {
 }
 
 func TestTimeoutKillsRemoteCommand(t *testing.T) {
-	key := newKey(t)
-	srv := startServer(t, "alice", key.PublicKey())
-	c := setup(t, key, knownHostsFile(t, srv.hostKey.PublicKey(), srv.addr), false)
+	key := sshtest.NewKey(t)
+	srv := sshtest.Start(t, "alice", key.PublicKey())
+	c := setup(t, key, sshtest.KnownHosts(t, srv.HostKey.PublicKey(), srv.Addr), false)
 	r := runner.New(c, nil, runner.Config{Timeout: 100 * time.Millisecond})
-	results, err := r.Run(c.cfg.Loop, []string{srv.addr}, "out started; hang")
+	results, err := r.Run(c.cfg.Loop, []string{srv.Addr}, "out started; hang")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,38 +124,38 @@ func TestTimeoutKillsRemoteCommand(t *testing.T) {
 		t.Errorf("%v (%v), want timeout", results[0].Class, results[0].Err)
 	}
 	select {
-	case sig := <-srv.ended:
+	case sig := <-srv.Ended:
 		if sig != "KILL" {
 			t.Errorf("the remote command ended by %q, want the KILL signal", sig)
 		}
-	case <-time.After(hangGuard):
+	case <-time.After(20 * time.Second): // a guard against a hang, not a measure
 		t.Fatal("the remote command was left running")
 	}
 }
 
 func TestAcceptNew(t *testing.T) {
-	key := newKey(t)
-	srv := startServer(t, "alice", key.PublicKey())
-	known := knownHostsFile(t, newKey(t).PublicKey(), "elsewhere:22")
+	key := sshtest.NewKey(t)
+	srv := sshtest.Start(t, "alice", key.PublicKey())
+	known := sshtest.KnownHosts(t, sshtest.NewKey(t).PublicKey(), "elsewhere:22")
 
 	strict := setup(t, key, known, false)
-	res, _ := runner.New(strict, nil, runner.Config{}).Run(strict.cfg.Loop, []string{srv.addr}, "exit 0")
+	res, _ := runner.New(strict, nil, runner.Config{}).Run(strict.cfg.Loop, []string{srv.Addr}, "exit 0")
 	if res[0].Class != runner.HostKey || !strings.Contains(res[0].Err.Error(), "unknown host key") {
 		t.Errorf("unknown host with strict checking: %v (%v), want hostkey", res[0].Class, res[0].Err)
 	}
 
 	c := setup(t, key, known, true)
-	res, _ = runner.New(c, nil, runner.Config{}).Run(c.cfg.Loop, []string{srv.addr}, "exit 0")
+	res, _ = runner.New(c, nil, runner.Config{}).Run(c.cfg.Loop, []string{srv.Addr}, "exit 0")
 	if res[0].Class != runner.OK {
 		t.Fatalf("accept-new: %v (%v), want ok", res[0].Class, res[0].Err)
 	}
 	data, _ := readFile(known)
-	if !strings.Contains(data, knownhostsLineHost(srv.addr)) {
-		t.Errorf("known_hosts after accept-new:\n%s\nwant a line for %s", data, srv.addr)
+	if !strings.Contains(data, knownhostsLineHost(srv.Addr)) {
+		t.Errorf("known_hosts after accept-new:\n%s\nwant a line for %s", data, srv.Addr)
 	}
 	// Now recorded, the key passes strict checking.
 	again := setup(t, key, known, false)
-	res, _ = runner.New(again, nil, runner.Config{}).Run(again.cfg.Loop, []string{srv.addr}, "exit 0")
+	res, _ = runner.New(again, nil, runner.Config{}).Run(again.cfg.Loop, []string{srv.Addr}, "exit 0")
 	if res[0].Class != runner.OK {
 		t.Errorf("after accept-new, strict: %v (%v), want ok", res[0].Class, res[0].Err)
 	}

@@ -1,9 +1,22 @@
-package sshsession
+// Package sshtest is an in-process SSH server for herd's tests: a real
+// peer on loopback, built on x/crypto/ssh with plain goroutines, speaking
+// the real protocol with real public-key authentication. Its exec requests
+// run a tiny command language instead of a shell:
+//
+//	out TEXT    write TEXT and a newline to stdout
+//	err TEXT    write TEXT and a newline to stderr
+//	part TEXT   write TEXT with no newline
+//	exit N      exit with status N
+//	hang        wait for a signal or the channel's end
+//
+// with commands separated by ";".
+package sshtest
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -12,33 +25,22 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// testServer is an in-process SSH server on loopback, built on
-// x/crypto/ssh with plain goroutines: a real peer speaking the real
-// protocol, whose exec requests run a tiny command language:
-//
-//	out TEXT    write TEXT and a newline to stdout
-//	err TEXT    write TEXT and a newline to stderr
-//	part TEXT   write TEXT with no newline
-//	exit N      exit with status N
-//	hang        wait for a signal or the channel's end
-//
-// commands separated by ";".
-type testServer struct {
-	addr    string
-	hostKey ssh.Signer
-
-	mu      sync.Mutex
-	signals []string // "host-sent-signal" records, for the kill tests
-	ended   chan string
+// Server is one SSH server.
+type Server struct {
+	Addr    string
+	HostKey ssh.Signer
+	// Ended receives, for each "hang" command, how it ended: the signal
+	// name sent ("KILL") or "hangup" when the channel closed first.
+	Ended chan string
 }
 
-func newKey(t testing.TB) ssh.Signer {
+// NewKey returns a fresh ed25519 key.
+func NewKey(t testing.TB) ssh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -51,9 +53,34 @@ func newKey(t testing.TB) ssh.Signer {
 	return s
 }
 
-func startServer(t testing.TB, user string, clientKey ssh.PublicKey) *testServer {
+// NewKeyFile writes a fresh ed25519 private key in OpenSSH format to a
+// temporary file and returns its path and signer.
+func NewKeyFile(t testing.TB) (string, ssh.Signer) {
 	t.Helper()
-	srv := &testServer{hostKey: newKey(t), ended: make(chan string, 16)}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, s
+}
+
+// Start starts a server on 127.0.0.1 that lets user in with clientKey
+// only; it stops when the test ends.
+func Start(t testing.TB, user string, clientKey ssh.PublicKey) *Server {
+	t.Helper()
+	srv := &Server{HostKey: NewKey(t), Ended: make(chan string, 64)}
 	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(c ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
 			if c.User() == user && string(k.Marshal()) == string(clientKey.Marshal()) {
@@ -62,13 +89,13 @@ func startServer(t testing.TB, user string, clientKey ssh.PublicKey) *testServer
 			return nil, fmt.Errorf("key refused")
 		},
 	}
-	cfg.AddHostKey(srv.hostKey)
+	cfg.AddHostKey(srv.HostKey)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	srv.addr = ln.Addr().String()
+	srv.Addr = ln.Addr().String()
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -81,7 +108,7 @@ func startServer(t testing.TB, user string, clientKey ssh.PublicKey) *testServer
 	return srv
 }
 
-func (srv *testServer) serve(c net.Conn, cfg *ssh.ServerConfig) {
+func (srv *Server) serve(c net.Conn, cfg *ssh.ServerConfig) {
 	defer c.Close()
 	_, chans, reqs, err := ssh.NewServerConn(c, cfg)
 	if err != nil {
@@ -101,7 +128,19 @@ func (srv *testServer) serve(c net.Conn, cfg *ssh.ServerConfig) {
 	}
 }
 
-func (srv *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
+// str reads an SSH string from the front of b.
+func str(b []byte) string {
+	if len(b) < 4 {
+		return ""
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint32(len(b)-4) < n {
+		return ""
+	}
+	return string(b[4 : 4+n])
+}
+
+func (srv *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	signal := make(chan string, 1)
 	execs := make(chan string, 1)
@@ -109,13 +148,15 @@ func (srv *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		for r := range reqs {
 			switch r.Type {
 			case "exec":
-				n := binary.BigEndian.Uint32(r.Payload)
-				execs <- string(r.Payload[4 : 4+n])
-				r.Reply(true, nil)
-			case "signal":
-				n := binary.BigEndian.Uint32(r.Payload)
 				select {
-				case signal <- string(r.Payload[4 : 4+n]):
+				case execs <- str(r.Payload):
+					r.Reply(true, nil)
+				default:
+					r.Reply(false, nil)
+				}
+			case "signal":
+				select {
+				case signal <- str(r.Payload):
 				default:
 				}
 			default:
@@ -142,18 +183,16 @@ func (srv *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			if !ok {
 				sig = "hangup"
 			}
-			srv.mu.Lock()
-			srv.signals = append(srv.signals, sig)
-			srv.mu.Unlock()
-			srv.ended <- sig
+			srv.Ended <- sig
 			return
 		}
 	}
 	ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, uint32(status)))
 }
 
-// knownHostsFile writes a known_hosts file naming each addr with key.
-func knownHostsFile(t testing.TB, key ssh.PublicKey, addrs ...string) string {
+// KnownHosts writes a known_hosts file naming each addr with key and
+// returns its path.
+func KnownHosts(t testing.TB, key ssh.PublicKey, addrs ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "known_hosts")
 	var b strings.Builder
@@ -166,9 +205,9 @@ func knownHostsFile(t testing.TB, key ssh.PublicKey, addrs ...string) string {
 	return path
 }
 
-// stallingListener accepts connections and never says a word, like a host
-// whose sshd is stuck.
-func stallingListener(t testing.TB) string {
+// Stalling returns the address of a listener that accepts connections and
+// never says a word, like a host whose sshd is stuck.
+func Stalling(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -198,8 +237,8 @@ func stallingListener(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t testing.TB) string {
+// ClosedPort returns a loopback address nothing listens on.
+func ClosedPort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -209,5 +248,3 @@ func closedPort(t testing.TB) string {
 	ln.Close()
 	return addr
 }
-
-const hangGuard = 20 * time.Second
