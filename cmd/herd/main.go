@@ -1,0 +1,396 @@
+// Command herd runs commands on many machines over SSH from one process:
+// each host is a flow on a cport loop, so thousands of sessions cost a few
+// threads. Targets are node sets as clush and pdsh write them.
+//
+//	herd hosts 'web[01-20]!web13'
+//	herd run 'web[01-20],@db' -- uptime
+//	herd run -b --timeout 30s @all -- 'uname -r'
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cport/cport/herd/nodeset"
+	"github.com/cport/cport/herd/output"
+	"github.com/cport/cport/herd/runner"
+	"github.com/cport/cport/herd/sshsession"
+	"github.com/cport/cport/loop"
+)
+
+// exitUsage is the exit status of a command line herd cannot act on.
+const exitUsage = 64
+
+// exitError carries an exit status out of a subcommand.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: the tests call it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	var se *nodeset.SyntaxError
+	if errors.As(err, &se) {
+		fmt.Fprintf(stderr, "herd: %s\n", strings.ReplaceAll(se.Caret(), "\n", "\n      "))
+	} else {
+		fmt.Fprintf(stderr, "herd: %v\n", err)
+	}
+	return exitUsage
+}
+
+// targetFlags select hosts; both subcommands share them.
+type targetFlags struct {
+	inventory string
+	hostfiles []string
+	exclude   []string
+}
+
+func (t *targetFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&t.inventory, "inventory", "", "group file for @group (default $HERD_INVENTORY or ~/.config/herd/groups)")
+	cmd.Flags().StringArrayVar(&t.hostfiles, "hostfile", nil, "read hosts from `FILE`, one node set a line, # comments (repeatable)")
+	cmd.Flags().StringArrayVarP(&t.exclude, "exclude", "x", nil, "leave out the node set `EXPR` (repeatable)")
+}
+
+// resolve parses the target expressions, host files and exclusions.
+func (t *targetFlags) resolve(exprs []string) (*nodeset.Set, error) {
+	path := t.inventory
+	if path == "" {
+		path = nodeset.DefaultInventoryPath()
+	}
+	var p nodeset.Parser
+	if path != "" {
+		inv, err := nodeset.LoadInventory(path)
+		if err != nil {
+			return nil, fmt.Errorf("inventory: %w", err)
+		}
+		p.Groups = inv
+	}
+	set := nodeset.New()
+	for _, e := range exprs {
+		s, err := p.Parse(e)
+		if err != nil {
+			return nil, err
+		}
+		set.AddSet(s)
+	}
+	for _, hf := range t.hostfiles {
+		f, err := os.Open(hf)
+		if err != nil {
+			return nil, err
+		}
+		s, err := p.ReadHostFile(f, hf)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		set.AddSet(s)
+	}
+	for _, x := range t.exclude {
+		s, err := p.Parse(x)
+		if err != nil {
+			return nil, err
+		}
+		set = set.Difference(s)
+	}
+	return set, nil
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "herd",
+		Short: "Run commands on many machines over SSH, from one process",
+		Long: `herd runs a command on many machines over SSH at once, each host a flow
+on a cport event loop. Targets are node sets: web[01-20,33], rack[1-2]-node[01-16],
+10.0.[0-3].[1-254], user@host:port, @group, joined with "," (union),
+"!" (difference) and "&" (intersection).
+
+Exit status of run: 0 all succeeded, 1 some command failed, 2 some host was
+unreachable or refused auth or its host key, 3 some command timed out,
+130 interrupted, 64 bad command line.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newHostsCmd(stdout), newRunCmd(stdin, stdout, stderr))
+	return root
+}
+
+func newHostsCmd(stdout io.Writer) *cobra.Command {
+	var t targetFlags
+	var each bool
+	cmd := &cobra.Command{
+		Use:   "hosts EXPR...",
+		Short: "Print a node set folded, and its count",
+		Example: `  herd hosts 'web[01-20]!web[05-09]'
+  herd hosts -e @db`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && len(t.hostfiles) == 0 {
+				return errors.New("hosts: no node set given")
+			}
+			set, err := t.resolve(args)
+			if err != nil {
+				return err
+			}
+			if each {
+				for _, n := range set.Names() {
+					fmt.Fprintln(stdout, n)
+				}
+				return nil
+			}
+			fmt.Fprintf(stdout, "%s\n%d\n", set, set.Len())
+			return nil
+		},
+	}
+	t.add(cmd)
+	cmd.Flags().BoolVarP(&each, "expand", "e", false, "print one name a line")
+	return cmd
+}
+
+// runFlags are herd run's options.
+type runFlags struct {
+	targetFlags
+	fanout         int
+	connectTimeout time.Duration
+	timeout        time.Duration
+	retries        int
+	gather         bool
+	json           bool
+	quiet          bool
+	logDir         string
+	batch          string
+	maxFail        int
+	sudo           bool
+	user           string
+	port           int
+	keys           []string
+	acceptNew      bool
+	knownHosts     []string
+	script         bool
+}
+
+func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run TARGETS... -- COMMAND",
+		Short: "Run a command on every target",
+		Example: `  herd run 'web[01-20]' -- uptime
+  herd run -b @all -- 'uname -r'
+  herd run --log-dir /tmp/out -f 200 --timeout 1m @db -- 'systemctl restart app'
+  herd run --hostfile /tmp/out/failed -- 'systemctl restart app'
+  herd run -s @web < script.sh`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			var targets, command []string
+			switch {
+			case dash >= 0:
+				targets, command = args[:dash], args[dash:]
+			case f.script:
+				targets = args
+			default:
+				return errors.New("run: put the command after --: herd run TARGETS -- COMMAND")
+			}
+			text := strings.Join(command, " ")
+			if f.script {
+				if len(command) > 0 {
+					return errors.New("run: -s reads the script from stdin; give no command")
+				}
+				b, err := io.ReadAll(stdin)
+				if err != nil {
+					return err
+				}
+				text = "sh -c " + shellQuote(string(b))
+			}
+			if strings.TrimSpace(text) == "" {
+				return errors.New("run: empty command")
+			}
+			return f.run(targets, text, stdout, stderr)
+		},
+	}
+	f.targetFlags.add(cmd)
+	fl := cmd.Flags()
+	fl.IntVarP(&f.fanout, "fanout", "f", runner.DefaultFanout, "hosts in flight at once")
+	fl.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "time to connect and finish the SSH handshake, per attempt")
+	fl.DurationVar(&f.timeout, "timeout", 0, "time the command may run before it is killed (0: no limit)")
+	fl.IntVar(&f.retries, "retries", 1, "further connection attempts, with backoff (the command is never retried)")
+	fl.BoolVarP(&f.gather, "gather", "b", false, "at the end, print each distinct output once under its hosts")
+	fl.BoolVar(&f.json, "json", false, "print one JSON object per host as it ends, and a summary object")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print no output, only the summary")
+	fl.StringVar(&f.logDir, "log-dir", "", "write HOST.out, HOST.err and a failed host file into `DIR`")
+	fl.StringVar(&f.batch, "batch", "", "run in batches of `N` hosts or N% of them, each after the last ends")
+	fl.IntVar(&f.maxFail, "max-fail", 0, "start no further batch once `N` hosts failed (0: no limit)")
+	fl.BoolVar(&f.sudo, "sudo", false, "run the command with sudo -n (fails clearly when sudo wants a password)")
+	fl.StringVarP(&f.user, "user", "l", "", "remote user (default $USER; user@host overrides)")
+	fl.IntVarP(&f.port, "port", "p", 22, "remote port (host:port overrides)")
+	fl.StringArrayVarP(&f.keys, "identity", "i", nil, "private key `FILE` (repeatable; default: the agent, then ~/.ssh/id_*)")
+	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts (changed keys still fail)")
+	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE` (default ~/.ssh/known_hosts)")
+	fl.BoolVarP(&f.script, "script", "s", false, "run the shell script read from stdin")
+	return cmd
+}
+
+// batchSize reads --batch: N, or N% of total, at least 1.
+func batchSize(spec string, total int) (int, error) {
+	if spec == "" {
+		return 0, nil
+	}
+	if pct, ok := strings.CutSuffix(spec, "%"); ok {
+		p, err := strconv.ParseFloat(pct, 64)
+		if err != nil || p <= 0 || p > 100 {
+			return 0, fmt.Errorf("--batch %s: want N or N%% with 0 < N <= 100", spec)
+		}
+		return max(1, int(float64(total)*p/100)), nil
+	}
+	n, err := strconv.Atoi(spec)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("--batch %s: want a positive count or a percentage", spec)
+	}
+	return n, nil
+}
+
+func (f *runFlags) run(targets []string, command string, stdout, stderr io.Writer) error {
+	if len(targets) == 0 && len(f.hostfiles) == 0 {
+		return errors.New("run: no targets")
+	}
+	set, err := f.resolve(targets)
+	if err != nil {
+		return err
+	}
+	hosts := set.Names()
+	if len(hosts) == 0 {
+		return errors.New("run: the targets name no host")
+	}
+	batch, err := batchSize(f.batch, len(hosts))
+	if err != nil {
+		return err
+	}
+	if f.fanout <= 0 {
+		return errors.New("run: --fanout must be positive")
+	}
+	raiseFileLimit()
+
+	known := f.knownHosts
+	if len(known) == 0 {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return err
+		}
+		known = []string{filepath.Join(home, ".ssh", "known_hosts")}
+	}
+	hostKey, err := sshsession.KnownHosts(f.acceptNew, known...)
+	if err != nil {
+		return fmt.Errorf("known_hosts: %w", err)
+	}
+	auth, err := sshsession.DefaultAuth(f.keys)
+	if err != nil {
+		return err
+	}
+	if len(auth) == 0 {
+		return errors.New("run: no credentials: no ssh-agent (SSH_AUTH_SOCK) and no key in ~/.ssh; give one with -i")
+	}
+
+	l, err := loop.Start(loop.Config{})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	conn, err := sshsession.New(sshsession.Config{
+		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
+		Auth: auth, HostKey: hostKey, Sudo: f.sudo,
+	})
+	if err != nil {
+		return err
+	}
+	mode := output.Live
+	switch {
+	case f.json:
+		mode = output.JSON
+	case f.gather:
+		mode = output.Gather
+	case f.quiet:
+		mode = output.Quiet
+	}
+	out, err := output.New(mode, stdout, stderr, f.logDir)
+	if err != nil {
+		return err
+	}
+	r := runner.New(conn, out, runner.Config{
+		Fanout: f.fanout, ConnectTimeout: f.connectTimeout, Timeout: f.timeout,
+		Retries: f.retries, Batch: batch, MaxFail: f.maxFail,
+	})
+
+	stopSignals := handleInterrupts(r, stderr)
+	results, err := r.Run(l, hosts, command)
+	stopSignals()
+	// Killed commands' SIGKILLs and closing connections need the loop a
+	// little longer.
+	conn.Wait(5 * time.Second)
+	if err != nil {
+		return err
+	}
+	code, err := out.Finish(results)
+	if err != nil {
+		fmt.Fprintf(stderr, "herd: log dir: %v\n", err)
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// handleInterrupts makes the first Ctrl-C stop starting hosts (and say
+// which still run) and the second cancel them, killing their commands.
+func handleInterrupts(r *runner.Runner, stderr io.Writer) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				n++
+				if n == 1 {
+					running := r.Running()
+					fmt.Fprintf(stderr, "herd: interrupted: starting no more hosts; waiting for %d: %s (Ctrl-C again to kill them)\n",
+						len(running), nodeset.Fold(running))
+					r.Stop()
+				} else {
+					fmt.Fprintln(stderr, "herd: interrupted again: killing the remote commands")
+					r.Cancel()
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,145 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cport/cport/herd/runner"
+)
+
+// feed plays a host's output and result into p.
+func feed(p *Printer, host, out, errOut string, r runner.Result) {
+	o, e := p.Start(host)
+	io.WriteString(o, out)
+	io.WriteString(e, errOut)
+	r.Host = host
+	p.Done(r)
+}
+
+func TestLiveLines(t *testing.T) {
+	var out, errOut bytes.Buffer
+	p, _ := New(Live, &out, &errOut, "")
+	o1, _ := p.Start("a")
+	o2, e2 := p.Start("b")
+	io.WriteString(o1, "one ")
+	io.WriteString(o2, "two\nthr")
+	io.WriteString(o1, "line\nlast")
+	io.WriteString(e2, "warn\n")
+	p.Done(runner.Result{Host: "b", Class: runner.OK})
+	p.Done(runner.Result{Host: "a", Class: runner.Failed, Exit: 1})
+	io.WriteString(o1, "late\n") // after Done: dropped
+	if got, want := out.String(), "b: two\na: one line\nb: thr\na: last\n"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	if got, want := errOut.String(), "b! warn\n"; got != want {
+		t.Errorf("stderr = %q, want %q", got, want)
+	}
+}
+
+// Lines of different hosts written at once never mix within a line.
+func TestLiveNoInterleaving(t *testing.T) {
+	var out bytes.Buffer
+	p, _ := New(Live, &out, io.Discard, "")
+	var wg sync.WaitGroup
+	for _, h := range []string{"a", "b", "c", "d"} {
+		w, _ := p.Start(h)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				io.WriteString(w, "xxxxxxxx")
+				io.WriteString(w, "yyyy\n")
+			}
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 800 {
+		t.Fatalf("%d lines, want 800", len(lines))
+	}
+	for _, l := range lines {
+		if _, rest, _ := strings.Cut(l, ": "); rest != "xxxxxxxxyyyy" {
+			t.Fatalf("mixed line %q", l)
+		}
+	}
+}
+
+func TestGatherAndSummary(t *testing.T) {
+	var out, errOut bytes.Buffer
+	dir := t.TempDir()
+	p, err := New(Gather, &out, &errOut, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []runner.Result
+	add := func(host, o string, r runner.Result) {
+		feed(p, host, o, "", r)
+		r.Host = host
+		results = append(results, r)
+	}
+	add("web1", "same\n", runner.Result{Class: runner.OK})
+	add("web2", "same\n", runner.Result{Class: runner.OK})
+	add("web3", "same\n", runner.Result{Class: runner.Failed, Exit: 2})
+	add("web4", "other", runner.Result{Class: runner.OK})
+	add("web5", "", runner.Result{Class: runner.Unreachable, Exit: -1, Err: errors.New("connection refused")})
+	code, err := p.Finish(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != ExitUnreachable {
+		t.Errorf("exit status %d, want %d", code, ExitUnreachable)
+	}
+	want := "-------------------\nweb[1-2] (2) exit 0\n-------------------\nsame\n" +
+		"---------------\nweb3 (1) exit 2\n---------------\nsame\n" +
+		"---------------\nweb4 (1) exit 0\n---------------\nother\n" +
+		"--------------------\nweb5 (1) unreachable\n--------------------\nconnection refused\n"
+	if out.String() != want {
+		t.Errorf("gathered:\n%s\nwant:\n%s", out.String(), want)
+	}
+	wantSum := "ok             3  web[1-2,4]\nfailed         1  web3\nunreachable    1  web5\n"
+	if errOut.String() != wantSum {
+		t.Errorf("summary:\n%s\nwant:\n%s", errOut.String(), wantSum)
+	}
+	failed, _ := os.ReadFile(filepath.Join(dir, "failed"))
+	if !strings.HasSuffix(string(failed), "\nweb3\nweb5\n") {
+		t.Errorf("failed file:\n%s", failed)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "web4.out"))
+	if string(log) != "other" {
+		t.Errorf("web4.out = %q", log)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var out bytes.Buffer
+	p, _ := New(JSON, &out, io.Discard, "")
+	feed(p, "db1", "up\n", "warn\n", runner.Result{Class: runner.Failed, Exit: 4})
+	code, _ := p.Finish([]runner.Result{{Host: "db1", Class: runner.Failed, Exit: 4}})
+	if code != ExitFailed {
+		t.Errorf("exit status %d, want %d", code, ExitFailed)
+	}
+	dec := json.NewDecoder(&out)
+	var rec map[string]any
+	if err := dec.Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["host"] != "db1" || rec["class"] != "failed" || rec["exit"] != 4.0 || rec["stdout"] != "up\n" || rec["stderr"] != "warn\n" {
+		t.Errorf("host record = %v", rec)
+	}
+	var sum struct {
+		Summary Summary `json:"summary"`
+	}
+	if err := dec.Decode(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Summary.Total != 1 || sum.Summary.Counts[runner.Failed] != 1 || sum.Summary.Exit != ExitFailed {
+		t.Errorf("summary = %+v", sum.Summary)
+	}
+}

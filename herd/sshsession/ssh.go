@@ -1,0 +1,417 @@
+// Package sshsession is herd's SSH side: a runner.Connector that speaks
+// SSH (golang.org/x/crypto/ssh) over flow.Conn connections, with strict
+// known_hosts checking, ssh-agent and key authentication.
+//
+// Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
+// channels and starts goroutines of its own (a reader per connection,
+// two per session for output), which a flow must not do on its loop's
+// thread; so the handshake, opening a session and waiting for the command
+// run in a flow.Pool sized to the fan-out, with the flow parked meanwhile.
+// The connection's bytes still move on the loop.
+package sshsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/cport/cport/flow"
+	"github.com/cport/cport/herd/runner"
+	"github.com/cport/cport/loop"
+)
+
+// Config configures a Connector.
+type Config struct {
+	Loop *loop.Loop // where the connections live
+	// Workers bounds the goroutines that wait on x/crypto/ssh; it must be
+	// at least the runner's fan-out, or commands queue for a worker.
+	Workers int
+	User    string // default user, when a host names none; default $USER
+	Port    int    // default port; default 22
+	Auth    []ssh.AuthMethod
+	// HostKey checks host keys; see KnownHosts. Required: herd never
+	// skips host key checking on its own.
+	HostKey ssh.HostKeyCallback
+	// Sudo runs commands through non-interactive sudo.
+	Sudo bool
+}
+
+// Connector opens SSH sessions; it implements runner.Connector.
+type Connector struct {
+	cfg     Config
+	pool    *flow.Pool
+	closing sync.WaitGroup // connections being killed or closed in the background
+}
+
+// Wait waits for the connections closing in the background (after a
+// kill, a SIGKILL on its way) to finish, for at most d. Call it before
+// closing the loop, or the kills die with the loop's connections.
+func (c *Connector) Wait(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		c.closing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// background runs fn, which closes connections, on its own goroutine:
+// x/crypto/ssh waits on channels there.
+func (c *Connector) background(fn func()) {
+	c.closing.Add(1)
+	go func() {
+		defer c.closing.Done()
+		fn()
+	}()
+}
+
+// New returns a Connector for cfg.
+func New(cfg Config) (*Connector, error) {
+	if cfg.Loop == nil || cfg.HostKey == nil {
+		return nil, errors.New("sshsession: Config needs a Loop and a HostKey callback")
+	}
+	if cfg.User == "" {
+		cfg.User = os.Getenv("USER")
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 22
+	}
+	return &Connector{cfg: cfg, pool: flow.NewPool(max(cfg.Workers, 1))}, nil
+}
+
+// SplitHost splits "user@host:port" into its parts; user and port are
+// empty and zero when not given.
+func SplitHost(name string) (user, host string, port int, err error) {
+	host = name
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		user, host = host[:i], host[i+1:]
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		port, err = strconv.Atoi(host[i+1:])
+		if err != nil || port <= 0 || port > 65535 {
+			return "", "", 0, fmt.Errorf("%s: bad port %q", name, host[i+1:])
+		}
+		host = host[:i]
+	}
+	if host == "" {
+		return "", "", 0, fmt.Errorf("%q: no host name", name)
+	}
+	return user, host, port, nil
+}
+
+// Connect dials name ("user@host:port") and completes the SSH handshake
+// before ctx ends; a host that stalls in the handshake is cut off then.
+func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, error) {
+	user, host, port, err := SplitHost(name)
+	if err != nil {
+		return nil, &runner.ClassError{Class: runner.Error, Err: err}
+	}
+	if user == "" {
+		user = c.cfg.User
+	}
+	if port == 0 {
+		port = c.cfg.Port
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	conn, err := flow.Dial(ctx, c.cfg.Loop, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	// The deadline makes the handshake itself fail at the connect timeout,
+	// so the worker it runs on is released even though the flow has left.
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	cc := &ssh.ClientConfig{
+		User:            user,
+		Auth:            c.cfg.Auth,
+		HostKeyCallback: c.cfg.HostKey,
+	}
+	var client *ssh.Client
+	var mu sync.Mutex
+	abandoned := false
+	err = c.pool.Run(ctx, func() error {
+		sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cc)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			sc.Close()
+			return nil
+		}
+		client = ssh.NewClient(sc, chans, reqs)
+		return nil
+	})
+	if err != nil {
+		mu.Lock()
+		abandoned = true
+		mu.Unlock()
+		conn.Close()
+		return nil, classify(err)
+	}
+	conn.SetDeadline(time.Time{})
+	return &Session{c: c, client: client}, nil
+}
+
+// classify sorts handshake errors into the runner's classes.
+func classify(err error) error {
+	var keyErr *knownhosts.KeyError
+	var revoked *knownhosts.RevokedError
+	var ce *runner.ClassError
+	switch {
+	case errors.As(err, &ce):
+		return err
+	case errors.As(err, &keyErr) && len(keyErr.Want) == 0:
+		return &runner.ClassError{Class: runner.HostKey, Err: fmt.Errorf("unknown host key (not in known_hosts; --accept-new records it): %w", err)}
+	case errors.As(err, &keyErr):
+		return &runner.ClassError{Class: runner.HostKey, Err: fmt.Errorf("HOST KEY CHANGED (possible man-in-the-middle; see %s:%d): %w",
+			keyErr.Want[0].Filename, keyErr.Want[0].Line, err)}
+	case errors.As(err, &revoked):
+		return &runner.ClassError{Class: runner.HostKey, Err: err}
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		return &runner.ClassError{Class: runner.AuthFailed, Err: err}
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return err // a connection error: unreachable, retried
+}
+
+// Session is one SSH connection to a host.
+type Session struct {
+	c      *Connector
+	client *ssh.Client
+	closed bool // the client is closing already, after a kill
+}
+
+// Run runs cmd in a new SSH session and returns its exit status. If ctx
+// ends first, the remote command gets SIGKILL and the connection closes.
+func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	if s.c.cfg.Sudo {
+		cmd = "sudo -n -- sh -c " + shellQuote(cmd)
+	}
+	var sess *ssh.Session
+	err := s.c.pool.Run(ctx, func() error {
+		var err error
+		sess, err = s.client.NewSession()
+		if err != nil && ctx.Err() == nil {
+			// NewSession says only EOF when the connection is gone; why
+			// it went is in Wait.
+			err = fmt.Errorf("opening a session: %w (connection: %v)", err, s.client.Wait())
+		}
+		return err
+	})
+	if err != nil {
+		s.closed = true
+		s.c.background(func() { s.client.Close() }) // also ends a NewSession still in progress
+		return -1, &runner.ClassError{Class: runner.Error, Err: err}
+	}
+	sess.Stdout, sess.Stderr = stdout, stderr
+	err = s.c.pool.Run(ctx, func() error { return sess.Run(cmd) })
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// Kill rather than hang up: without a terminal, sshd does not
+		// signal a command whose connection goes away. The signal must go
+		// out before the connection closes, so this goroutine closes it.
+		s.closed = true
+		s.c.background(func() {
+			sess.Signal(ssh.SIGKILL)
+			sess.Close()
+			s.client.Close()
+		})
+		if err == nil {
+			err = ctx.Err()
+		}
+		return -1, err
+	}
+	var exit *ssh.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &exit):
+		if exit.Signal() != "" {
+			fmt.Fprintf(stderr, "killed by signal %s\n", exit.Signal())
+			return 128 + signalNumber(exit.Signal()), nil
+		}
+		return exit.ExitStatus(), nil
+	}
+	var missing *ssh.ExitMissingError
+	if errors.As(err, &missing) {
+		return -1, &runner.ClassError{Class: runner.Error, Err: errors.New("connection lost before the command's exit status arrived")}
+	}
+	return -1, &runner.ClassError{Class: runner.Error, Err: err}
+}
+
+// Close closes the connection.
+func (s *Session) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.c.background(func() { s.client.Close() }) // may wait on x/crypto/ssh's goroutines
+	return nil
+}
+
+func signalNumber(sig string) int {
+	switch ssh.Signal(sig) {
+	case ssh.SIGHUP:
+		return 1
+	case ssh.SIGINT:
+		return 2
+	case ssh.SIGKILL:
+		return 9
+	case ssh.SIGSEGV:
+		return 11
+	case ssh.SIGPIPE:
+		return 13
+	case ssh.SIGTERM:
+		return 15
+	}
+	return 0
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// KnownHosts returns a host key callback checking files (OpenSSH
+// known_hosts format) strictly: an unknown or changed key fails. With
+// acceptNew, an unknown host's key is appended to the first file, as
+// OpenSSH's StrictHostKeyChecking=accept-new does; a changed key still fails.
+func KnownHosts(acceptNew bool, files ...string) (ssh.HostKeyCallback, error) {
+	if len(files) == 0 {
+		return nil, errors.New("sshsession: no known_hosts file")
+	}
+	var existing []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		} else if !os.IsNotExist(err) {
+			return nil, err
+		}
+	}
+	var mu sync.Mutex
+	var check ssh.HostKeyCallback
+	load := func() error {
+		if len(existing) == 0 {
+			check = func(string, net.Addr, ssh.PublicKey) error { return &knownhosts.KeyError{} }
+			return nil
+		}
+		cb, err := knownhosts.New(existing...)
+		check = cb
+		return err
+	}
+	if err := load(); err != nil {
+		return nil, err
+	}
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		mu.Lock()
+		defer mu.Unlock()
+		err := check(hostname, remote, key)
+		var keyErr *knownhosts.KeyError
+		if !acceptNew || !errors.As(err, &keyErr) || len(keyErr.Want) != 0 {
+			return err
+		}
+		if err := appendKnownHost(files[0], hostname, key); err != nil {
+			return fmt.Errorf("recording the host key: %w", err)
+		}
+		if !contains(existing, files[0]) {
+			existing = append(existing, files[0])
+		}
+		return load()
+	}, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func appendKnownHost(file, hostname string, key ssh.PublicKey) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(f, knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// DefaultAuth returns the usual credentials: the agent at SSH_AUTH_SOCK,
+// then keys (explicit ones, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+// Unreadable default keys are skipped; an unreadable explicit key is an
+// error. Passphrase-protected keys work through the agent only.
+func DefaultAuth(keys []string) ([]ssh.AuthMethod, error) {
+	var methods []ssh.AuthMethod
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+		if conn, err := net.Dial("unix", sock); err == nil {
+			methods = append(methods, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
+		}
+	}
+	explicit := len(keys) > 0
+	if !explicit {
+		home, _ := os.UserHomeDir()
+		for _, k := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			keys = append(keys, filepath.Join(home, ".ssh", k))
+		}
+	}
+	var signers []ssh.Signer
+	for _, k := range keys {
+		signer, err := LoadKey(k)
+		if err != nil {
+			if explicit {
+				return nil, err
+			}
+			continue
+		}
+		signers = append(signers, signer)
+	}
+	if len(signers) > 0 {
+		methods = append(methods, ssh.PublicKeys(signers...))
+	}
+	return methods, nil
+}
+
+// LoadKey reads a private key and, if KEY-cert.pub exists beside it, its
+// certificate.
+func LoadKey(path string) (ssh.Signer, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if certBytes, err := os.ReadFile(path + "-cert.pub"); err == nil {
+		pub, _, _, _, err := ssh.ParseAuthorizedKey(certBytes)
+		if cert, ok := pub.(*ssh.Certificate); err == nil && ok {
+			if cs, err := ssh.NewCertSigner(cert, signer); err == nil {
+				return cs, nil
+			}
+		}
+	}
+	return signer, nil
+}
