@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/cport/cport/internal/sshtest"
 	"github.com/cport/cport/herd/runner"
+	"github.com/cport/cport/internal/sshtest"
 	"github.com/cport/cport/loop"
 )
 
