@@ -316,18 +316,7 @@ func TestServeProtocolTLS(t *testing.T) {
 	cert := newTestCert(t)
 	g := startGroup(t, 2)
 	lost := make(chan error, 1)
-	ln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
-		return &echoProto{lost: lost}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialProtocolTLS(t, g, cert, func() transport.Protocol { return &echoProto{lost: lost} })
 	echoOver(t, c, randomBytes(3, 1<<20))
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
 	"github.com/cport/cport/transport"
 )
 
@@ -61,18 +62,7 @@ func TestTLSTransportWatermarks(t *testing.T) {
 	g := startGroup(t, 1)
 	const limit = 32 << 20
 	done := make(chan *floodProto, 1)
-	ln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
-		return &floodProto{chunk: make([]byte, 32<<10), limit: limit, done: done}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialProtocolTLS(t, g, cert, func() transport.Protocol { return &floodProto{chunk: make([]byte, 32<<10), limit: limit, done: done} })
 	time.Sleep(100 * time.Millisecond) // let the server fill every buffer
 	c.SetDeadline(time.Now().Add(hangGuard))
 	n, err := io.Copy(io.Discard, c)
@@ -222,18 +212,7 @@ func TestTLSTransportSlowReaderBounded(t *testing.T) {
 	cert := newTestCert(t)
 	g := startGroup(t, 1)
 	done := make(chan int, 1)
-	ln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
-		return &tlsEchoWatcher{done: done}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialProtocolTLS(t, g, cert, func() transport.Protocol { return &tlsEchoWatcher{done: done} })
 	src := randomBytes(5, 16<<20)
 	sum := make(chan [32]byte, 1)
 	go func() {
@@ -316,4 +295,21 @@ func TestListenTLSHandshakeTimeout(t *testing.T) {
 	if _, err := io.ReadFull(good, got); err != nil || string(got) != "ping" {
 		t.Fatalf("echo after the handshake timeout: %q, %v", got, err)
 	}
+}
+
+// dialProtocolTLS serves factory's protocol over TLS on g and returns a
+// client connected to it; both close when the test ends.
+func dialProtocolTLS(t *testing.T, g *loop.Group, cert *testCert, factory func() transport.Protocol) *tls.Conn {
+	t.Helper()
+	ln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c, err := tls.Dial("tcp", ln.Addr().String(), cert.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
