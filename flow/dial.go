@@ -35,23 +35,15 @@ func Dial(ctx context.Context, l *loop.Loop, network, address string) (*Conn, er
 		dctx, stop = mergeCancel(ctx, dctx)
 		defer stop()
 	}
-	if f.remoteFn == nil {
-		f.remoteFn = f.remoteWake
-	}
-	f.remoteWoken = false
+	signal := f.expectSignal()
 	var err error
 	transport.DialAsync(dctx, l, network, address, c, func(_ transport.Transport, derr error) {
 		err = derr
-		_ = f.l.Post(f.remoteFn) // read by the flow after the wake-up
+		_ = f.l.Post(signal) // err is read by the flow after the wake-up
 	})
 	// The dial's context carries every way to give up, so the flow waits
 	// for its one answer, whatever comes.
-	for !f.remoteWoken {
-		f.remoteWaiting = true
-		f.park(noCtx, nil, uncancellable)
-		f.remoteWaiting = false
-	}
-	f.remoteWoken = false
+	f.parkUntilSignalled()
 	if err != nil {
 		return nil, err
 	}

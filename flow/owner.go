@@ -44,11 +44,8 @@ func awaitOn(owner *loop.Loop, ctx context.Context, w *waiter, step func(*waiter
 		return ErrNotInFlow
 	}
 	if f != nil {
-		if f.remoteFn == nil {
-			f.remoteFn = f.remoteWake
-		}
+		f.expectSignal() // notify posts f.remoteFn, which this makes
 		w.f, w.remote = f, true
-		f.remoteWoken = false
 	}
 	try := func() {
 		if step(w) {
@@ -112,14 +109,32 @@ func (f *Flow) awaitRemote(owner *loop.Loop, ctx context.Context, w *waiter, abo
 		if owner.Post(func() { abort(w, err) }) != nil {
 			return loop.ErrClosed
 		}
-		for !f.remoteWoken {
-			f.remoteWaiting = true
-			f.park(noCtx, nil, uncancellable)
-			f.remoteWaiting = false
-		}
+		f.parkUntilSignalled()
+		return err
 	}
 	f.remoteWoken = false
 	return err
+}
+
+// expectSignal readies f for one signal from another loop and returns
+// the function that gives it (post it to f's loop).
+func (f *Flow) expectSignal() func() {
+	if f.remoteFn == nil {
+		f.remoteFn = f.remoteWake
+	}
+	f.remoteWoken = false
+	return f.remoteFn
+}
+
+// parkUntilSignalled parks f, whatever else happens, until the signal
+// expectSignal prepared has come.
+func (f *Flow) parkUntilSignalled() {
+	for !f.remoteWoken {
+		f.remoteWaiting = true
+		f.park(noCtx, nil, uncancellable)
+		f.remoteWaiting = false
+	}
+	f.remoteWoken = false
 }
 
 // remoteWake is owner's signal, run on f's loop.
