@@ -301,7 +301,7 @@ func (p *Port) collect(out []Completion, timeout time.Duration) (int, error) {
 			}
 			continue
 		}
-		if !c.More() && !s.cancelled && p.b.retries(s, c.Res) && !p.closed.Load() {
+		if c.Res < 0 && !c.More() && !s.cancelled && p.b.retries(s, c.Res) && !p.closed.Load() {
 			if err := p.b.submit(c.Key, s); err == nil {
 				continue
 			}
