@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,6 +333,9 @@ func TestCloseTwiceAndWriteAfterClose(t *testing.T) {
 // hears ConnectionLost with the reset, nothing panics, and the loop goes on
 // serving others.
 func TestPeerResetMidWrite(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Wine does not always pass a peer's SO_LINGER 0 reset to a send in flight (the ending tests skip there for the same reason)")
+	}
 	g := startGroup(t, 1, loop.Config{})
 	ln, recs := acceptOne(t, g, nil)
 	c := dialNet(t, "tcp", ln.Addr().String()).(*net.TCPConn)
