@@ -509,3 +509,37 @@ func TestClosedLoopRefusesWork(t *testing.T) {
 		t.Errorf("ListenPacket on a closed loop = %v, want ErrClosed", err)
 	}
 }
+
+// Lowering the high watermark below what is queued pauses the writer at
+// once, as asyncio's set_write_buffer_limits does, not at the next write:
+// a protocol that lowers it to stop producing must hear so without
+// writing again.
+func TestLoweredWatermarkPausesAtOnce(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	ln, recs := acceptOne(t, g, nil)
+	c := dialNet(t, "tcp", ln.Addr().String())
+	defer c.Close()
+	r := <-recs
+	tr := r.waitMade(t)
+	queued := make(chan int, 1)
+	tr.Loop().Post(func() {
+		tr.SetWriteBufferLimits(1<<20, 0)
+		tr.Write(bytes.Repeat([]byte("x"), 200<<10))
+		tr.SetWriteBufferLimits(64<<10, 16<<10)
+		queued <- tr.WriteBufferSize()
+	})
+	if q := <-queued; q <= 64<<10 {
+		t.Fatalf("queue %d bytes right after the write, want it all queued", q)
+	}
+	select {
+	case <-r.pauseCh:
+	case <-time.After(hangGuard):
+		t.Fatal("PauseWriting never came after the high watermark was lowered below the queue")
+	}
+	go io.Copy(io.Discard, c)
+	select {
+	case <-r.resumeCh:
+	case <-time.After(hangGuard):
+		t.Fatal("ResumeWriting never came after the peer read")
+	}
+}

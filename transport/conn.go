@@ -741,7 +741,16 @@ func (c *conn) SetWriteBufferLimits(high, low int) {
 	if low < 0 || low > high {
 		low = high / 4
 	}
-	c.onLoop(func() { x := c.extra(); x.high, x.low = high, low })
+	c.onLoop(func() {
+		x := c.extra()
+		x.high, x.low = high, low
+		// A queue already above the new mark pauses the writer now, not
+		// at its next write: a protocol may lower the mark to stop
+		// producing and write nothing more until told to resume.
+		if !c.has(stDone) {
+			c.checkHighWater()
+		}
+	})
 }
 
 // SetWriteQueueLimit implements Transport.
