@@ -6,10 +6,33 @@ import (
 	"github.com/cport/cport/transport"
 )
 
-// readLimit is how much unread input a busy connection buffers before it
-// stops reading, so a fast uploader or a long pipeline waits in the
-// kernel and in TCP's window rather than in our memory.
-const readLimit = 64 << 10
+// What a busy connection may hold in memory. Past these a peer waits in
+// the kernel and in TCP's window rather than in this process:
+//   - readLimit is the unread input buffered while a request's body is
+//     being read, so a fast uploader streams without a pause per packet;
+//   - pipelineReadAhead is the unread input buffered beyond the request
+//     being served: requests pipelined behind it;
+//   - pipelineAhead is how much of the answers may wait in the write
+//     queue before the next pipelined request waits too (a client that
+//     pipelines and reads nothing holds that much, and no flow);
+//   - gatherMax is the largest body (by Content-Length) gathered before
+//     the handler runs, so a peer that sends a head and part of a small
+//     body holds a right-sized buffer, not a flow parked in Read
+//     (nginx's client_body_buffer_size, 8 KiB on x86-64).
+const (
+	readLimit         = 64 << 10
+	pipelineReadAhead = 8 << 10
+	pipelineAhead     = 16 << 10
+	gatherMax         = 8 << 10
+)
+
+// What a busy connection waits for, if anything (conn.wait).
+const (
+	waitNone = iota
+	waitData // its handler is parked in a body Read
+	waitBody // its small body, before a worker takes it again (no flow)
+	waitSend // its answers to drain, before the next pipelined request (no flow)
+)
 
 // conn is one server connection: a transport.Protocol that buffers input
 // only while a request is incomplete or being served. All its fields are
@@ -28,20 +51,23 @@ type conn struct {
 
 	// buf[off:] is unread input; a request's head is buf[:headEnd]. The
 	// offsets fit in 32 bits: readLimit and the head limit bound buf.
-	buf     []byte
-	off     int32
-	scan    int32 // where findHeadEnd resumes, relative to off
+	buf []byte
+	off int32
+	// scan is where findHeadEnd resumes, relative to off; while the
+	// connection gathers a body (waitBody), the buffered length at which
+	// the request is whole.
+	scan    int32
 	headEnd int32
 	idx     int32 // in ls.conns, while tracked
 
-	tracked     bool // in ls.conns
-	busy        bool // queued for a worker, or served by one
-	eof         bool
-	lost        bool
-	closing     bool
-	rpaused     bool
-	wpaused     bool
-	waitingData bool
+	tracked bool // in ls.conns
+	busy    bool // queued for a worker, served by one, or waiting (wait)
+	eof     bool
+	lost    bool
+	closing bool
+	rpaused bool
+	wpaused bool
+	wait    uint8 // waitNone, waitData, waitBody or waitSend
 
 	idleSince mono // when it began waiting for a request
 	// headStart is when the pending head's first byte came; while the
@@ -88,11 +114,17 @@ func (c *conn) DataReceived(data []byte) {
 	}
 	c.buf = append(c.buf, data...)
 	if c.busy {
-		if c.waitingData {
+		switch c.wait {
+		case waitData:
 			c.headStart = c.now() // the body moves
 			c.w.dataEv.Set()
+		case waitBody:
+			c.headStart = c.now()
+			if len(c.buf) >= int(c.scan) {
+				c.resumeServing()
+			}
 		}
-		if !c.rpaused && len(c.buf)-int(c.off) > readLimit {
+		if !c.rpaused && len(c.buf)-int(c.off) > c.readAhead() {
 			c.rpaused = true
 			c.t.PauseReading()
 		}
@@ -105,8 +137,11 @@ func (c *conn) DataReceived(data []byte) {
 // answer (a client may half-close after its last request).
 func (c *conn) EOFReceived() bool {
 	c.eof = true
-	if c.waitingData {
+	switch c.wait {
+	case waitData:
 		c.w.dataEv.Set()
+	case waitBody: // it will not come whole: the handler's Read says so
+		c.resumeServing()
 	}
 	if c.busy {
 		c.clientGone()
@@ -125,6 +160,8 @@ func (c *conn) ConnectionLost(error) {
 		c.w.dataEv.Set()
 		c.w.writeEv.Set()
 		c.clientGone()
+	} else if c.wait == waitBody || c.wait == waitSend { // no worker to end it
+		c.busy, c.wait = false, waitNone
 	}
 	if !c.busy {
 		c.releaseBuf()
@@ -149,9 +186,30 @@ func (c *conn) PauseWriting() {
 
 func (c *conn) ResumeWriting() {
 	c.wpaused = false
+	if c.wait == waitSend {
+		c.t.SetWriteBufferLimits(0, -1) // back to the transport's defaults
+		c.resumeServing()
+		return
+	}
 	if c.w != nil {
 		c.w.writeEv.Set()
 	}
+}
+
+// resumeServing queues a connection that waited with no flow (waitBody,
+// waitSend) for a worker, which parses its ready head again.
+func (c *conn) resumeServing() {
+	c.wait, c.scan = waitNone, 0
+	c.ls.dispatch(c)
+}
+
+// readAhead is how much unread input the busy connection buffers before
+// it stops reading.
+func (c *conn) readAhead() int {
+	if c.wait == waitBody || c.w != nil && !c.w.req.bodyDone() {
+		return readLimit
+	}
+	return pipelineReadAhead
 }
 
 // startNext looks for the next request of a connection no worker serves.
@@ -178,13 +236,18 @@ func (c *conn) nextRequest() int {
 			c.buf = c.buf[:n]
 		}
 	}
-	if c.rpaused && len(c.buf) < readLimit/2 {
+	if c.rpaused && len(c.buf) < c.readAhead()/2 {
 		c.rpaused = false
 		c.t.ResumeReading()
 	}
 	if len(c.buf) == 0 {
 		c.releaseBuf()
 		return reqNone
+	}
+	if cap(c.buf) > 2*bufSize && len(c.buf) <= bufSize/2 {
+		// A long pipeline or a large upload grew the buffer; what is left
+		// fits a pooled one.
+		c.buf = append(c.ls.getBuf(), c.buf...)
 	}
 	lim := &c.ls.s.lim
 	end, next, err := findHeadEnd(c.buf, int(c.scan))
@@ -193,6 +256,9 @@ func (c *conn) nextRequest() int {
 	}
 	if err == nil && end == 0 {
 		c.scan = int32(next)
+		if !c.busy {
+			c.fitBuf(2 * len(c.buf))
+		}
 		return reqPartial
 	}
 	if err != nil {
@@ -218,7 +284,7 @@ func (c *conn) begin(w *worker) bool {
 // buffer has room again.
 func (c *conn) consume(n int) {
 	c.off += int32(n)
-	if c.rpaused && len(c.buf)-int(c.off) < readLimit/2 {
+	if c.rpaused && len(c.buf)-int(c.off) < c.readAhead()/2 {
 		c.rpaused = false
 		c.t.ResumeReading()
 	}
@@ -232,11 +298,11 @@ func (c *conn) waitData(ctx context.Context) error {
 		n := copy(c.buf[c.headEnd:], c.buf[c.off:])
 		c.buf, c.off = c.buf[:int(c.headEnd)+n], c.headEnd
 	}
-	c.waitingData = true
+	c.wait = waitData
 	c.headStart = c.now()
 	c.w.dataEv.Clear()
 	err := c.w.dataEv.Wait(ctx)
-	c.waitingData = false
+	c.wait = waitNone
 	return err
 }
 
@@ -266,6 +332,19 @@ func (c *conn) fail(e *statusError) {
 	_ = c.t.Close()
 }
 
+// fitBuf moves the buffered input to a buffer of capacity n when that
+// saves a quarter or more of the one it is in: a connection that waits on a slow
+// peer keeps what it needs, not a pooled buffer.
+func (c *conn) fitBuf(n int) {
+	if n > cap(c.buf)*3/4 {
+		return
+	}
+	fit := make([]byte, len(c.buf), max(n, 64))
+	copy(fit, c.buf)
+	c.ls.putBuf(c.buf)
+	c.buf = fit
+}
+
 func (c *conn) releaseBuf() {
 	if c.buf != nil && int(c.off) == len(c.buf) {
 		c.ls.putBuf(c.buf)
@@ -285,6 +364,9 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		return
 	}
 	for {
+		if c.gatherBody(w) {
+			return
+		}
 		c.serveOne(ctx)
 		if c.closing || c.lost {
 			c.busy = false
@@ -293,12 +375,7 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		}
 		switch c.nextRequest() {
 		case reqReady:
-			// A client that pipelines without reading the answers
-			// waits here, rather than grow the write queue.
-			if err := c.waitWritable(ctx); err != nil {
-				c.closing = true
-				c.t.Abort()
-				c.busy = false
+			if c.holdPipeline() {
 				return
 			}
 			if !c.begin(w) {
@@ -320,6 +397,41 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		c.headStart = c.idleSince
 		return
 	}
+}
+
+// gatherBody leaves the request w has begun to wait, with no flow, for
+// the rest of its body when that body is small (gatherMax) and not all
+// here; the connection is dispatched again once it is (DataReceived), or
+// when the peer ends its side (the handler then reads a truncated body).
+// A request that asked for 100-continue is served at once: its client
+// sends the body only after the handler reads.
+func (c *conn) gatherBody(w *worker) bool {
+	r := &w.req
+	need := int64(c.off) + r.remaining // c.off is the head's end
+	if r.chunked || r.expectContinue || r.remaining == 0 || r.remaining > gatherMax ||
+		c.eof || int64(len(c.buf)) >= need {
+		return false
+	}
+	c.off, c.scan, c.wait = 0, int32(need), waitBody
+	c.headStart = c.now()
+	c.fitBuf(int(need))
+	return true
+}
+
+// holdPipeline leaves the next pipelined request to wait, with no flow,
+// while the answers before it have not left: a client that pipelines and
+// reads nothing then costs the queue up to pipelineAhead, and reading
+// pauses with it. ResumeWriting dispatches the connection again.
+func (c *conn) holdPipeline() bool {
+	if !c.wpaused && c.t.WriteBufferSize() > pipelineAhead {
+		c.t.SetWriteBufferLimits(pipelineAhead, pipelineAhead/4) // pauses now
+	}
+	if !c.wpaused {
+		return false
+	}
+	c.wait = waitSend
+	c.fitBuf(len(c.buf)) // the pipelined input may wait long; not its growth's slack
+	return true
 }
 
 // serveOne runs the handler for c.req and completes the response.
@@ -383,7 +495,12 @@ func (c *conn) expire(now mono) {
 	}
 	if c.busy {
 		lim := &c.ls.s.lim
-		if c.waitingData && now >= c.headStart.add(lim.BodyReadTimeout) ||
+		if c.wait == waitBody && now >= c.headStart.add(lim.BodyReadTimeout) {
+			c.busy, c.wait = false, waitNone
+			c.fail(errBodyTimeout)
+			return
+		}
+		if c.wait == waitData && now >= c.headStart.add(lim.BodyReadTimeout) ||
 			c.wpaused && now >= c.headStart.add(lim.SendTimeout) {
 			c.closing = true
 			c.t.Abort()

@@ -52,6 +52,7 @@ var (
 	errTooManyHeaders  = &statusError{code: nethttp.StatusRequestHeaderFieldsTooLarge, msg: "too many header fields"}
 	errBodyTooLarge    = &statusError{code: nethttp.StatusRequestEntityTooLarge, msg: "request body too large"}
 	errHeaderTimeout   = &statusError{code: nethttp.StatusRequestTimeout, msg: "request head not received in time"}
+	errBodyTimeout     = &statusError{code: nethttp.StatusRequestTimeout, msg: "request body not received in time"}
 	errChunkLineLength = badBody("chunk size line too long")
 	// errTruncatedBody: the client ended its side before the body it
 	// declared; the handler's Read fails with it (io.ErrUnexpectedEOF to

@@ -232,7 +232,7 @@ func (ls *loopState) getBuf() []byte {
 }
 
 func (ls *loopState) putBuf(b []byte) {
-	if cap(b) <= maxBufKept && len(ls.bufs) < maxFreeBufs {
+	if cap(b) >= bufSize && cap(b) <= maxBufKept && len(ls.bufs) < maxFreeBufs {
 		ls.bufs = append(ls.bufs, b[:0])
 	}
 }

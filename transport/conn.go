@@ -28,6 +28,7 @@ const (
 	stFlushQueued                     // queued with the loop's Flushers
 	stBackpressure                    // reading paused while writing is: the peer is not reading
 	stEOFHeld                         // the peer's EOF came while reading was paused
+	stCautious                        // reading has paused before: one buffer per receive
 )
 
 // What the op on sendKey is.
@@ -167,7 +168,11 @@ func (c *conn) armRecv() {
 	if c.has(stRecvArmed | stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
 		return
 	}
-	if err := c.l.Submit(c.recvKey, port.RecvMultishotLimit(int(c.fd), recvBurst)); err != nil {
+	limit := recvBurst
+	if c.has(stCautious) {
+		limit = 1 // ends after its first completion, at most a buffer
+	}
+	if err := c.l.Submit(c.recvKey, port.RecvMultishotLimit(int(c.fd), limit)); err != nil {
 		c.lose(c.opErr("read", err))
 		return
 	}
@@ -444,7 +449,7 @@ func (c *conn) checkHighWater() {
 	if c.has(stClosing|stAborting|stDone) || readsWhileWritesPaused(c.proto) {
 		return
 	}
-	c.state |= stBackpressure
+	c.state |= stBackpressure | stCautious
 	if c.has(stRecvArmed) {
 		c.l.Cancel(c.recvKey)
 	}
@@ -460,8 +465,11 @@ func readsWhileWritesPaused(p Protocol) bool {
 // recvBurst is how much one multishot receive takes before it is armed
 // again: the most a connection reads past the moment its reading pauses.
 // Without it the kernel fills every free buffer of the loop's pool for one
-// busy socket, megabytes that a paused connection then holds.
-const recvBurst = 64 << 10
+// busy socket, megabytes that a paused connection then holds. Once a
+// connection's reading has paused (stCautious) each receive ends after
+// one completion, a buffer at most: a protocol that cannot keep up with
+// its peer then holds nothing past its next pause.
+const recvBurst = 32 << 10
 
 // heldPiece is the most of the held data one DataReceived gets.
 const heldPiece = 16 << 10
@@ -481,7 +489,12 @@ func (c *conn) resumeDelivery() {
 			x.heldOff += len(piece)
 			c.proto.DataReceived(piece)
 			if c.has(stReadPaused | stBackpressure | stClosing | stAborting | stDone) {
-				return // the protocol paused or ended in DataReceived
+				// The protocol paused or ended in DataReceived. What it
+				// took need not stay allocated while it is paused.
+				if x.heldOff >= len(x.held)/2 {
+					x.held, x.heldOff = append([]byte(nil), x.held[x.heldOff:]...), 0
+				}
+				return
 			}
 		}
 		x.held, x.heldOff = nil, 0
@@ -715,7 +728,7 @@ func (c *conn) PauseReading() {
 		if c.has(stReadPaused) {
 			return
 		}
-		c.state |= stReadPaused
+		c.state |= stReadPaused | stCautious
 		if c.has(stRecvArmed) {
 			c.l.Cancel(c.recvKey)
 		}
