@@ -12,8 +12,10 @@ import (
 )
 
 // acceptBacklog bounds the connections accepted and not yet taken by
-// Accept; past it new ones are closed, as a full kernel backlog would
-// refuse them.
+// Accept: past it the listener stops taking connections from the kernel,
+// whose own backlog then holds new clients (and past that they retry
+// their SYN), until Accept has taken half of the queue. A burst of
+// connects larger than the queue is then served late, not refused.
 const acceptBacklog = 1024
 
 // Listener accepts connections for sequential code: it implements
@@ -28,6 +30,7 @@ type Listener struct {
 	conns    []*Conn
 	waiters  waitq
 	closed   bool
+	paused   bool // the transport listener's accepts, at acceptBacklog
 	deadline time.Time
 }
 
@@ -42,8 +45,10 @@ func Listen(ctx context.Context, g *loop.Group, network, address string) (*Liste
 		return c
 	}
 	listen := func(context.Context) error {
-		var err error
-		ln.ln, err = transport.Listen(g, network, address, factory)
+		tl, err := transport.Listen(g, network, address, factory)
+		ln.mu.Lock() // arrived may run on a loop already
+		ln.ln = tl
+		ln.mu.Unlock()
 		return err
 	}
 	var err error
@@ -65,12 +70,18 @@ func Listen(ctx context.Context, g *loop.Group, network, address string) (*Liste
 // arrived runs on a connection's loop when it is made.
 func (ln *Listener) arrived(c *Conn) {
 	ln.mu.Lock()
-	if ln.closed || len(ln.conns) >= acceptBacklog {
+	if ln.closed {
 		ln.mu.Unlock()
 		c.t.Abort()
 		return
 	}
+	// Accepts already in flight when the pause lands still arrive: the
+	// queue may pass the mark by those, never by more.
 	ln.conns = append(ln.conns, c)
+	if len(ln.conns) >= acceptBacklog && !ln.paused && ln.ln != nil {
+		ln.paused = true
+		ln.ln.PauseAccepting()
+	}
 	if w := ln.waiters.head; w != nil {
 		w.wake(nil)
 	}
@@ -96,6 +107,10 @@ func (ln *Listener) accept(ctx context.Context) (net.Conn, error) {
 			c := ln.conns[0]
 			ln.conns[0] = nil
 			ln.conns = ln.conns[1:]
+			if ln.paused && len(ln.conns) <= acceptBacklog/2 {
+				ln.paused = false
+				ln.ln.ResumeAccepting()
+			}
 			ln.mu.Unlock()
 			return c, nil
 		}

@@ -79,6 +79,7 @@ type acceptor struct {
 	logged  map[syscall.Errno]bool
 	armed   bool // an accept is in flight
 	closing bool
+	paused  bool // PauseAccepting: the kernel's backlog holds new clients
 }
 
 // Listen is ListenConfig{}.Listen.
@@ -231,6 +232,45 @@ func (ln *Listener) Close() error {
 	return nil
 }
 
+// PauseAccepting stops taking connections from the kernel until
+// ResumeAccepting: new clients wait in the listening socket's backlog
+// (and, past it, retry their SYN), as they do for a server that is slow
+// to call accept, instead of being taken and then refused. Safe from any
+// goroutine; it acts on each loop of the group when that loop turns.
+func (ln *Listener) PauseAccepting() { ln.eachAcceptor((*acceptor).pause) }
+
+// ResumeAccepting undoes PauseAccepting.
+func (ln *Listener) ResumeAccepting() { ln.eachAcceptor((*acceptor).resume) }
+
+func (ln *Listener) eachAcceptor(fn func(*acceptor)) {
+	cur := loop.Current()
+	for _, a := range ln.accs {
+		if a.l == cur {
+			fn(a)
+			continue
+		}
+		_ = a.l.Post(func() { fn(a) }) // a loop that is gone accepts nothing anyway
+	}
+}
+
+func (a *acceptor) pause() {
+	if a.paused || a.closing {
+		return
+	}
+	a.paused = true
+	if a.armed {
+		a.l.Cancel(a.key)
+	}
+}
+
+func (a *acceptor) resume() {
+	if !a.paused {
+		return
+	}
+	a.paused = false
+	a.arm()
+}
+
 func (a *acceptor) start() error {
 	k, err := a.l.Register(a.onAccept)
 	if err != nil {
@@ -248,7 +288,7 @@ func (a *acceptor) start() error {
 
 // arm starts a multishot accept: one submission, a completion per client.
 func (a *acceptor) arm() {
-	if a.closing || a.armed {
+	if a.closing || a.armed || a.paused {
 		return
 	}
 	if err := a.l.Submit(a.key, port.AcceptMultishot(a.fd)); err != nil {
@@ -278,6 +318,8 @@ func (a *acceptor) onAccept(c port.Completion) {
 		return
 	}
 	switch err := c.Err(); err {
+	case syscall.ECANCELED: // PauseAccepting's cancel; ResumeAccepting arms again
+		a.arm()
 	case syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN:
 		// The client gave up before we took it; nothing is wrong here.
 		a.arm()
