@@ -149,17 +149,6 @@ func (b *epollBackend) step(fd int, i int32, ready fdFlags) bool {
 	return true
 }
 
-// spendLimit counts res bytes against a limited multishot receive's
-// budget and reports whether it is spent: as io_uring does, the receive
-// then ends with that completion.
-func spendLimit(op *Op, res int32) bool {
-	if op.code != opRecvMultishot || op.off <= 0 {
-		return false
-	}
-	op.off -= int64(res)
-	return op.off <= 0
-}
-
 // stepMultishot posts up to multishotBurst completions for a multishot
 // accept or receive and reports whether the operation ended.
 func (b *epollBackend) stepMultishot(fd int, i int32) bool {

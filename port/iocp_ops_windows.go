@@ -175,8 +175,8 @@ func (b *iocp) armRecv(s *slot) int32 {
 // received runs a multishot receive once its zero-byte wait completed:
 // non-blocking reads into provided buffers, each reported with FlagMore,
 // until the socket is drained (wait again), the burst limit (wait again,
-// which completes at once while data is left), end of stream or an error
-// (the end). With no free buffer at the first read it ends with ENOBUFS, as
+// which completes at once while data is left), end of stream, an error
+// or a spent RecvMultishotLimit budget (the end). With no free buffer at the first read it ends with ENOBUFS, as
 // io_uring does when data finds the buffer ring empty; after some reads an
 // empty pool only re-arms the wait, so the next data decides.
 func (b *iocp) received(s *slot, e syscall.Errno) {
@@ -212,6 +212,9 @@ func (b *iocp) received(s *slot, e syscall.Errno) {
 			return
 		case s.sys.n == 0:
 			b.finish(s, 0) // end of stream
+			return
+		case spendLimit(&s.op, int32(s.sys.n)):
+			b.finishData(s, int32(s.sys.n), FlagBuffer|uint32(bid)<<bufferIDShift)
 			return
 		default:
 			b.emit(s, int32(s.sys.n), FlagBuffer|uint32(bid)<<bufferIDShift)

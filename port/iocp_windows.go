@@ -392,7 +392,11 @@ func (b *iocp) emit(s *slot, res int32, flags uint32) {
 
 // finish reports the operation's final result; the system holds none of
 // its memory any more.
-func (b *iocp) finish(s *slot, res int32) {
+func (b *iocp) finish(s *slot, res int32) { b.finishData(s, res, 0) }
+
+// finishData is finish for a final completion that carries data (a
+// limited receive's last buffer).
+func (b *iocp) finishData(s *slot, res int32, flags uint32) {
 	b.ops[s.sys.key.index()].live = false
-	b.cq.push(Completion{Key: s.sys.key, Res: res})
+	b.cq.push(Completion{Key: s.sys.key, Res: res, Flags: flags})
 }

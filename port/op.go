@@ -127,6 +127,18 @@ func RecvMultishotLimit(fd, limit int) Op {
 	return Op{code: opRecvMultishot, fd: int32(fd), off: int64(max(limit, 0))}
 }
 
+// spendLimit counts res bytes against a limited multishot receive's
+// budget and reports whether it is spent: as io_uring does, the backends
+// that emulate the limit (epoll, IOCP) then end the receive with that
+// completion.
+func spendLimit(op *Op, res int32) bool {
+	if op.code != opRecvMultishot || op.off <= 0 {
+		return false
+	}
+	op.off -= int64(res)
+	return op.off <= 0
+}
+
 // Send writes buf to socket fd. A short count is not an error: the caller
 // sends the rest. Only one send per socket should be in flight at a time;
 // two may be reordered by the kernel.

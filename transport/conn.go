@@ -200,7 +200,13 @@ func (c *conn) onRecv(comp port.Completion) {
 	c.state &^= stRecvArmed
 	switch err := comp.Err(); {
 	case comp.Res > 0:
-		c.armRecv() // the kernel ended the multishot early; keep reading
+		// The receive ended at its limit; read on. One that was taken
+		// whole without a pause shows the protocol keeps up again: the
+		// next receives may burst.
+		if !c.has(stReadPaused | stBackpressure) {
+			c.state &^= stCautious
+		}
+		c.armRecv()
 	case comp.Res == 0:
 		c.eofReceived()
 	case err == syscall.ECANCELED:
@@ -465,10 +471,12 @@ func readsWhileWritesPaused(p Protocol) bool {
 // recvBurst is how much one multishot receive takes before it is armed
 // again: the most a connection reads past the moment its reading pauses.
 // Without it the kernel fills every free buffer of the loop's pool for one
-// busy socket, megabytes that a paused connection then holds. Once a
-// connection's reading has paused (stCautious) each receive ends after
-// one completion, a buffer at most: a protocol that cannot keep up with
-// its peer then holds nothing past its next pause.
+// busy socket, megabytes that a paused connection then holds. After a
+// connection's reading pauses (stCautious) its next receive ends after one
+// completion, a buffer at most, and bursts resume once one such receive
+// is taken without a pause: a protocol that cannot keep up with its peer
+// holds less past its next pause, and one that caught up reads at full
+// speed.
 const recvBurst = 32 << 10
 
 // heldPiece is the most of the held data one DataReceived gets.
