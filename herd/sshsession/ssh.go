@@ -46,6 +46,10 @@ type Config struct {
 	HostKey ssh.HostKeyCallback
 	// Sudo runs commands through non-interactive sudo.
 	Sudo bool
+	// Guard wraps each command in a POSIX sh watchdog that kills the
+	// command and its children when the session ends; see Guard. It needs
+	// /bin/sh on the host, and a login shell that can run a sh command line.
+	Guard bool
 }
 
 // Connector opens SSH sessions; it implements runner.Connector.
@@ -203,8 +207,14 @@ type Session struct {
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
 // ends first, the remote command gets SIGKILL and the connection closes.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
-	if s.c.cfg.Sudo {
+	switch {
+	case s.c.cfg.Sudo && s.c.cfg.Guard:
+		// The watchdog runs as root too, or it could not kill the command.
+		cmd = "sudo -n -- " + guardInvocation(cmd, "/bin/sh")
+	case s.c.cfg.Sudo:
 		cmd = "sudo -n -- sh -c " + shellQuote(cmd)
+	case s.c.cfg.Guard:
+		cmd = Guard(cmd)
 	}
 	var sess *ssh.Session
 	err := s.c.pool.Run(ctx, func() error {
@@ -223,6 +233,17 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
 	sess.Stdout, sess.Stderr = stdout, stderr
+	if s.c.cfg.Guard {
+		// The session's stdin stays open while it lives: Guard's watchdog
+		// takes its end for the session's end. (A pipe, because a Stdin
+		// reader would make Run wait for it too.) Without the guard, stdin
+		// is empty, as before.
+		stdin, err := sess.StdinPipe()
+		if err != nil {
+			return -1, &runner.ClassError{Class: runner.Error, Err: err}
+		}
+		defer stdin.Close()
+	}
 	err = s.c.pool.Run(ctx, func() error { return sess.Run(cmd) })
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// Kill rather than hang up: without a terminal, sshd does not

@@ -1,0 +1,149 @@
+package sshsession
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cport/cport/internal/proctest"
+)
+
+// The guard's script runs here with a local /bin/sh, as sshd would run it:
+// as the login shell's command, with a stdin that stays open and silent.
+// leader says whether the shell leads its process group, as a login shell
+// under sshd does; without it the script takes its setsid path.
+
+type guarded struct {
+	cmd            *exec.Cmd
+	stdin          io.WriteCloser
+	stdout, errOut bytes.Buffer
+	// mark marks the script's processes: the shell, the watcher and what
+	// the command starts, unless it marks them otherwise.
+	mark string
+}
+
+func startGuarded(t *testing.T, command string, leader bool) *guarded {
+	t.Helper()
+	g := &guarded{cmd: exec.Command("/bin/sh", "-c", Guard(command)), mark: proctest.NewMark()}
+	g.cmd.Env = append(os.Environ(), "SHELL=/bin/sh", proctest.Env(g.mark))
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: leader}
+	g.cmd.Stdout, g.cmd.Stderr = &g.stdout, &g.errOut
+	var err error
+	if g.stdin, err = g.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.stdin.Close(); proctest.Kill(g.mark) })
+	return g
+}
+
+// wait waits for the script's exit, for at most limit, and returns its status.
+func (g *guarded) wait(t *testing.T, limit time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- g.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(limit): // a guard against a hang, not a measure
+		t.Fatalf("the guarded command did not end within %v", limit)
+		return -1
+	}
+}
+
+func forBoth(t *testing.T, test func(t *testing.T, leader bool)) {
+	t.Run("group-leader", func(t *testing.T) { test(t, true) })
+	t.Run("setsid", func(t *testing.T) { test(t, false) })
+}
+
+// TestGuardTransparent: exit status, stdout and stderr are those of the
+// command run as sh -c with an empty stdin.
+func TestGuardTransparent(t *testing.T) {
+	for _, command := range []string{
+		"echo out; echo err >&2; exit 3",
+		"printf 'no newline'",
+		"cat; echo read nothing",
+		"echo $0 $#; exit 0",
+		"kill -TERM $$",
+		"no-such-command-here",
+	} {
+		plain := exec.Command("/bin/sh", "-c", command)
+		var wantOut, wantErr bytes.Buffer
+		plain.Stdout, plain.Stderr = &wantOut, &wantErr
+		want := 0
+		if err := plain.Run(); err != nil {
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatal(err)
+			}
+			want = exit.ExitCode()
+			if want < 0 { // killed by a signal: sh reports 128+n
+				want = 128 + int(exit.Sys().(syscall.WaitStatus).Signal())
+			}
+		}
+		forBoth(t, func(t *testing.T, leader bool) {
+			g := startGuarded(t, command, leader)
+			if code := g.wait(t, 20*time.Second); code != want {
+				t.Errorf("%q: exit %d, want %d", command, code, want)
+			}
+			if g.stdout.String() != wantOut.String() || g.errOut.String() != wantErr.String() {
+				t.Errorf("%q: stdout %q stderr %q, want %q and %q", command, &g.stdout, &g.errOut, &wantOut, &wantErr)
+			}
+		})
+	}
+}
+
+// TestGuardKillsAtStdinEnd: when the session's stdin ends, the command
+// and its children die.
+func TestGuardKillsAtStdinEnd(t *testing.T) {
+	forBoth(t, func(t *testing.T, leader bool) {
+		mark := proctest.NewMark()
+		t.Cleanup(func() { proctest.Kill(mark) })
+		g := startGuarded(t, "exec env "+proctest.Env(mark)+" sh -c 'sleep 300 & sleep 300'", leader)
+		proctest.WaitCount(t, mark, 3, 20*time.Second) // sh and its two sleeps
+		g.stdin.Close()
+		if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
+			t.Fatal("the command: ", err)
+		}
+		g.wait(t, 20*time.Second)
+		if err := proctest.WaitGone(g.mark, 20*time.Second); err != nil {
+			t.Fatal("the watchdog: ", err)
+		}
+	})
+}
+
+// TestGuardLeavesDetached: a command that ends by itself leaves the
+// children it meant to leave running, as it would unguarded.
+func TestGuardLeavesDetached(t *testing.T) {
+	forBoth(t, func(t *testing.T, leader bool) {
+		mark := proctest.NewMark()
+		t.Cleanup(func() { proctest.Kill(mark) })
+		g := startGuarded(t, "env "+proctest.Env(mark)+" sleep 300 >/dev/null 2>&1 & echo started", leader)
+		if code := g.wait(t, 20*time.Second); code != 0 || g.stdout.String() != "started\n" {
+			t.Fatalf("exit %d, stdout %q", code, &g.stdout)
+		}
+		proctest.WaitCount(t, mark, 1, 20*time.Second)
+		g.stdin.Close()
+		// Once the watchdog is gone, any kill it would make is made.
+		if err := proctest.WaitGone(g.mark, 20*time.Second); err != nil {
+			t.Fatal("the watchdog: ", err)
+		}
+		if pids := proctest.Find(mark); len(pids) != 1 {
+			t.Errorf("the detached child was killed: %v", pids)
+		}
+	})
+}
