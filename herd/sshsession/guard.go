@@ -26,7 +26,7 @@ package sshsession
 //     before it could act, and `cat` exits at the stdin's end: children
 //     the command left running (nohup, say) stay, as without the guard.
 //   - The command runs in SHELL (the optional $2, else the login shell
-//     $SHELL), as sshd would run it, and its exit status is the script's;
+//     $SHELL) with $0 its base name, as sshd would run it, and its exit status is the script's;
 //     one killed by signal N exits 128+N, as herd reports such a command
 //     unguarded too (but without its "killed by signal" line).
 //
@@ -35,9 +35,9 @@ const guardScript = `exec 3<&0 </dev/null 4>&2 2>/dev/null; ` +
 	`if [ -n "$2" ]; then h=$2; else h=${SHELL:-/bin/sh}; fi; ` +
 	`if kill -0 -$$; then ` +
 	`{ cat; kill -9 -$$; } <&3 >/dev/null 4>&- & w=$!; exec 3<&-; ` +
-	`("$h" -c "$1") 2>&4 4>&-; s=$?; ` +
+	`("$h" -c "$1" "${h##*/}") 2>&4 4>&-; s=$?; ` +
 	`else ` +
-	`if command -v setsid >/dev/null; then setsid "$h" -c "$1" 2>&4 3<&- 4>&- & else "$h" -c "$1" 2>&4 3<&- 4>&- & fi; c=$!; ` +
+	`if command -v setsid >/dev/null; then setsid "$h" -c "$1" "${h##*/}" 2>&4 3<&- 4>&- & else "$h" -c "$1" "${h##*/}" 2>&4 3<&- 4>&- & fi; c=$!; ` +
 	`{ cat; kill -9 -$c || kill -9 $c; } <&3 >/dev/null 4>&- & w=$!; exec 3<&-; ` +
 	`wait $c; s=$?; ` +
 	`fi; ` +

@@ -71,7 +71,7 @@ func forBoth(t *testing.T, test func(t *testing.T, leader bool)) {
 }
 
 // TestGuardTransparent: exit status, stdout and stderr are those of the
-// command run as sh -c with an empty stdin.
+// command run as sshd would run it unguarded, with an empty stdin.
 func TestGuardTransparent(t *testing.T) {
 	for _, command := range []string{
 		"echo out; echo err >&2; exit 3",
@@ -82,6 +82,7 @@ func TestGuardTransparent(t *testing.T) {
 		"no-such-command-here",
 	} {
 		plain := exec.Command("/bin/sh", "-c", command)
+		plain.Args[0] = "sh" // as sshd runs a command: argv[0] is the shell's base name
 		var wantOut, wantErr bytes.Buffer
 		plain.Stdout, plain.Stderr = &wantOut, &wantErr
 		want := 0

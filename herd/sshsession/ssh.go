@@ -233,18 +233,22 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
 	sess.Stdout, sess.Stderr = stdout, stderr
+	// With the guard, the session's stdin stays open while it lives: the
+	// watchdog takes its end for the session's end. (A pipe, because a
+	// Stdin reader would make Run wait for it too; closed by the worker,
+	// as it sends a message.) Without, stdin is empty, as it always was.
+	stdin := io.WriteCloser(nopCloser{})
 	if s.c.cfg.Guard {
-		// The session's stdin stays open while it lives: Guard's watchdog
-		// takes its end for the session's end. (A pipe, because a Stdin
-		// reader would make Run wait for it too.) Without the guard, stdin
-		// is empty, as before.
-		stdin, err := sess.StdinPipe()
-		if err != nil {
+		if stdin, err = sess.StdinPipe(); err != nil {
+			sess.Close()
 			return -1, &runner.ClassError{Class: runner.Error, Err: err}
 		}
-		defer stdin.Close()
 	}
-	err = s.c.pool.Run(ctx, func() error { return sess.Run(cmd) })
+	err = s.c.pool.Run(ctx, func() error {
+		err := sess.Run(cmd)
+		stdin.Close()
+		return err
+	})
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// Kill rather than hang up: without a terminal, sshd does not
 		// signal a command whose connection goes away. The signal must go
@@ -305,6 +309,11 @@ func signalNumber(sig string) int {
 	}
 	return 0
 }
+
+// nopCloser stands for the stdin pipe of a session without one.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 

@@ -4,10 +4,10 @@
 # DIR/env). Stop it with stop.sh DIR.
 #
 # The server listens on 0.0.0.0:PORT but lets logins in from loopback only
-# (AllowUsers USER@127.0.0.0/8), so every address 127.0.0.2, 127.0.0.3, ...
+# (AllowUsers USER@127.0.0.0/8), so every address 127.0.0.2, 127.0.1.7, ...
 # reaches it and acts as a distinct host. DIR receives fresh host keys, a
 # fresh client key (id_ed25519), authorized_keys, a known_hosts line
-# covering [127.0.0.*]:PORT, the sshd config and its log.
+# covering [127.*]:PORT, the sshd config and its log.
 #
 # Run as root, commands run as the user herdlab (created if missing), so
 # the tests do not run them as root; otherwise as the current user. One
@@ -144,7 +144,7 @@ fi
 echo "$pid" >"$dir/sshd.pid"
 
 {
-	printf '[127.0.0.*]:%s ' "$port"
+	printf '[127.*]:%s ' "$port"
 	cut -d' ' -f1-2 "$dir/ssh_host_ed25519_key.pub"
 } >"$dir/known_hosts"
 
