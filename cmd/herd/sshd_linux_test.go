@@ -273,4 +273,3 @@ func TestLabSignalStatus(t *testing.T) {
 		}
 	}
 }
-
