@@ -205,7 +205,9 @@ type Session struct {
 }
 
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
-// ends first, the remote command gets SIGKILL and the connection closes.
+// ends first, the remote command gets SIGKILL and the connection closes;
+// with Config.Guard, the closing kills the command and its children even
+// where sshd ignores the signal.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case s.c.cfg.Sudo && s.c.cfg.Guard:
