@@ -7,7 +7,6 @@ package main
 // processes under them.
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -241,16 +240,4 @@ func sshdAncestor(t *testing.T, pid int) int {
 	}
 	t.Fatalf("no sshd above process %d", pid)
 	return 0
-}
-
-// lines returns the lines of s that start with prefix.
-func lines(s, prefix string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), prefix) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
 }
