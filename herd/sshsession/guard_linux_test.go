@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -27,9 +28,14 @@ type guarded struct {
 	mark string
 }
 
-func startGuarded(t *testing.T, command string, leader bool) *guarded {
+// startGuarded runs command guarded: as the login shell /bin/sh runs
+// Guard(command) when sh is "", else with the script run by sh directly.
+func startGuarded(t *testing.T, command string, sh string, leader bool) *guarded {
 	t.Helper()
 	g := &guarded{cmd: exec.Command("/bin/sh", "-c", Guard(command)), mark: proctest.NewMark()}
+	if sh != "" {
+		g.cmd = exec.Command(sh, "-c", guardScript, "herd", command)
+	}
 	g.cmd.Env = append(os.Environ(), "SHELL=/bin/sh", proctest.Env(g.mark))
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: leader}
 	g.cmd.Stdout, g.cmd.Stderr = &g.stdout, &g.errOut
@@ -65,9 +71,23 @@ func (g *guarded) wait(t *testing.T, limit time.Duration) int {
 	}
 }
 
-func forBoth(t *testing.T, test func(t *testing.T, leader bool)) {
-	t.Run("group-leader", func(t *testing.T) { test(t, true) })
-	t.Run("setsid", func(t *testing.T) { test(t, false) })
+// forEach runs test with the script in each POSIX shell there is here
+// ("" is /bin/sh through Guard), as a group leader and not.
+func forEach(t *testing.T, test func(t *testing.T, sh string, leader bool)) {
+	shells := []string{""}
+	for _, sh := range []string{"dash", "bash", "mksh", "ksh"} {
+		if path, err := exec.LookPath(sh); err == nil {
+			shells = append(shells, path)
+		}
+	}
+	for _, sh := range shells {
+		name := "Guard"
+		if sh != "" {
+			name = filepath.Base(sh)
+		}
+		t.Run(name+"/group-leader", func(t *testing.T) { test(t, sh, true) })
+		t.Run(name+"/setsid", func(t *testing.T) { test(t, sh, false) })
+	}
 }
 
 // TestGuardTransparent: exit status, stdout and stderr are those of the
@@ -96,8 +116,8 @@ func TestGuardTransparent(t *testing.T) {
 				want = 128 + int(exit.Sys().(syscall.WaitStatus).Signal())
 			}
 		}
-		forBoth(t, func(t *testing.T, leader bool) {
-			g := startGuarded(t, command, leader)
+		forEach(t, func(t *testing.T, sh string, leader bool) {
+			g := startGuarded(t, command, sh, leader)
 			if code := g.wait(t, 20*time.Second); code != want {
 				t.Errorf("%q: exit %d, want %d", command, code, want)
 			}
@@ -111,10 +131,10 @@ func TestGuardTransparent(t *testing.T) {
 // TestGuardKillsAtStdinEnd: when the session's stdin ends, the command
 // and its children die.
 func TestGuardKillsAtStdinEnd(t *testing.T) {
-	forBoth(t, func(t *testing.T, leader bool) {
+	forEach(t, func(t *testing.T, sh string, leader bool) {
 		mark := proctest.NewMark()
 		t.Cleanup(func() { proctest.Kill(mark) })
-		g := startGuarded(t, "exec env "+proctest.Env(mark)+" sh -c 'sleep 300 & sleep 300'", leader)
+		g := startGuarded(t, "exec env "+proctest.Env(mark)+" sh -c 'sleep 300 & sleep 300'", sh, leader)
 		proctest.WaitCount(t, mark, 3, 20*time.Second) // sh and its two sleeps
 		g.stdin.Close()
 		if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
@@ -130,10 +150,10 @@ func TestGuardKillsAtStdinEnd(t *testing.T) {
 // TestGuardLeavesDetached: a command that ends by itself leaves the
 // children it meant to leave running, as it would unguarded.
 func TestGuardLeavesDetached(t *testing.T) {
-	forBoth(t, func(t *testing.T, leader bool) {
+	forEach(t, func(t *testing.T, sh string, leader bool) {
 		mark := proctest.NewMark()
 		t.Cleanup(func() { proctest.Kill(mark) })
-		g := startGuarded(t, "env "+proctest.Env(mark)+" sleep 300 >/dev/null 2>&1 & echo started", leader)
+		g := startGuarded(t, "env "+proctest.Env(mark)+" sleep 300 >/dev/null 2>&1 & echo started", sh, leader)
 		if code := g.wait(t, 20*time.Second); code != 0 || g.stdout.String() != "started\n" {
 			t.Fatalf("exit %d, stdout %q", code, &g.stdout)
 		}
