@@ -29,6 +29,7 @@ type realLab struct {
 var (
 	theLab  *realLab
 	noLab   string // why there is no lab
+	labErr  bool   // there is an sshd, but the lab did not start: a failure
 	binOnce sync.Once
 	binPath string
 	binErr  error
@@ -49,6 +50,7 @@ func TestMain(m *testing.M) {
 func setUpLab() (stop func()) {
 	if dir := os.Getenv("HERD_LAB_DIR"); dir != "" {
 		theLab, noLab = readLab(dir)
+		labErr = theLab == nil
 		return func() {}
 	}
 	const sshd = "/usr/sbin/sshd"
@@ -58,16 +60,18 @@ func setUpLab() (stop func()) {
 	}
 	dir, err := os.MkdirTemp("", "herdlab")
 	if err != nil {
-		noLab = err.Error()
+		noLab, labErr = err.Error(), true
 		return func() {}
 	}
 	out, err := exec.Command("bash", "../../tools/sshlab/start.sh", dir).CombinedOutput()
 	if err != nil {
 		noLab = fmt.Sprintf("the OpenSSH lab did not start (tools/sshlab/start.sh: %v):\n%s", err, out)
+		labErr = true
 		os.RemoveAll(dir)
 		return func() {}
 	}
 	theLab, noLab = readLab(dir)
+	labErr = theLab == nil
 	return func() {
 		if out, err := exec.Command("bash", "../../tools/sshlab/stop.sh", dir).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping the lab: %v\n%s", err, out)
@@ -98,9 +102,13 @@ func readLab(dir string) (*realLab, string) {
 	}, ""
 }
 
-// needLab returns the lab, or skips the test saying why there is none.
+// needLab returns the lab, or skips the test saying why there is none:
+// only the lack of an sshd is a reason to skip.
 func needLab(t *testing.T) *realLab {
 	t.Helper()
+	if theLab == nil && labErr {
+		t.Fatal(noLab)
+	}
 	if theLab == nil {
 		t.Skip(noLab)
 	}

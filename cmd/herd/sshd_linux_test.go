@@ -244,7 +244,7 @@ func TestLabInterruptKills(t *testing.T) {
 	proctest.WaitCount(t, mark, 6, time.Minute) // two hosts, three processes each
 	cmd.Process.Signal(os.Interrupt)
 	waitFor(t, "herd's answer to the first SIGINT", 20*time.Second, func() bool {
-		return strings.Contains(stderr.String(), "starting no more hosts")
+		return strings.Contains(stderr.String(), "starting no more hosts; waiting for 2: 127.0.0.[2-3]")
 	})
 	if n := len(proctest.Find(mark)); n != 6 {
 		t.Errorf("after the first SIGINT, %d marked processes run, want the 6 still running", n)
