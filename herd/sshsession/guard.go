@@ -52,6 +52,21 @@ const guardScript = `exec 3<&0 </dev/null 4>&2 2>/dev/null; ` +
 // syntax, output and exit status are what they would be unwrapped.
 func Guard(cmd string) string { return "exec " + guardInvocation(cmd, "") }
 
+// remoteCommand is the command line sent for cmd: through sudo, guarded.
+func remoteCommand(cmd string, sudo, guard bool) string {
+	switch {
+	case sudo && guard:
+		// The watchdog runs as root too, or it could not kill the
+		// command; the command runs in sh, as it does unguarded.
+		return "sudo -n -- " + guardInvocation(cmd, "/bin/sh")
+	case sudo:
+		return "sudo -n -- sh -c " + shellQuote(cmd)
+	case guard:
+		return Guard(cmd)
+	}
+	return cmd
+}
+
 // guardInvocation runs cmd under the watchdog, in shell if not empty.
 func guardInvocation(cmd, shell string) string {
 	s := "/bin/sh -c " + shellQuote(guardScript) + " herd " + shellQuote(cmd)

@@ -168,3 +168,44 @@ func TestGuardLeavesDetached(t *testing.T) {
 		}
 	})
 }
+
+// TestGuardUnderSudo: with --sudo the watchdog runs under sudo (a stand-in
+// here that, like sudo without a pty, runs the command as its child) and
+// the command in sh.
+func TestGuardUnderSudo(t *testing.T) {
+	bin := t.TempDir()
+	fake := "#!/bin/sh\n[ \"$1\" = -n ] && [ \"$2\" = -- ] || exit 99\nshift 2\n\"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	start := func(command string) *guarded {
+		g := &guarded{cmd: exec.Command("/bin/sh", "-c", remoteCommand(command, true, true)), mark: proctest.NewMark()}
+		g.cmd.Env = append(os.Environ(), "SHELL=/bin/no-such-shell", proctest.Env(g.mark))
+		g.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		g.cmd.Stdout, g.cmd.Stderr = &g.stdout, &g.errOut
+		var err error
+		if g.stdin, err = g.cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.stdin.Close(); proctest.Kill(g.mark) })
+		return g
+	}
+
+	g := start("echo $0; echo err >&2; exit 3")
+	if code := g.wait(t, 20*time.Second); code != 3 || g.stdout.String() != "sh\n" || g.errOut.String() != "err\n" {
+		t.Errorf("exit %d stdout %q stderr %q; want 3, \"sh\\n\", \"err\\n\"", code, &g.stdout, &g.errOut)
+	}
+
+	mark := proctest.NewMark()
+	t.Cleanup(func() { proctest.Kill(mark) })
+	g = start("exec env " + proctest.Env(mark) + " sh -c 'sleep 300 & sleep 300'")
+	proctest.WaitCount(t, mark, 3, 20*time.Second)
+	g.stdin.Close()
+	if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
+		t.Fatal("the command: ", err)
+	}
+}

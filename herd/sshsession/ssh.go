@@ -209,15 +209,7 @@ type Session struct {
 // with Config.Guard, the closing kills the command and its children even
 // where sshd ignores the signal.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
-	switch {
-	case s.c.cfg.Sudo && s.c.cfg.Guard:
-		// The watchdog runs as root too, or it could not kill the command.
-		cmd = "sudo -n -- " + guardInvocation(cmd, "/bin/sh")
-	case s.c.cfg.Sudo:
-		cmd = "sudo -n -- sh -c " + shellQuote(cmd)
-	case s.c.cfg.Guard:
-		cmd = Guard(cmd)
-	}
+	cmd = remoteCommand(cmd, s.c.cfg.Sudo, s.c.cfg.Guard)
 	var sess *ssh.Session
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
@@ -242,7 +234,7 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	stdin := io.WriteCloser(nopCloser{})
 	if s.c.cfg.Guard {
 		if stdin, err = sess.StdinPipe(); err != nil {
-			sess.Close()
+			s.c.background(func() { sess.Close() })
 			return -1, &runner.ClassError{Class: runner.Error, Err: err}
 		}
 	}
