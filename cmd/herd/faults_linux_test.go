@@ -58,34 +58,36 @@ func TestLabFaults(t *testing.T) {
 	})
 
 	t.Run("session-killed", func(t *testing.T) {
-		const bad = "127.0.0.6"
-		mark := proctest.NewMark()
-		t.Cleanup(func() { proctest.Kill(mark) })
-		cmd := `case " $SSH_CONNECTION " in *" ` + bad + ` "*) ` + markedHang(mark) + `;; esac; echo fine`
-		type result struct {
-			code   int
-			errOut string
-		}
-		done := make(chan result, 1)
-		go func() {
-			code, _, errOut := rl.run(t, good+","+bad, "--", cmd)
-			done <- result{code, errOut}
-		}()
-		pids := proctest.WaitCount(t, mark, 3, time.Minute)
-		session := sshdAncestor(t, pids[0])
-		if err := syscall.Kill(session, syscall.SIGKILL); err != nil {
-			t.Fatalf("killing the session's sshd %d: %v", session, err)
-		}
-		var r result
-		select {
-		case r = <-done:
-		case <-time.After(time.Minute): // a guard against a hang, not a measure
-			t.Fatal("herd hangs on the host whose sshd died")
-		}
-		check(t, r.code, r.errOut, bad, "error", "connection lost")
-		if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
-			t.Error("after its session died, the command is ", err)
-		}
+		rl.forLogins(t, func(t *testing.T, login string) {
+			const bad = "127.0.0.6"
+			mark := proctest.NewMark()
+			t.Cleanup(func() { proctest.Kill(mark) })
+			cmd := `case " $SSH_CONNECTION " in *" ` + bad + ` "*) ` + markedHang(mark) + `;; esac; echo fine`
+			type result struct {
+				code   int
+				errOut string
+			}
+			done := make(chan result, 1)
+			go func() {
+				code, _, errOut := rl.runAs(t, login, good+","+bad, "--", cmd)
+				done <- result{code, errOut}
+			}()
+			pids := proctest.WaitCount(t, mark, 3, time.Minute)
+			session := sshdAncestor(t, pids[0])
+			if err := syscall.Kill(session, syscall.SIGKILL); err != nil {
+				t.Fatalf("killing the session's sshd %d: %v", session, err)
+			}
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(time.Minute): // a guard against a hang, not a measure
+				t.Fatal("herd hangs on the host whose sshd died")
+			}
+			check(t, r.code, r.errOut, bad, "error", "connection lost")
+			if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
+				t.Error("after its session died, the command is", err)
+			}
+		})
 	})
 
 	t.Run("key-refused", func(t *testing.T) {

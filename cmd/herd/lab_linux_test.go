@@ -24,6 +24,7 @@ import (
 type realLab struct {
 	dir, user, key, known, hostKey, deny string
 	port                                 int
+	root                                 bool // root may log in too
 }
 
 var (
@@ -99,6 +100,7 @@ func readLab(dir string) (*realLab, string) {
 	return &realLab{
 		dir: dir, user: env["HERD_LAB_USER"], key: env["HERD_LAB_KEY"], known: env["HERD_LAB_KNOWN_HOSTS"],
 		hostKey: env["HERD_LAB_HOST_KEY"], deny: env["HERD_LAB_DENY_HOST"], port: port,
+		root: env["HERD_LAB_ROOT"] == "yes",
 	}, ""
 }
 
@@ -117,14 +119,36 @@ func needLab(t *testing.T) *realLab {
 }
 
 // flags are the options that reach the lab.
-func (rl *realLab) flags(known string) []string {
-	return []string{"-l", rl.user, "-p", strconv.Itoa(rl.port), "-i", rl.key, "--known-hosts", known}
+func (rl *realLab) flags(known string) []string { return rl.flagsAs(rl.user, known) }
+
+// flagsAs are the options that reach the lab as login.
+func (rl *realLab) flagsAs(login, known string) []string {
+	return []string{"-l", login, "-p", strconv.Itoa(rl.port), "-i", rl.key, "--known-hosts", known}
 }
 
 // run runs herd run in this process with the lab's options before args.
 func (rl *realLab) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return herd(t, "", append(append([]string{"run"}, rl.flags(rl.known)...), args...)...)
+	return rl.runAs(t, rl.user, args...)
+}
+
+// runAs is run as login.
+func (rl *realLab) runAs(t *testing.T, login string, args ...string) (int, string, string) {
+	t.Helper()
+	return herd(t, "", append(append([]string{"run"}, rl.flagsAs(login, rl.known)...), args...)...)
+}
+
+// forLogins runs test as the lab's user and, where the lab lets root in,
+// as root: OpenSSH ignores a root session's signal requests, so only the
+// guard kills a root login's commands.
+func (rl *realLab) forLogins(t *testing.T, test func(t *testing.T, login string)) {
+	t.Run(rl.user, func(t *testing.T) { test(t, rl.user) })
+	t.Run("root", func(t *testing.T) {
+		if !rl.root {
+			t.Skip("the lab lets no root login in (it runs as root only)")
+		}
+		test(t, "root")
+	})
 }
 
 // knownHostsWith returns a copy of the lab's known_hosts with a line for

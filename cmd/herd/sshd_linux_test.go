@@ -177,6 +177,10 @@ func markedHang(mark string) string {
 // the host.
 func TestLabTimeoutKills(t *testing.T) {
 	rl := needLab(t)
+	rl.forLogins(t, func(t *testing.T, login string) { testTimeoutKills(t, rl, login) })
+}
+
+func testTimeoutKills(t *testing.T, rl *realLab, login string) {
 	// The command must have started before the timeout for the test to
 	// mean anything; on a loaded machine that may take a longer timeout.
 	for timeout := 2 * time.Second; ; timeout *= 2 {
@@ -188,7 +192,7 @@ func TestLabTimeoutKills(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			code, out, errOut := rl.run(t, "--timeout", timeout.String(), "127.0.0.[2-3]", "--", markedHang(mark))
+			code, out, errOut := rl.runAs(t, login, "--timeout", timeout.String(), "127.0.0.[2-3]", "--", markedHang(mark))
 			done <- result{code, out, errOut}
 		}()
 		started := false
@@ -214,7 +218,7 @@ func TestLabTimeoutKills(t *testing.T) {
 		}
 		wantSummary(t, r.errOut, map[string]string{"timeout": "127.0.0.[2-3]"})
 		if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
-			t.Fatal("after the timeout, the commands are ", err)
+			t.Fatal("after the timeout, the commands are", err)
 		}
 		return
 	}
@@ -224,10 +228,14 @@ func TestLabTimeoutKills(t *testing.T) {
 // starts no more hosts; the second kills the running ones on their hosts.
 func TestLabInterruptKills(t *testing.T) {
 	rl := needLab(t)
+	rl.forLogins(t, func(t *testing.T, login string) { testInterruptKills(t, rl, login) })
+}
+
+func testInterruptKills(t *testing.T, rl *realLab, login string) {
 	bin := herdBinary(t)
 	mark := proctest.NewMark()
 	t.Cleanup(func() { proctest.Kill(mark) })
-	cmd := exec.Command(bin, append(append([]string{"run"}, rl.flags(rl.known)...), "-f", "2", "127.0.0.[2-4]", "--", markedHang(mark))...)
+	cmd := exec.Command(bin, append(append([]string{"run"}, rl.flagsAs(login, rl.known)...), "-f", "2", "127.0.0.[2-4]", "--", markedHang(mark))...)
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=")
@@ -262,7 +270,7 @@ func TestLabInterruptKills(t *testing.T) {
 	}
 	wantSummary(t, stderr.String(), map[string]string{"cancelled": "127.0.0.[2-4]"})
 	if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
-		t.Fatal("after the second SIGINT, the commands are ", err)
+		t.Fatal("after the second SIGINT, the commands are", err)
 	}
 }
 

@@ -138,11 +138,11 @@ func TestGuardKillsAtStdinEnd(t *testing.T) {
 		proctest.WaitCount(t, mark, 3, 20*time.Second) // sh and its two sleeps
 		g.stdin.Close()
 		if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
-			t.Fatal("the command: ", err)
+			t.Fatal("the command:", err)
 		}
 		g.wait(t, 20*time.Second)
 		if err := proctest.WaitGone(g.mark, 20*time.Second); err != nil {
-			t.Fatal("the watchdog: ", err)
+			t.Fatal("the watchdog:", err)
 		}
 	})
 }
@@ -161,7 +161,7 @@ func TestGuardLeavesDetached(t *testing.T) {
 		g.stdin.Close()
 		// Once the watchdog is gone, any kill it would make is made.
 		if err := proctest.WaitGone(g.mark, 20*time.Second); err != nil {
-			t.Fatal("the watchdog: ", err)
+			t.Fatal("the watchdog:", err)
 		}
 		if pids := proctest.Find(mark); len(pids) != 1 {
 			t.Errorf("the detached child was killed: %v", pids)
@@ -206,6 +206,6 @@ func TestGuardUnderSudo(t *testing.T) {
 	proctest.WaitCount(t, mark, 3, 20*time.Second)
 	g.stdin.Close()
 	if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
-		t.Fatal("the command: ", err)
+		t.Fatal("the command:", err)
 	}
 }

@@ -10,8 +10,11 @@
 # covering [127.*]:PORT, the sshd config and its log.
 #
 # Run as root, commands run as the user herdlab (created if missing), so
-# the tests do not run them as root; otherwise as the current user. One
-# address, HERD_LAB_DENY_HOST, accepts no key: a host refusing auth.
+# the tests do not run them as root; otherwise as the current user. Root
+# may log in too (HERD_LAB_ROOT=yes) because OpenSSH treats root sessions
+# differently: it ignores their "signal" requests, which the tests of
+# herd's remote kill must face. One address, HERD_LAB_DENY_HOST, accepts no
+# key: a host refusing auth.
 #
 # Needs /usr/sbin/sshd (Debian: openssh-server); as root it installs it with
 # apt-get when missing. SSHD overrides the path.
@@ -44,6 +47,8 @@ fi
 
 if [ "$(id -u)" -eq 0 ]; then
 	user=herdlab
+	allow="herdlab@127.0.0.0/8 root@127.0.0.0/8"
+	root=yes
 	if ! getent passwd "$user" >/dev/null; then
 		useradd --create-home --shell /bin/sh "$user"
 	fi
@@ -57,6 +62,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	chmod 0755 /run/sshd
 else
 	user=$(id -un)
+	allow="$user@127.0.0.0/8"
+	root=no
 fi
 
 umask 022
@@ -91,7 +98,7 @@ ListenAddress 0.0.0.0
 HostKey $dir/ssh_host_ed25519_key
 PidFile $dir/sshd.pid
 AuthorizedKeysFile $dir/authorized_keys
-AllowUsers $user@127.0.0.0/8
+AllowUsers $allow
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -110,6 +117,11 @@ $extra
 # The host that refuses every key.
 Match LocalAddress $deny
 	AuthorizedKeysFile $dir/authorized_keys.none
+# bash sources ~/.bashrc when sshd starts it (SSH_CLIENT set, SHLVL below
+# 2): root's on a build machine may take seconds. A lab's root sessions
+# need none of it.
+Match User root
+	SetEnv SHLVL=1
 EOF
 }
 
@@ -152,6 +164,7 @@ cat >"$dir/env" <<EOF
 HERD_LAB_DIR=$dir
 HERD_LAB_PORT=$port
 HERD_LAB_USER=$user
+HERD_LAB_ROOT=$root
 HERD_LAB_KEY=$dir/id_ed25519
 HERD_LAB_KNOWN_HOSTS=$dir/known_hosts
 HERD_LAB_HOST_KEY=$dir/ssh_host_ed25519_key.pub
