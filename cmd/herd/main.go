@@ -190,6 +190,7 @@ type runFlags struct {
 	acceptNew      bool
 	knownHosts     []string
 	script         bool
+	noGuard        bool
 }
 
 func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -249,6 +250,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts (changed keys still fail)")
 	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE` (default ~/.ssh/known_hosts)")
 	fl.BoolVarP(&f.script, "script", "s", false, "run the shell script read from stdin")
+	fl.BoolVar(&f.noGuard, "no-guard", false, "send the command as is, without the sh watchdog that kills it when the connection ends (for hosts without a POSIX /bin/sh)")
 	return cmd
 }
 
@@ -319,7 +321,7 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 	defer l.Close()
 	conn, err := sshsession.New(sshsession.Config{
 		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
-		Auth: auth, HostKey: hostKey, Sudo: f.sudo,
+		Auth: auth, HostKey: hostKey, Sudo: f.sudo, Guard: !f.noGuard,
 	})
 	if err != nil {
 		return err

@@ -46,6 +46,10 @@ type Config struct {
 	HostKey ssh.HostKeyCallback
 	// Sudo runs commands through non-interactive sudo.
 	Sudo bool
+	// Guard wraps each command in a POSIX sh watchdog that kills the
+	// command and its children when the session ends; see Guard. It needs
+	// /bin/sh on the host, and a login shell that can run a sh command line.
+	Guard bool
 }
 
 // Connector opens SSH sessions; it implements runner.Connector.
@@ -201,11 +205,11 @@ type Session struct {
 }
 
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
-// ends first, the remote command gets SIGKILL and the connection closes.
+// ends first, the remote command gets SIGKILL and the connection closes;
+// with Config.Guard, the closing kills the command and its children even
+// where sshd ignores the signal.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
-	if s.c.cfg.Sudo {
-		cmd = "sudo -n -- sh -c " + shellQuote(cmd)
-	}
+	cmd = remoteCommand(cmd, s.c.cfg.Sudo, s.c.cfg.Guard)
 	var sess *ssh.Session
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
@@ -223,7 +227,22 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
 	sess.Stdout, sess.Stderr = stdout, stderr
-	err = s.c.pool.Run(ctx, func() error { return sess.Run(cmd) })
+	// With the guard, the session's stdin stays open while it lives: the
+	// watchdog takes its end for the session's end. (A pipe, because a
+	// Stdin reader would make Run wait for it too; closed by the worker,
+	// as it sends a message.) Without, stdin is empty, as it always was.
+	stdin := io.WriteCloser(nopCloser{})
+	if s.c.cfg.Guard {
+		if stdin, err = sess.StdinPipe(); err != nil {
+			s.c.background(func() { sess.Close() })
+			return -1, &runner.ClassError{Class: runner.Error, Err: err}
+		}
+	}
+	err = s.c.pool.Run(ctx, func() error {
+		err := sess.Run(cmd)
+		stdin.Close()
+		return err
+	})
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// Kill rather than hang up: without a terminal, sshd does not
 		// signal a command whose connection goes away. The signal must go
@@ -284,6 +303,11 @@ func signalNumber(sig string) int {
 	}
 	return 0
 }
+
+// nopCloser stands for the stdin pipe of a session without one.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# start.sh DIR: starts a throwaway OpenSSH server for herd's tests and
+# prints, as shell assignments, where it is (source the output, or read
+# DIR/env). Stop it with stop.sh DIR.
+#
+# The server listens on 0.0.0.0:PORT but lets logins in from loopback only
+# (AllowUsers USER@127.0.0.0/8), so every address 127.0.0.2, 127.0.1.7, ...
+# reaches it and acts as a distinct host. DIR receives fresh host keys, a
+# fresh client key (id_ed25519), authorized_keys, a known_hosts line
+# covering [127.*]:PORT, the sshd config and its log.
+#
+# Run as root, commands run as the user herdlab (created if missing), so
+# the tests do not run them as root; otherwise as the current user. Root
+# may log in too (HERD_LAB_ROOT=yes) because OpenSSH treats root sessions
+# differently: it ignores their "signal" requests, which the tests of
+# herd's remote kill must face. One address, HERD_LAB_DENY_HOST, accepts no
+# key: a host refusing auth.
+#
+# Needs /usr/sbin/sshd (Debian: openssh-server); as root it installs it with
+# apt-get when missing. SSHD overrides the path.
+set -euo pipefail
+
+usage() { echo "usage: $0 DIR" >&2; exit 64; }
+[ $# -eq 1 ] || usage
+dir=$1
+sshd=${SSHD:-/usr/sbin/sshd}
+
+if [ ! -x "$sshd" ]; then
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "sshlab: installing openssh-server" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >&2 && apt-get install -y -qq openssh-server >/dev/null
+	fi
+	if [ ! -x "$sshd" ]; then
+		echo "sshlab: no $sshd (Debian: apt-get install openssh-server)" >&2
+		exit 69
+	fi
+fi
+case $sshd in /*) ;; *) echo "sshlab: sshd must be an absolute path (sshd re-executes itself): $sshd" >&2; exit 64 ;; esac
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+if [ -e "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
+	echo "sshlab: a lab already runs in $dir (stop.sh $dir first)" >&2
+	exit 1
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	user=herdlab
+	allow="herdlab@127.0.0.0/8 root@127.0.0.0/8"
+	root=yes
+	if ! getent passwd "$user" >/dev/null; then
+		useradd --create-home --shell /bin/sh "$user"
+	fi
+	# A "!" password marks the account locked, and sshd refuses locked
+	# accounts even for key logins; "*" only says "no password".
+	usermod -p '*' "$user"
+	home=$(getent passwd "$user" | cut -d: -f6)
+	mkdir -p "$home" && chown "$user:" "$home"
+	# The privilege separation directory sshd insists on when root.
+	mkdir -p /run/sshd
+	chmod 0755 /run/sshd
+else
+	user=$(id -un)
+	allow="$user@127.0.0.0/8"
+	root=no
+fi
+
+umask 022
+rm -f "$dir"/ssh_host_ed25519_key* "$dir"/id_ed25519* "$dir"/sshd.log
+ssh-keygen -q -t ed25519 -N '' -C herdlab-host -f "$dir/ssh_host_ed25519_key"
+ssh-keygen -q -t ed25519 -N '' -C herdlab-client -f "$dir/id_ed25519"
+cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
+: >"$dir/authorized_keys.none"
+chmod 0644 "$dir/authorized_keys" "$dir/authorized_keys.none"
+# sshd reads authorized_keys as the user: DIR must be reachable for it.
+chmod 0755 "$dir"
+if [ "$user" != "$(id -un)" ] && ! su -s /bin/sh "$user" -c "test -r '$dir/authorized_keys'"; then
+	echo "sshlab: $user cannot read $dir/authorized_keys; put DIR under a directory all may search (e.g. /tmp)" >&2
+	exit 1
+fi
+
+deny=127.0.0.254
+# Options newer sshd versions have: PerSourcePenalties (9.8) would shut
+# 127.0.0.1 out after the auth failures the tests provoke on purpose.
+extra=""
+probe="$dir/probe_config"
+printf 'HostKey %s\nPerSourcePenalties no\n' "$dir/ssh_host_ed25519_key" >"$probe"
+if "$sshd" -t -f "$probe" 2>/dev/null; then
+	extra="PerSourcePenalties no"
+fi
+rm -f "$probe"
+
+write_config() {
+	cat >"$dir/sshd_config" <<EOF
+Port $1
+ListenAddress 0.0.0.0
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+AllowUsers $allow
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+LogLevel INFO
+MaxStartups 1000
+MaxSessions 100
+LoginGraceTime 60
+$extra
+# The host that refuses every key.
+Match LocalAddress $deny
+	AuthorizedKeysFile $dir/authorized_keys.none
+# bash sources ~/.bashrc when sshd starts it (SSH_CLIENT set, SHLVL below
+# 2): root's on a build machine may take seconds. A lab's root sessions
+# need none of it.
+Match User root
+	SetEnv SHLVL=1
+EOF
+}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A free port: try random ones until sshd binds one and answers.
+port=""
+for attempt in $(seq 1 20); do
+	p=$((20000 + RANDOM % 30000))
+	listening "$p" && continue
+	write_config "$p"
+	setsid "$sshd" -D -e -f "$dir/sshd_config" </dev/null >>"$dir/sshd.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 100); do # up to 10 s
+		if ! kill -0 "$pid" 2>/dev/null; then
+			break # it died: most likely the port was taken
+		fi
+		if listening "$p"; then
+			port=$p
+			break
+		fi
+		sleep 0.1
+	done
+	[ -n "$port" ] && break
+	kill "$pid" 2>/dev/null || true
+done
+if [ -z "$port" ]; then
+	echo "sshlab: sshd did not start; its log:" >&2
+	cat "$dir/sshd.log" >&2
+	exit 1
+fi
+echo "$pid" >"$dir/sshd.pid"
+
+{
+	printf '[127.*]:%s ' "$port"
+	cut -d' ' -f1-2 "$dir/ssh_host_ed25519_key.pub"
+} >"$dir/known_hosts"
+
+cat >"$dir/env" <<EOF
+HERD_LAB_DIR=$dir
+HERD_LAB_PORT=$port
+HERD_LAB_USER=$user
+HERD_LAB_ROOT=$root
+HERD_LAB_KEY=$dir/id_ed25519
+HERD_LAB_KNOWN_HOSTS=$dir/known_hosts
+HERD_LAB_HOST_KEY=$dir/ssh_host_ed25519_key.pub
+HERD_LAB_DENY_HOST=$deny
+HERD_LAB_SSHD_PID=$pid
+EOF
+sed 's/^/export /' "$dir/env"
