@@ -9,9 +9,14 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require go.uber.org/goleak v1.3.0
+require (
+	github.com/kevinburke/ssh_config v1.6.0
+	github.com/pkg/sftp v1.13.12
+	github.com/spf13/pflag v1.0.9
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/kr/fs v0.1.0 // indirect
 )

@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -173,6 +172,7 @@ func newHostsCmd(stdout io.Writer) *cobra.Command {
 // runFlags are herd run's options.
 type runFlags struct {
 	targetFlags
+	sshFlags
 	fanout         int
 	connectTimeout time.Duration
 	timeout        time.Duration
@@ -231,9 +231,10 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	f.targetFlags.add(cmd)
+	f.sshFlags.add(cmd)
 	fl := cmd.Flags()
 	fl.IntVarP(&f.fanout, "fanout", "f", runner.DefaultFanout, "hosts in flight at once")
-	fl.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "time to connect and finish the SSH handshake, per attempt")
+	fl.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "time to connect and finish the SSH handshake, per attempt (when given, overrides ssh config ConnectTimeout)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time the command may run before it is killed (0: no limit)")
 	fl.IntVar(&f.retries, "retries", 1, "further connection attempts, with backoff (the command is never retried)")
 	fl.BoolVarP(&f.gather, "gather", "b", false, "at the end, print each distinct output once under its hosts")
@@ -243,11 +244,11 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.batch, "batch", "", "run in batches of `N` hosts or N% of them, each after the last ends")
 	fl.IntVar(&f.maxFail, "max-fail", 0, "start no further batch once `N` hosts failed (0: no limit)")
 	fl.BoolVar(&f.sudo, "sudo", false, "run the command with sudo -n (fails clearly when sudo wants a password)")
-	fl.StringVarP(&f.user, "user", "l", "", "remote user (default $USER; user@host overrides)")
-	fl.IntVarP(&f.port, "port", "p", 22, "remote port (host:port overrides)")
-	fl.StringArrayVarP(&f.keys, "identity", "i", nil, "private key `FILE` (repeatable; default: the agent, then ~/.ssh/id_*)")
-	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts (changed keys still fail)")
-	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE` (default ~/.ssh/known_hosts)")
+	fl.StringVarP(&f.user, "user", "l", "", "remote user (default: ssh config User, else $USER; user@host overrides)")
+	fl.IntVarP(&f.port, "port", "p", 22, "remote port (default: ssh config Port, else 22; host:port overrides)")
+	fl.StringArrayVarP(&f.keys, "identity", "i", nil, "private key `FILE`, tried before ssh config IdentityFile (repeatable; default: the agent, then ~/.ssh/id_*); KEY-cert.pub beside it is offered too")
+	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts (changed keys still fail); overrides StrictHostKeyChecking")
+	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE` (default: ssh config UserKnownHostsFile, else ~/.ssh/known_hosts)")
 	fl.BoolVarP(&f.script, "script", "s", false, "run the shell script read from stdin")
 	return cmd
 }
@@ -292,24 +293,15 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 	}
 	raiseFileLimit()
 
-	known := f.knownHosts
-	if len(known) == 0 {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return err
-		}
-		known = []string{filepath.Join(home, ".ssh", "known_hosts")}
-	}
-	hostKey, err := sshsession.KnownHosts(f.acceptNew, known...)
-	if err != nil {
-		return fmt.Errorf("known_hosts: %w", err)
-	}
-	auth, err := sshsession.DefaultAuth(f.keys)
+	hc, err := f.hostConfig()
 	if err != nil {
 		return err
 	}
-	if len(auth) == 0 {
-		return errors.New("run: no credentials: no ssh-agent (SSH_AUTH_SOCK) and no key in ~/.ssh; give one with -i")
+	// Without --connect-timeout, each host's ConnectTimeout (ssh config)
+	// or the default applies; the runner's bound is the longest of them.
+	connectTimeout := f.connectTimeout
+	for _, h := range hosts {
+		connectTimeout = max(connectTimeout, hc.ConnectTimeoutFor(h))
 	}
 
 	l, err := loop.Start(loop.Config{})
@@ -319,7 +311,7 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 	defer l.Close()
 	conn, err := sshsession.New(sshsession.Config{
 		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
-		Auth: auth, HostKey: hostKey, Sudo: f.sudo,
+		Hosts: hc, Sudo: f.sudo,
 	})
 	if err != nil {
 		return err
@@ -338,7 +330,7 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 		return err
 	}
 	r := runner.New(conn, out, runner.Config{
-		Fanout: f.fanout, ConnectTimeout: f.connectTimeout, Timeout: f.timeout,
+		Fanout: f.fanout, ConnectTimeout: connectTimeout, Timeout: f.timeout,
 		Retries: f.retries, Batch: batch, MaxFail: f.maxFail,
 	})
 
