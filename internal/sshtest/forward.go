@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -56,14 +55,4 @@ func (srv *Server) forward(nc ssh.NewChannel) {
 	<-done
 	ch.Close()
 	conn.Close()
-}
-
-// serveSFTP serves the sftp subsystem on ch from the server's Root.
-func (srv *Server) serveSFTP(ch ssh.Channel) {
-	s, err := sftp.NewServer(ch, sftp.WithServerWorkingDirectory(srv.opts.Root))
-	if err != nil {
-		return
-	}
-	s.Serve()
-	s.Close()
 }
