@@ -176,6 +176,7 @@ func newHostsCmd(stdout io.Writer) *cobra.Command {
 type runFlags struct {
 	targetFlags
 	sshFlags
+	progressFlags
 	fanout         int
 	connectTimeout time.Duration
 	timeout        time.Duration
@@ -244,6 +245,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 func (f *runFlags) addCommon(cmd *cobra.Command) {
 	f.targetFlags.add(cmd)
 	f.sshFlags.add(cmd)
+	f.progressFlags.add(cmd)
 	fl := cmd.Flags()
 	fl.IntVarP(&f.fanout, "fanout", "f", runner.DefaultFanout, "hosts in flight at once")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "time to connect and finish the SSH handshake, per attempt (when given, overrides ssh config ConnectTimeout)")
@@ -305,6 +307,10 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 	if f.fanout <= 0 {
 		return errors.New(verb + ": --fanout must be positive")
 	}
+	showProgress, err := f.progressFlags.want(stderr)
+	if err != nil {
+		return err
+	}
 	raiseFileLimit()
 
 	hc, err := f.hostConfig()
@@ -339,6 +345,7 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 	case f.quiet:
 		mode = output.Quiet
 	}
+	stdout, stderr, prog := newProgress(showProgress, stdout, stderr, len(hosts))
 	out, err := output.New(mode, stdout, stderr, f.logDir)
 	if err != nil {
 		return err
@@ -352,9 +359,11 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 		Retries: f.retries, Batch: batch, MaxFail: f.maxFail,
 	})
 
+	prog.start(r.Progress)
 	stopSignals := handleInterrupts(r, stderr)
 	results, err := r.Run(l, hosts, command)
 	stopSignals()
+	prog.stop()
 	// Killed commands' SIGKILLs and closing connections need the loop a
 	// little longer.
 	conn.Wait(5 * time.Second)
