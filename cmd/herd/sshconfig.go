@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 
@@ -21,7 +22,7 @@ type sshFlags struct {
 
 func (s *sshFlags) add(cmd *cobra.Command) {
 	s.flags = cmd.Flags()
-	cmd.Flags().StringVarP(&s.configFile, "config", "F", "", "ssh client config `FILE` (default ~/.ssh/config, if it exists)")
+	cmd.Flags().StringVarP(&s.configFile, "config", "F", "", "ssh client config `FILE`, or none (default ~/.ssh/config, if it exists)")
 }
 
 // given reports whether the named flag was on the command line.
@@ -30,8 +31,18 @@ func (s *sshFlags) given(name string) bool { return s.flags != nil && s.flags.Ch
 // hostConfig reads the ssh config file and puts the flags given over it.
 func (f *runFlags) hostConfig() (*sshsession.HostConfig, error) {
 	path, required := f.configFile, f.configFile != ""
-	if !required {
+	switch {
+	case path == "none": // as ssh -F none: no config file at all
+		path = ""
+	case !required:
 		path = sshsession.DefaultConfigPath()
+	}
+	// A key named with -i that cannot be read is a command-line error,
+	// not one per host.
+	for _, k := range f.keys {
+		if _, err := sshsession.LoadKey(k); err != nil {
+			return nil, fmt.Errorf("-i: %w", err)
+		}
 	}
 	hc := &sshsession.HostConfig{DefaultConnectTimeout: f.connectTimeout, Identities: f.keys, KnownHosts: f.knownHosts}
 	if path != "" {

@@ -54,6 +54,28 @@ func TestSSHConfigDefaultAndF(t *testing.T) {
 	}
 }
 
+// -F none reads no file, not even ~/.ssh/config.
+func TestSSHConfigNone(t *testing.T) {
+	lb := newLab(t, 1)
+	home, _ := os.UserHomeDir()
+	// Every host jumps through a closed port: nothing is reachable.
+	writeConfig(t, filepath.Join(home, ".ssh", "config"), "Host *\n  ProxyJump nobody@"+sshtest.ClosedPort(t)+"\n")
+	if code, _, errOut := lb.run(t, "--retries", "0", lb.hosts[0], "--", "exit 0"); code != 2 {
+		t.Errorf("through the closed jump host: exit %d, want 2\n%s", code, errOut)
+	}
+	if code, _, errOut := lb.run(t, "--retries", "0", "-F", "none", lb.hosts[0], "--", "exit 0"); code != 0 {
+		t.Errorf("-F none: exit %d, want 0\n%s", code, errOut)
+	}
+}
+
+func TestBadIdentityIsUsageError(t *testing.T) {
+	lb := newLab(t, 1)
+	code, _, errOut := herd(t, "", "run", "-i", filepath.Join(t.TempDir(), "nokey"), "--known-hosts", lb.known, "@lab", "--", "exit 0")
+	if code != exitUsage || !strings.Contains(errOut, "-i:") {
+		t.Errorf("-i with a missing key: exit %d, want %d\n%s", code, exitUsage, errOut)
+	}
+}
+
 // -l and -p beat the config's User and Port, as ssh's do.
 func TestSSHConfigFlagsOverride(t *testing.T) {
 	lb := newLab(t, 1)

@@ -206,6 +206,23 @@ func TestConfigStrictHostKeyChecking(t *testing.T) {
 	if data, _ := readFile(known); !strings.Contains(data, knownhostsLineHost(srv.Addr)) {
 		t.Errorf("accept-new recorded nothing in %s:\n%s", known, data)
 	}
+
+	// A changed key: accept-new still refuses it, "no" lets it through.
+	wrong := sshtest.KnownHosts(t, sshtest.NewKey(t).PublicKey(), srv.Addr)
+	base = fmt.Sprintf("  HostName 127.0.0.1\n  Port %s\n  User alice\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
+		port(t, srv.Addr), keyPath, wrong)
+	c = withConfig(t, "Host new\n  StrictHostKeyChecking accept-new\n"+base+"Host off\n  StrictHostKeyChecking no\n"+base, &HostConfig{})
+	if res, _ := runOne(t, c, "new", "exit 0", runner.Config{}); res.Class != runner.HostKey {
+		t.Errorf("changed key, accept-new: %v (%v), want hostkey", res.Class, res.Err)
+	}
+	if res, _ := runOne(t, c, "off", "exit 0", runner.Config{}); res.Class != runner.OK {
+		t.Errorf("changed key, StrictHostKeyChecking no: %v (%v), want ok", res.Class, res.Err)
+	}
+	// --accept-new given as false on the command line beats the file.
+	c = withConfig(t, "Host off\n  StrictHostKeyChecking no\n"+base, &HostConfig{StrictHostKeyChecking: "yes"})
+	if res, _ := runOne(t, c, "off", "exit 0", runner.Config{}); res.Class != runner.HostKey {
+		t.Errorf("changed key, file says no, command line yes: %v (%v), want hostkey", res.Class, res.Err)
+	}
 }
 
 func TestConfigConnectTimeout(t *testing.T) {

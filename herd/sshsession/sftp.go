@@ -62,7 +62,9 @@ func (s *copySession) Run(ctx context.Context, _ string, stdout, stderr io.Write
 	err := s.c.pool.Run(ctx, func() error {
 		client, err := sftp.NewClient(s.client)
 		if err != nil {
-			return fmt.Errorf("starting sftp: %w", err)
+			// A host without an sftp server cannot take copies at all:
+			// an error of the host, not a failed copy.
+			return &runner.ClassError{Class: runner.Error, Err: fmt.Errorf("starting sftp: %w", err)}
 		}
 		defer client.Close()
 		var st copyStats
@@ -85,9 +87,12 @@ func (s *copySession) Run(ctx context.Context, _ string, stdout, stderr io.Write
 		}
 		return -1, err
 	}
+	var ce *runner.ClassError
 	switch {
 	case err == nil:
 		return 0, nil
+	case errors.As(err, &ce):
+		return -1, err
 	case connectionLost(err):
 		return -1, &runner.ClassError{Class: runner.Error, Err: fmt.Errorf("%s: %w", s.t.verb(), err)}
 	}

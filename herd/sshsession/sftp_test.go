@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cport/cport/herd/runner"
 	"github.com/cport/cport/internal/sshtest"
@@ -123,5 +124,33 @@ func TestPushPull(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(local, missing.Host, "opt")); err == nil {
 		t.Errorf("a failed pull left %s", filepath.Join(local, missing.Host, "opt"))
+	}
+}
+
+// A copy that outlives the timeout is stopped and counted as timed out,
+// and a host without sftp fails with an error, not as a failed copy.
+func TestCopyTimeoutAndNoSFTP(t *testing.T) {
+	key := sshtest.NewKey(t)
+	stall := sshtest.StartOptions(t, sshtest.Options{User: "alice", Key: key.PublicKey(), SFTPStall: true})
+	plain := sshtest.Start(t, "alice", key.PublicKey()) // no Root: refuses the sftp subsystem
+	known := sshtest.KnownHosts(t, stall.HostKey.PublicKey(), stall.Addr)
+	data, _ := readFile(sshtest.KnownHosts(t, plain.HostKey.PublicKey(), plain.Addr))
+	appendFile(t, known, data)
+	c := setup(t, key, known, false)
+	pull := c.Copier(Transfer{Pull: true, Remote: "x", Local: t.TempDir()})
+	results, err := runner.New(pull, nil, runner.Config{Timeout: 200 * time.Millisecond}).Run(c.cfg.Loop, []string{stall.Addr}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := runner.New(pull, nil, runner.Config{}).Run(c.cfg.Loop, []string{plain.Addr}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results = append(results, more...)
+	if results[0].Class != runner.TimedOut {
+		t.Errorf("stalled sftp server: %v (%v), want timeout", results[0].Class, results[0].Err)
+	}
+	if results[1].Class != runner.Error || !strings.Contains(results[1].Err.Error(), "sftp") {
+		t.Errorf("no sftp subsystem: %v (%v), want an error naming sftp", results[1].Class, results[1].Err)
 	}
 }

@@ -14,6 +14,10 @@ import (
 // Root by an os.Root: "/" is the root, and relative paths start there.
 // Link targets are stored as the client sends them, as OpenSSH does.
 func (srv *Server) serveSFTP(ch ssh.Channel) {
+	if srv.opts.SFTPStall {
+		io.Copy(io.Discard, ch) // until the client goes
+		return
+	}
 	root, err := os.OpenRoot(srv.opts.Root)
 	if err != nil {
 		return

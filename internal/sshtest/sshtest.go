@@ -56,6 +56,9 @@ type Options struct {
 	// Root, if set, is served over the sftp subsystem, as the working
 	// directory that relative paths start from.
 	Root string
+	// SFTPStall makes the sftp subsystem accept and then say nothing,
+	// like a host whose sftp-server hangs.
+	SFTPStall bool
 	// Routes maps direct-tcpip targets ("name:port") to the addresses
 	// really dialled, standing in for names only the server can resolve.
 	Routes map[string]string
@@ -187,7 +190,7 @@ func (srv *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		for r := range reqs {
 			switch r.Type {
 			case "subsystem":
-				ok := str(r.Payload) == "sftp" && srv.opts.Root != ""
+				ok := str(r.Payload) == "sftp" && (srv.opts.Root != "" || srv.opts.SFTPStall)
 				if ok {
 					select {
 					case subsystem <- "sftp":
