@@ -153,12 +153,12 @@ func (c *Connector) plainEndpoint(name string) (endpoint, error) {
 
 // chain resolves name and, if jumps, the ProxyJump hosts before it. As
 // with OpenSSH's -J, the first hop's own ProxyJump applies and the
-// others' do not.
+// others' do not. depth is 0 for the target, more for jump hosts.
 func (c *Connector) chain(name string, depth int, jumps bool) ([]endpoint, error) {
 	if depth > maxJumps {
 		return nil, fmt.Errorf("%s: more than %d ProxyJump hops (a loop in the ssh config?)", name, maxJumps)
 	}
-	ep, alias, err := c.endpoint(name)
+	ep, alias, err := c.endpoint(name, depth > 0)
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +182,10 @@ func (c *Connector) chain(name string, depth int, jumps bool) ([]endpoint, error
 }
 
 // endpoint resolves one name through the config file and the command
-// line, and returns it with its config alias (the name's host part).
-func (c *Connector) endpoint(name string) (endpoint, string, error) {
+// line, and returns it with its config alias (the name's host part). As
+// with ssh -J, -l and -p are the target's: a jump host takes its user and
+// port from its name and the file. Keys and host key checking apply to all.
+func (c *Connector) endpoint(name string, jumpHost bool) (endpoint, string, error) {
 	h := c.cfg.Hosts
 	user, alias, port, err := SplitHost(name)
 	if err != nil {
@@ -193,10 +195,13 @@ func (c *Connector) endpoint(name string) (endpoint, string, error) {
 	if v := h.get(alias, "HostName"); v != "" {
 		host = strings.ReplaceAll(v, "%h", alias)
 	}
-	if user == "" {
-		user = first(h.User, h.get(alias, "User"), c.cfg.User)
+	if user == "" && !jumpHost {
+		user = h.User
 	}
-	if port == 0 {
+	if user == "" {
+		user = first(h.get(alias, "User"), c.cfg.User)
+	}
+	if port == 0 && !jumpHost {
 		port = h.Port
 	}
 	if port == 0 {

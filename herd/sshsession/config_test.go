@@ -149,7 +149,9 @@ Host gate
 Host *
   IdentityFile %s
   UserKnownHostsFile %s
-`, port(t, gate2.Addr), port(t, gate2.Addr), port(t, gate.Addr), keyPath, known), &HostConfig{})
+`, port(t, gate2.Addr), port(t, gate2.Addr), port(t, gate.Addr), keyPath, known),
+		// -l and -p name the target's user and port, not the jump hosts'.
+		&HostConfig{User: "alice", Port: 22})
 
 	// "one" jumps to gate2, whose own ProxyJump goes through gate first;
 	// "two" names both hops.
