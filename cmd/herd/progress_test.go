@@ -45,20 +45,20 @@ func fakeTerminal(t *testing.T, terms ...io.Writer) {
 	t.Cleanup(func() { isTerminal = old })
 }
 
-// lockedBuffer is a screen both writers share; the progress line's own
+// screenBuffer is a screen both writers share; the progress line's own
 // lock orders writes, this one only keeps the race detector's view exact.
-type lockedBuffer struct {
+type screenBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *screenBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *screenBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -67,7 +67,7 @@ func (l *lockedBuffer) String() string {
 // Output lines written while the line redraws stay whole, on their own
 // lines, and the line is gone at the end.
 func TestProgressKeepsLinesApart(t *testing.T) {
-	term := &lockedBuffer{}
+	term := &screenBuffer{}
 	outTerm := struct{ io.Writer }{term} // a second writer onto the same screen
 	fakeTerminal(t, term, outTerm)
 	const hosts, lines = 8, 20

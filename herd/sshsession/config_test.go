@@ -57,7 +57,7 @@ func runOne(t *testing.T, c *Connector, host, cmd string, cfg runner.Config) (ru
 	return res[0], out
 }
 
-func port(t *testing.T, addr string) string {
+func portOf(t *testing.T, addr string) string {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -77,7 +77,7 @@ Host web w*
   User alice
   IdentityFile %s
   UserKnownHostsFile %s
-`, port(t, srv.Addr), keyPath, known), &HostConfig{})
+`, portOf(t, srv.Addr), keyPath, known), &HostConfig{})
 	for _, host := range []string{"web", "wx"} {
 		res, out := runOne(t, c, host, "out via alias", runner.Config{})
 		if res.Class != runner.OK || out != "via alias\n" {
@@ -94,8 +94,8 @@ func TestConfigFlagsOverride(t *testing.T) {
 	keyPath, key := sshtest.NewKeyFile(t)
 	srv := sshtest.Start(t, "alice", key.PublicKey())
 	known := sshtest.KnownHosts(t, srv.HostKey.PublicKey(), srv.Addr)
-	config := fmt.Sprintf("Host web\n  HostName 127.0.0.1\n  Port %s\n  User mallory\n", port(t, sshtest.ClosedPort(t)))
-	c := withConfig(t, config, &HostConfig{User: "alice", Port: atoi(t, port(t, srv.Addr)),
+	config := fmt.Sprintf("Host web\n  HostName 127.0.0.1\n  Port %s\n  User mallory\n", portOf(t, sshtest.ClosedPort(t)))
+	c := withConfig(t, config, &HostConfig{User: "alice", Port: atoi(t, portOf(t, srv.Addr)),
 		Identities: []string{keyPath}, KnownHosts: []string{known}})
 	if res, _ := runOne(t, c, "web", "exit 0", runner.Config{}); res.Class != runner.OK {
 		t.Errorf("-l and -p over the config: %v (%v), want ok", res.Class, res.Err)
@@ -149,7 +149,7 @@ Host gate
 Host *
   IdentityFile %s
   UserKnownHostsFile %s
-`, port(t, gate2.Addr), port(t, gate2.Addr), port(t, gate.Addr), keyPath, known),
+`, portOf(t, gate2.Addr), portOf(t, gate2.Addr), portOf(t, gate.Addr), keyPath, known),
 		// -l and -p name the target's user and port, not the jump hosts'.
 		&HostConfig{User: "alice", Port: 22})
 
@@ -197,7 +197,7 @@ func TestConfigStrictHostKeyChecking(t *testing.T) {
 	srv := sshtest.Start(t, "alice", key.PublicKey())
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	base := fmt.Sprintf("  HostName 127.0.0.1\n  Port %s\n  User alice\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
-		port(t, srv.Addr), keyPath, known)
+		portOf(t, srv.Addr), keyPath, known)
 	c := withConfig(t, "Host strict\n"+base+"Host lax\n  StrictHostKeyChecking accept-new\n"+base, &HostConfig{})
 	if res, _ := runOne(t, c, "strict", "exit 0", runner.Config{}); res.Class != runner.HostKey {
 		t.Errorf("unknown key, strict: %v (%v), want hostkey", res.Class, res.Err)
@@ -212,7 +212,7 @@ func TestConfigStrictHostKeyChecking(t *testing.T) {
 	// A changed key: accept-new still refuses it, "no" lets it through.
 	wrong := sshtest.KnownHosts(t, sshtest.NewKey(t).PublicKey(), srv.Addr)
 	base = fmt.Sprintf("  HostName 127.0.0.1\n  Port %s\n  User alice\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
-		port(t, srv.Addr), keyPath, wrong)
+		portOf(t, srv.Addr), keyPath, wrong)
 	c = withConfig(t, "Host new\n  StrictHostKeyChecking accept-new\n"+base+"Host off\n  StrictHostKeyChecking no\n"+base, &HostConfig{})
 	if res, _ := runOne(t, c, "new", "exit 0", runner.Config{}); res.Class != runner.HostKey {
 		t.Errorf("changed key, accept-new: %v (%v), want hostkey", res.Class, res.Err)
@@ -229,7 +229,7 @@ func TestConfigStrictHostKeyChecking(t *testing.T) {
 
 func TestConfigConnectTimeout(t *testing.T) {
 	stall := sshtest.Stalling(t)
-	c := withConfig(t, fmt.Sprintf("Host slow\n  HostName 127.0.0.1\n  Port %s\n  ConnectTimeout 1\n", port(t, stall)),
+	c := withConfig(t, fmt.Sprintf("Host slow\n  HostName 127.0.0.1\n  Port %s\n  ConnectTimeout 1\n", portOf(t, stall)),
 		&HostConfig{Identities: []string{writeKey(t)}})
 	// The runner would wait a minute; the host's ConnectTimeout cuts it.
 	res, _ := runOne(t, c, "slow", "exit 0", runner.Config{ConnectTimeout: time.Minute, Retries: -1})
@@ -250,7 +250,7 @@ func TestCertificate(t *testing.T) {
 	srv := sshtest.StartOptions(t, sshtest.Options{User: "alice", CA: ca.PublicKey()}) // no plain key gets in
 	known := sshtest.KnownHosts(t, srv.HostKey.PublicKey(), srv.Addr)
 	hc := func() *HostConfig {
-		return &HostConfig{User: "alice", Port: atoi(t, port(t, srv.Addr)), Identities: []string{keyPath}, KnownHosts: []string{known}}
+		return &HostConfig{User: "alice", Port: atoi(t, portOf(t, srv.Addr)), Identities: []string{keyPath}, KnownHosts: []string{known}}
 	}
 	c := withConfig(t, "", hc())
 	if res, _ := runOne(t, c, "127.0.0.1", "exit 0", runner.Config{}); res.Class != runner.AuthFailed {
