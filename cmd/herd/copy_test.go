@@ -97,7 +97,7 @@ func TestPushPullCommands(t *testing.T) {
 		checkFile(t, filepath.Join(local, h, "srv", "etc", "token"), "private\n", 0o600)
 	}
 	missing := lb.hosts[2]
-	if !strings.Contains(errOut, missing+"! pulled: remote stat /srv: file does not exist\n") ||
+	if !strings.Contains(errOut, missing+"! pull: remote stat /srv: file does not exist\n") ||
 		!strings.Contains(errOut, "failed         1  "+missing) || !strings.Contains(errOut, "ok             2  ") {
 		t.Errorf("pull of a missing file: stderr\n%s\nwant the reason under the host and it in the failed class", errOut)
 	}

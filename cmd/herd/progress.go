@@ -66,9 +66,11 @@ type progress struct {
 	lineStart bool // the terminal's cursor is at the start of a line
 	stopped   bool
 	stats     func() (done, failed, running int)
+	done      int    // as last drawn
+	desc      string // as last drawn
 
-	quit chan struct{}
-	done sync.WaitGroup
+	quit    chan struct{}
+	ticking sync.WaitGroup
 }
 
 // newProgress returns the writers output should use and the progress
@@ -79,7 +81,7 @@ func newProgress(on bool, stdout, stderr io.Writer, total int) (io.Writer, io.Wr
 	}
 	width := 30
 	if f, ok := stderr.(*os.File); ok {
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
 			// Keep the whole line inside the terminal: a wrapped line
 			// could not be erased with a carriage return.
 			width = max(5, min(width, cols-50))
@@ -114,9 +116,9 @@ func (p *progress) start(stats func() (done, failed, running int)) {
 	p.stats = stats
 	p.draw()
 	p.mu.Unlock()
-	p.done.Add(1)
+	p.ticking.Add(1)
 	go func() {
-		defer p.done.Done()
+		defer p.ticking.Done()
 		t := time.NewTicker(progressTick)
 		defer t.Stop()
 		for {
@@ -143,7 +145,7 @@ func (p *progress) stop() {
 		return
 	}
 	close(p.quit)
-	p.done.Wait()
+	p.ticking.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.erase()
@@ -156,8 +158,22 @@ func (p *progress) draw() {
 		return
 	}
 	done, failed, running := p.stats()
-	p.bar.Describe(fmt.Sprintf("failed %d, running %d", failed, running))
-	p.bar.Set(done)
+	desc := fmt.Sprintf("failed %d, running %d", failed, running)
+	// Each of these calls draws the bar: make only the ones needed.
+	switch {
+	case desc != p.desc:
+		p.desc = desc
+		p.bar.Describe(desc)
+		if done != p.done {
+			p.done = done
+			p.bar.Set(done)
+		}
+	case done != p.done:
+		p.done = done
+		p.bar.Set(done)
+	default:
+		p.bar.RenderBlank()
+	}
 	// A full bar erases itself (OptionClearOnFinish), and draws no more.
 	p.visible = !p.bar.IsFinished()
 }

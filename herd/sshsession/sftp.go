@@ -94,18 +94,21 @@ func (s *copySession) Run(ctx context.Context, _ string, stdout, stderr io.Write
 	case errors.As(err, &ce):
 		return -1, err
 	case connectionLost(err):
-		return -1, &runner.ClassError{Class: runner.Error, Err: fmt.Errorf("%s: %w", s.t.verb(), err)}
+		return -1, &runner.ClassError{Class: runner.Error, Err: fmt.Errorf("%s: %w", s.t.name(), err)}
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", s.t.verb(), err)
+	fmt.Fprintf(stderr, "%s: %v\n", s.t.name(), err)
 	return 1, nil
 }
 
-func (t Transfer) verb() string {
+// name is the copy's name in errors; verb its past tense, for the report.
+func (t Transfer) name() string {
 	if t.Pull {
-		return "pulled"
+		return "pull"
 	}
-	return "pushed"
+	return "push"
 }
+
+func (t Transfer) verb() string { return t.name() + "ed" }
 
 // safeName keeps a host name from escaping the pull directory.
 func safeName(name string) string {
