@@ -5,6 +5,8 @@
 //	herd hosts 'web[01-20]!web13'
 //	herd run 'web[01-20],@db' -- uptime
 //	herd run -b --timeout 30s @all -- 'uname -r'
+//	herd push 'web[01-20]' ./app.conf /etc/app/
+//	herd pull @db /var/log/mysql.log ./logs
 package main
 
 import (
@@ -13,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -126,7 +127,7 @@ on a cport event loop. Targets are node sets: web[01-20,33], rack[1-2]-node[01-1
 10.0.[0-3].[1-254], user@host:port, @group, joined with "," (union),
 "!" (difference) and "&" (intersection).
 
-Exit status of run: 0 all succeeded, 1 some command failed, 2 some host was
+Exit status of run, push and pull: 0 all succeeded, 1 some command or copy failed, 2 some host was
 unreachable or refused auth or its host key, 3 some command timed out,
 130 interrupted, 64 bad command line.`,
 		SilenceUsage:  true,
@@ -135,7 +136,8 @@ unreachable or refused auth or its host key, 3 some command timed out,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newHostsCmd(stdout), newRunCmd(stdin, stdout, stderr))
+	root.AddCommand(newHostsCmd(stdout), newRunCmd(stdin, stdout, stderr),
+		newCopyCmd(false, stdout, stderr), newCopyCmd(true, stdout, stderr))
 	return root
 }
 
@@ -173,6 +175,8 @@ func newHostsCmd(stdout io.Writer) *cobra.Command {
 // runFlags are herd run's options.
 type runFlags struct {
 	targetFlags
+	sshFlags
+	progressFlags
 	fanout         int
 	connectTimeout time.Duration
 	timeout        time.Duration
@@ -231,27 +235,35 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			return f.run(targets, text, stdout, stderr)
 		},
 	}
+	f.addCommon(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&f.sudo, "sudo", false, "run the command with sudo -n (fails clearly when sudo wants a password)")
+	fl.BoolVarP(&f.script, "script", "s", false, "run the shell script read from stdin")
+	fl.BoolVar(&f.noGuard, "no-guard", false, "send the command as is, without the sh watchdog that kills it when the connection ends (for hosts without a POSIX /bin/sh)")
+	return cmd
+}
+
+// addCommon adds the flags that run, push and pull share.
+func (f *runFlags) addCommon(cmd *cobra.Command) {
 	f.targetFlags.add(cmd)
+	f.sshFlags.add(cmd)
+	f.progressFlags.add(cmd)
 	fl := cmd.Flags()
 	fl.IntVarP(&f.fanout, "fanout", "f", runner.DefaultFanout, "hosts in flight at once")
-	fl.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "time to connect and finish the SSH handshake, per attempt")
-	fl.DurationVar(&f.timeout, "timeout", 0, "time the command may run before it is killed (0: no limit)")
-	fl.IntVar(&f.retries, "retries", 1, "further connection attempts, with backoff (the command is never retried)")
+	fl.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "time to connect and finish the SSH handshake, per attempt (when given, overrides ssh config ConnectTimeout)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "time the command or copy may run before it is stopped (0: no limit)")
+	fl.IntVar(&f.retries, "retries", 1, "further connection attempts, with backoff (a command or copy is never retried)")
 	fl.BoolVarP(&f.gather, "gather", "b", false, "at the end, print each distinct output once under its hosts")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per host as it ends, and a summary object")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print no output, only the summary")
 	fl.StringVar(&f.logDir, "log-dir", "", "write HOST.out, HOST.err and a failed host file into `DIR`")
 	fl.StringVar(&f.batch, "batch", "", "run in batches of `N` hosts or N% of them, each after the last ends")
 	fl.IntVar(&f.maxFail, "max-fail", 0, "start no further batch once `N` hosts failed (0: no limit)")
-	fl.BoolVar(&f.sudo, "sudo", false, "run the command with sudo -n (fails clearly when sudo wants a password)")
-	fl.StringVarP(&f.user, "user", "l", "", "remote user (default $USER; user@host overrides)")
-	fl.IntVarP(&f.port, "port", "p", 22, "remote port (host:port overrides)")
-	fl.StringArrayVarP(&f.keys, "identity", "i", nil, "private key `FILE` (repeatable; default: the agent, then ~/.ssh/id_*)")
-	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts (changed keys still fail)")
-	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE` (default ~/.ssh/known_hosts)")
-	fl.BoolVarP(&f.script, "script", "s", false, "run the shell script read from stdin")
-	fl.BoolVar(&f.noGuard, "no-guard", false, "send the command as is, without the sh watchdog that kills it when the connection ends (for hosts without a POSIX /bin/sh)")
-	return cmd
+	fl.StringVarP(&f.user, "user", "l", "", "remote user (default: ssh config User, else $USER; user@host overrides)")
+	fl.IntVarP(&f.port, "port", "p", 22, "remote port (default: ssh config Port, else 22; host:port overrides)")
+	fl.StringArrayVarP(&f.keys, "identity", "i", nil, "private key `FILE`, tried before ssh config IdentityFile (repeatable; default: the agent, then ~/.ssh/id_*); KEY-cert.pub beside it is offered too")
+	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts (changed keys still fail); overrides StrictHostKeyChecking")
+	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE` (default: ssh config UserKnownHostsFile, else ~/.ssh/known_hosts)")
 }
 
 // batchSize reads --batch: N, or N% of total, at least 1.
@@ -274,8 +286,13 @@ func batchSize(spec string, total int) (int, error) {
 }
 
 func (f *runFlags) run(targets []string, command string, stdout, stderr io.Writer) error {
+	return f.execute("run", targets, command, nil, stdout, stderr)
+}
+
+// execute runs command, or with transfer a copy, on the targets.
+func (f *runFlags) execute(verb string, targets []string, command string, transfer *sshsession.Transfer, stdout, stderr io.Writer) error {
 	if len(targets) == 0 && len(f.hostfiles) == 0 {
-		return errors.New("run: no targets")
+		return errors.New(verb + ": no targets")
 	}
 	set, err := f.resolve(targets)
 	if err != nil {
@@ -283,35 +300,30 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 	}
 	hosts := set.Names()
 	if len(hosts) == 0 {
-		return errors.New("run: the targets name no host")
+		return errors.New(verb + ": the targets name no host")
 	}
 	batch, err := batchSize(f.batch, len(hosts))
 	if err != nil {
 		return err
 	}
 	if f.fanout <= 0 {
-		return errors.New("run: --fanout must be positive")
+		return errors.New(verb + ": --fanout must be positive")
 	}
-	raiseFileLimit()
-
-	known := f.knownHosts
-	if len(known) == 0 {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return err
-		}
-		known = []string{filepath.Join(home, ".ssh", "known_hosts")}
-	}
-	hostKey, err := sshsession.KnownHosts(f.acceptNew, known...)
-	if err != nil {
-		return fmt.Errorf("known_hosts: %w", err)
-	}
-	auth, err := sshsession.DefaultAuth(f.keys)
+	showProgress, err := f.progressFlags.want(stderr)
 	if err != nil {
 		return err
 	}
-	if len(auth) == 0 {
-		return errors.New("run: no credentials: no ssh-agent (SSH_AUTH_SOCK) and no key in ~/.ssh; give one with -i")
+	raiseFileLimit()
+
+	hc, err := f.hostConfig()
+	if err != nil {
+		return err
+	}
+	// Without --connect-timeout, each host's ConnectTimeout (ssh config)
+	// or the default applies; the runner's bound is the longest of them.
+	connectTimeout := f.connectTimeout
+	for _, h := range hosts {
+		connectTimeout = max(connectTimeout, hc.ConnectTimeoutFor(h))
 	}
 
 	l, err := loop.Start(loop.Config{})
@@ -321,7 +333,7 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 	defer l.Close()
 	conn, err := sshsession.New(sshsession.Config{
 		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
-		Auth: auth, HostKey: hostKey, Sudo: f.sudo, Guard: !f.noGuard,
+		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard,
 	})
 	if err != nil {
 		return err
@@ -335,18 +347,25 @@ func (f *runFlags) run(targets []string, command string, stdout, stderr io.Write
 	case f.quiet:
 		mode = output.Quiet
 	}
+	stdout, stderr, prog := newProgress(showProgress, stdout, stderr, len(hosts))
 	out, err := output.New(mode, stdout, stderr, f.logDir)
 	if err != nil {
 		return err
 	}
-	r := runner.New(conn, out, runner.Config{
-		Fanout: f.fanout, ConnectTimeout: f.connectTimeout, Timeout: f.timeout,
+	var hostConn runner.Connector = conn
+	if transfer != nil {
+		hostConn = conn.Copier(*transfer)
+	}
+	r := runner.New(hostConn, out, runner.Config{
+		Fanout: f.fanout, ConnectTimeout: connectTimeout, Timeout: f.timeout,
 		Retries: f.retries, Batch: batch, MaxFail: f.maxFail,
 	})
 
+	prog.start(r.Progress)
 	stopSignals := handleInterrupts(r, stderr)
 	results, err := r.Run(l, hosts, command)
 	stopSignals()
+	prog.stop()
 	// Killed commands' SIGKILLs and closing connections need the loop a
 	// little longer.
 	conn.Wait(5 * time.Second)

@@ -1,6 +1,8 @@
 // Package sshsession is herd's SSH side: a runner.Connector that speaks
 // SSH (golang.org/x/crypto/ssh) over flow.Conn connections, with strict
-// known_hosts checking, ssh-agent and key authentication.
+// known_hosts checking, ssh-agent, key and certificate authentication,
+// OpenSSH client config files and ProxyJump (config.go, jump.go), and
+// file copies over SFTP (sftp.go).
 //
 // Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
 // channels and starts goroutines of its own (a reader per connection,
@@ -41,6 +43,9 @@ type Config struct {
 	User    string // default user, when a host names none; default $USER
 	Port    int    // default port; default 22
 	Auth    []ssh.AuthMethod
+	// Hosts, if set, resolves each host through an ssh config file and
+	// the command line (see HostConfig); Auth and HostKey are then unused.
+	Hosts *HostConfig
 	// HostKey checks host keys; see KnownHosts. Required: herd never
 	// skips host key checking on its own.
 	HostKey ssh.HostKeyCallback
@@ -86,8 +91,8 @@ func (c *Connector) background(fn func()) {
 
 // New returns a Connector for cfg.
 func New(cfg Config) (*Connector, error) {
-	if cfg.Loop == nil || cfg.HostKey == nil {
-		return nil, errors.New("sshsession: Config needs a Loop and a HostKey callback")
+	if cfg.Loop == nil || cfg.HostKey == nil && cfg.Hosts == nil {
+		return nil, errors.New("sshsession: Config needs a Loop and a HostKey callback or Hosts")
 	}
 	if cfg.User == "" {
 		cfg.User = os.Getenv("USER")
@@ -118,59 +123,34 @@ func SplitHost(name string) (user, host string, port int, err error) {
 	return user, host, port, nil
 }
 
-// Connect dials name ("user@host:port") and completes the SSH handshake
-// before ctx ends; a host that stalls in the handshake is cut off then.
+// Connect dials name ("user@host:port"), through its jump hosts if the
+// ssh config names any, and completes the SSH handshakes before ctx ends
+// (or the host's ConnectTimeout); a host that stalls in the handshake is
+// cut off then.
 func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, error) {
-	user, host, port, err := SplitHost(name)
+	chain, timeout, err := c.route(name)
 	if err != nil {
+		var ce *runner.ClassError
+		if errors.As(err, &ce) {
+			return nil, &runner.ClassError{Class: ce.Class, Err: err}
+		}
 		return nil, &runner.ClassError{Class: runner.Error, Err: err}
 	}
-	if user == "" {
-		user = c.cfg.User
+	// The host's own timeout applies when it ends before the caller's.
+	own := false
+	if d, ok := ctx.Deadline(); timeout > 0 && (!ok || time.Until(d) > timeout) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+		own = true
 	}
-	if port == 0 {
-		port = c.cfg.Port
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	conn, err := flow.Dial(ctx, c.cfg.Loop, "tcp", addr)
+	client, err := c.dial(ctx, chain)
 	if err != nil {
+		if d, _ := ctx.Deadline(); own && !time.Now().Before(d) {
+			err = fmt.Errorf("connect timeout after %v: %w", timeout, err)
+		}
 		return nil, err
 	}
-	// The deadline makes the handshake itself fail at the connect timeout,
-	// so the worker it runs on is released even though the flow has left.
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	cc := &ssh.ClientConfig{
-		User:            user,
-		Auth:            c.cfg.Auth,
-		HostKeyCallback: c.cfg.HostKey,
-	}
-	var client *ssh.Client
-	var mu sync.Mutex
-	abandoned := false
-	err = c.pool.Run(ctx, func() error {
-		sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cc)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if abandoned {
-			sc.Close()
-			return nil
-		}
-		client = ssh.NewClient(sc, chans, reqs)
-		return nil
-	})
-	if err != nil {
-		mu.Lock()
-		abandoned = true
-		mu.Unlock()
-		conn.Close()
-		return nil, classify(err)
-	}
-	conn.SetDeadline(time.Time{})
 	return &Session{c: c, client: client}, nil
 }
 

@@ -9,7 +9,9 @@
 //	exit N      exit with status N
 //	hang        wait for a signal or the channel's end
 //
-// with commands separated by ";".
+// with commands separated by ";". A server also forwards direct-tcpip
+// channels (so it can be a ProxyJump host) and, with Options.Root, serves
+// the sftp subsystem from a directory.
 package sshtest
 
 import (
@@ -37,6 +39,29 @@ type Server struct {
 	// Ended receives, for each "hang" command, how it ended: the signal
 	// name sent ("KILL") or "hangup" when the channel closed first.
 	Ended chan string
+	// Forwarded receives the target of each direct-tcpip channel opened
+	// through this server, as the client named it.
+	Forwarded chan string
+
+	opts Options
+}
+
+// Options configure a server beyond Start's user and key.
+type Options struct {
+	User string        // the one user let in
+	Key  ssh.PublicKey // the key that user logs in with; nil: none
+	// CA, if set, also lets in the user with a certificate it signed that
+	// names the user as a principal.
+	CA ssh.PublicKey
+	// Root, if set, is served over the sftp subsystem, as the working
+	// directory that relative paths start from.
+	Root string
+	// SFTPStall makes the sftp subsystem accept and then say nothing,
+	// like a host whose sftp-server hangs.
+	SFTPStall bool
+	// Routes maps direct-tcpip targets ("name:port") to the addresses
+	// really dialled, standing in for names only the server can resolve.
+	Routes map[string]string
 }
 
 // NewKey returns a fresh ed25519 key.
@@ -80,15 +105,27 @@ func NewKeyFile(t testing.TB) (string, ssh.Signer) {
 // only; it stops when the test ends.
 func Start(t testing.TB, user string, clientKey ssh.PublicKey) *Server {
 	t.Helper()
-	srv := &Server{HostKey: NewKey(t), Ended: make(chan string, 64)}
-	cfg := &ssh.ServerConfig{
-		PublicKeyCallback: func(c ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
-			if c.User() == user && string(k.Marshal()) == string(clientKey.Marshal()) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("key refused")
-		},
+	return StartOptions(t, Options{User: user, Key: clientKey})
+}
+
+// StartOptions starts a server configured by o on 127.0.0.1; it stops
+// when the test ends.
+func StartOptions(t testing.TB, o Options) *Server {
+	t.Helper()
+	srv := &Server{HostKey: NewKey(t), Ended: make(chan string, 64), Forwarded: make(chan string, 64), opts: o}
+	byKey := func(c ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+		if o.Key != nil && c.User() == o.User && string(k.Marshal()) == string(o.Key.Marshal()) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("key refused")
 	}
+	checker := &ssh.CertChecker{
+		IsUserAuthority: func(auth ssh.PublicKey) bool {
+			return o.CA != nil && string(auth.Marshal()) == string(o.CA.Marshal())
+		},
+		UserKeyFallback: byKey,
+	}
+	cfg := &ssh.ServerConfig{PublicKeyCallback: checker.Authenticate}
 	cfg.AddHostKey(srv.HostKey)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,6 +153,10 @@ func (srv *Server) serve(c net.Conn, cfg *ssh.ServerConfig) {
 	}
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
+		if nc.ChannelType() == "direct-tcpip" {
+			go srv.forward(nc)
+			continue
+		}
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.UnknownChannelType, "no")
 			continue
@@ -144,9 +185,20 @@ func (srv *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	signal := make(chan string, 1)
 	execs := make(chan string, 1)
+	subsystem := make(chan string, 1)
 	go func() {
 		for r := range reqs {
 			switch r.Type {
+			case "subsystem":
+				ok := str(r.Payload) == "sftp" && (srv.opts.Root != "" || srv.opts.SFTPStall)
+				if ok {
+					select {
+					case subsystem <- "sftp":
+					default:
+						ok = false
+					}
+				}
+				r.Reply(ok, nil)
 			case "exec":
 				select {
 				case execs <- str(r.Payload):
@@ -165,7 +217,13 @@ func (srv *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		}
 		close(signal)
 	}()
-	cmd := <-execs
+	var cmd string
+	select {
+	case cmd = <-execs:
+	case <-subsystem:
+		srv.serveSFTP(ch)
+		return
+	}
 	status := 0
 	for _, part := range strings.Split(cmd, ";") {
 		verb, arg, _ := strings.Cut(strings.TrimSpace(part), " ")
