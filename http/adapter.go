@@ -72,6 +72,7 @@ func toNetRequest(r *Request) (*http.Request, error) {
 		RequestURI:    target,
 		Close:         r.close || r.ProtoMinor == 0 && !r.keepAlive,
 		Body:          http.NoBody,
+		TLS:           r.TLS(),
 	}
 	if r.chunked {
 		req.TransferEncoding = []string{"chunked"}
