@@ -774,6 +774,9 @@ func (c *conn) SetWriteBufferLimits(high, low int) {
 	})
 }
 
+// SetProtocol implements Transport.
+func (c *conn) SetProtocol(p Protocol) { c.onLoop(func() { c.proto = p }) }
+
 // SetWriteQueueLimit implements Transport.
 func (c *conn) SetWriteQueueLimit(n int) {
 	if n <= 0 {
