@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -92,6 +93,18 @@ func (s *Server) ListenTLS(g *loop.Group, network, address string, cfg *tls.Conf
 		ListenConfig:     s.ListenConfig,
 	}
 	ln, err := ts.Listen(g, network, address)
+	return s.added(ln, err)
+}
+
+// ListenFile serves on an inherited listening socket (systemd's socket
+// activation passes it as fd 3: os.NewFile(3, "listener")), as
+// transport.ListenConfig.ListenFile does; f stays open, the caller's.
+func (s *Server) ListenFile(g *loop.Group, f *os.File) (net.Addr, error) {
+	unbound, err := s.bind(g)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := s.ListenConfig.ListenFile(g, f, func() transport.Protocol { return &conn{ls: unbound} })
 	return s.added(ln, err)
 }
 

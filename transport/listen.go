@@ -99,12 +99,6 @@ func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory fu
 			return nil, errors.New("transport: Listen called on a loop; it waits for the loops, so call it from another goroutine")
 		}
 	}
-	if lc.AcceptBackoff <= 0 {
-		lc.AcceptBackoff = 100 * time.Millisecond
-	}
-	if lc.Logger == nil {
-		lc.Logger = slog.Default()
-	}
 	ln := &Listener{network: network}
 	var fds []int
 	var err error
@@ -126,6 +120,20 @@ func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory fu
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.addr, Err: err}
 	}
+	return lc.serve(g, ln, fds, factory)
+}
+
+// serve starts an acceptor per listening socket, the i-th on the i-th
+// loop, and waits until each has registered on its loop.
+func (lc ListenConfig) serve(g *loop.Group, ln *Listener, fds []int, factory func() Protocol) (*Listener, error) {
+	if lc.AcceptBackoff <= 0 {
+		lc.AcceptBackoff = 100 * time.Millisecond
+	}
+	if lc.Logger == nil {
+		lc.Logger = slog.Default()
+	}
+	network := ln.network
+	var err error
 	loops := g.Loops()
 	for i, fd := range fds {
 		a := &acceptor{ln: ln, l: loops[i], fd: fd, factory: factory, cfg: &lc}
@@ -153,6 +161,37 @@ func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory fu
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.addr, Err: err}
 	}
 	return ln, nil
+}
+
+// ListenFile serves connections accepted on an inherited listening
+// socket (systemd's socket activation passes them from fd 3; a parent may
+// hand one over on exec) over g's loops, as Listen does. The listener
+// works on a duplicate: f stays open, for its owner to close. One socket
+// cannot be balanced by the kernel, so its loop hands connections to the
+// others in turn (Handoff). Call it off the loops.
+func (lc ListenConfig) ListenFile(g *loop.Group, f *os.File, factory func() Protocol) (*Listener, error) {
+	for _, l := range g.Loops() {
+		if l.InLoop() {
+			return nil, errors.New("transport: ListenFile called on a loop; it waits for the loops, so call it from another goroutine")
+		}
+	}
+	in, err := sock.Inherit(int(f.Fd()))
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "fd", Err: fmt.Errorf("%s: %w", f.Name(), err)}
+	}
+	ln := &Listener{network: in.Network}
+	if in.Network == "unix" {
+		ln.addr = &net.UnixAddr{Name: in.Path, Net: "unix"}
+	} else {
+		bound, err := sock.LocalAddr(in.FD)
+		if err != nil {
+			sock.Close(in.FD)
+			return nil, err
+		}
+		ln.addr = net.TCPAddrFromAddrPort(bound)
+	}
+	lc.Balance = Handoff
+	return lc.serve(g, ln, []int{in.FD}, factory)
 }
 
 // listenTCP opens one socket per loop with SO_REUSEPORT, or one socket.

@@ -83,6 +83,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 	handler := fs.String("handler", "native", "native (cport's handler API), nethttp (a net/http ServeMux through the adapter) or stdlib (the same ServeMux on Go's own net/http server, for comparison)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	share := fs.Bool("reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
+	listenFD := fs.Int("listen-fd", -1, "serve on this inherited listening socket instead of --addr (systemd socket activation: 3)")
 	tlsFiles := fs.String("tls", "", "serve HTTPS with these PEM files: CERT,KEY (ALPN http/1.1; not with --handler stdlib)")
 	var lim cphttp.Limits
 	fs.DurationVar(&lim.ReadHeaderTimeout, "header-timeout", 0, "time from a request's first byte to the end of its head (default 10s)")
@@ -99,8 +100,8 @@ func runHTTP(args []string, stdout io.Writer) error {
 	case "nethttp":
 		h = cphttp.Adapt(netHTTPRoutes())
 	case "stdlib":
-		if *tlsFiles != "" {
-			return errors.New("--tls is for cport's server, not --handler stdlib")
+		if *tlsFiles != "" || *listenFD >= 0 {
+			return errors.New("--tls and --listen-fd are for cport's server, not --handler stdlib")
 		}
 		return serveStdlib(*addr, stdout)
 	default:
@@ -125,6 +126,9 @@ func runHTTP(args []string, stdout io.Writer) error {
 	s := &cphttp.Server{Handler: h, Limits: lim, ListenConfig: transport.ListenConfig{SharePort: *share}}
 	var bound net.Addr
 	scheme := "http"
+	if *tlsFiles != "" && *listenFD >= 0 {
+		return errors.New("--tls with --listen-fd is not supported yet: give --addr")
+	}
 	if *tlsFiles != "" {
 		cfg, err := loadTLS(*tlsFiles)
 		if err != nil {
@@ -133,6 +137,12 @@ func runHTTP(args []string, stdout io.Writer) error {
 		scheme = "https"
 		bound, err = s.ListenTLS(g, "tcp", *addr, cfg)
 		if err != nil {
+			return err
+		}
+	} else if *listenFD >= 0 {
+		f := os.NewFile(uintptr(*listenFD), "listen-fd")
+		defer f.Close()
+		if bound, err = s.ListenFile(g, f); err != nil {
 			return err
 		}
 	} else if bound, err = s.Listen(g, "tcp", *addr); err != nil {
