@@ -127,6 +127,7 @@ func runIdle(cfg config, stdout io.Writer) error {
 		result += fmt.Sprintf(" burst_ms=%.1f", float64(burst)/float64(time.Millisecond))
 	}
 	fmt.Fprintln(stdout, result)
+	time.Sleep(cfg.hold)
 	return nil
 }
 

@@ -40,6 +40,7 @@ type config struct {
 	idle      int
 	burst     int
 	serverPID int
+	hold      time.Duration // after --idle or --burst: keep the connections open this long
 }
 
 func main() {
@@ -64,6 +65,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.Float64Var(&cfg.connRate, "conn-rate", 0, "messages per second per connection; 0: flat out (not with --rate)")
 	fs.IntVar(&cfg.idle, "idle", 0, "instead of ping-pong: open this many connections one after another, echo once on each, hold them and report the server's RSS per connection")
 	fs.IntVar(&cfg.burst, "burst", 0, "instead of ping-pong: open this many connections, then have all of them echo once at the same moment, hold them and report the server's RSS per connection")
+	fs.DurationVar(&cfg.hold, "hold", 0, "after --idle or --burst has reported, keep the connections open this long, to inspect the server while it holds them")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "the server's pid, for its CPU per message and RSS per connection")
 	if err := fs.Parse(args); err != nil {
 		return err
