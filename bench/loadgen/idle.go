@@ -48,15 +48,19 @@ func runIdle(cfg config, stdout io.Writer) error {
 	}
 	fds0, fdErr := processFDs(cfg.serverPID)
 
+	gate := make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	// On an early return the goroutines waiting at the gate end too: their
+	// connections are closed, so their echoes fail at once.
+	defer release()
 	conns := make([]net.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	release := make(chan struct{})
 	if cfg.idle > 0 {
-		close(release) // each connection echoes as soon as it is open
+		release() // each connection echoes as soon as it is open
 	}
 	errs := make(chan error, n)
 	var last atomic.Int64 // when the last echo came back, in ns since released
@@ -71,7 +75,7 @@ func runIdle(cfg config, stdout io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			<-release
+			<-gate
 			err := echoOnce(c, payload)
 			for d := int64(time.Since(released)); ; {
 				if prev := last.Load(); prev >= d || last.CompareAndSwap(prev, d) {
@@ -92,7 +96,7 @@ func runIdle(cfg config, stdout io.Writer) error {
 			time.Sleep(time.Second) // no fd count to watch: give it time instead
 		}
 		released = time.Now()
-		close(release)
+		release()
 	}
 	timeout := time.After(30 * time.Second)
 	for i := range n {
