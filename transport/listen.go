@@ -80,6 +80,7 @@ type acceptor struct {
 	armed   bool // an accept is in flight
 	closing bool
 	paused  bool // PauseAccepting: the kernel's backlog holds new clients
+	pausing bool // pause cancelled the accept: its ECANCELED is ours
 }
 
 // Listen is ListenConfig{}.Listen.
@@ -298,6 +299,7 @@ func (a *acceptor) pause() {
 	}
 	a.paused = true
 	if a.armed {
+		a.pausing = true
 		a.l.Cancel(a.key)
 	}
 }
@@ -357,8 +359,14 @@ func (a *acceptor) onAccept(c port.Completion) {
 		return
 	}
 	switch err := c.Err(); err {
-	case syscall.ECANCELED: // PauseAccepting's cancel; ResumeAccepting arms again
-		a.arm()
+	case syscall.ECANCELED:
+		// PauseAccepting's cancel (arm does nothing while paused; a
+		// resume that came first left this to arm), or the loop's at
+		// its close, which needs nothing.
+		if a.pausing {
+			a.pausing = false
+			a.arm()
+		}
 	case syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN:
 		// The client gave up before we took it; nothing is wrong here.
 		a.arm()
@@ -388,7 +396,7 @@ func (a *acceptor) serve(fd int) {
 }
 
 func (a *acceptor) startConn(l *loop.Loop, fd int) {
-	if _, err := newConn(l, fd, a.connNet(), a.factory); err != nil {
+	if _, err := newConn(l, fd, a.connNet(), false, a.factory); err != nil {
 		closeWatched(l, fd)
 	}
 }

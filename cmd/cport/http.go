@@ -84,6 +84,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	share := fs.Bool("reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
 	listenFD := fs.Int("listen-fd", -1, "serve on this inherited listening socket instead of --addr (systemd socket activation: 3)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the loops' counters, Go's, the process's) on this address's /metrics")
 	tlsFiles := fs.String("tls", "", "serve HTTPS with these PEM files: CERT,KEY (ALPN http/1.1; not with --handler stdlib)")
 	var lim cphttp.Limits
 	fs.DurationVar(&lim.ReadHeaderTimeout, "header-timeout", 0, "time from a request's first byte to the end of its head (default 10s)")
@@ -150,6 +151,11 @@ func runHTTP(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "http: listening on %s://%s, %d loops, %s backend, %s handler, pid %d\n",
 		scheme, bound, len(g.Loops()), g.Loops()[0].Backend(), *handler, os.Getpid())
+	stopMetrics, err := serveMetrics(*metricsAddr, g, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
