@@ -90,13 +90,16 @@ func TestHostileCrowd(t *testing.T) {
 			}()
 		}
 	}
-	// The normal client, while they are held.
-	c, br := rawConn(t, addr)
+	// The normal client, while they are held: a connection a request, so
+	// that a pause of the client's own (the idle timeout is short here)
+	// cannot cut it.
 	for i := 0; i < 200; i++ {
+		c, br := rawConn(t, addr)
 		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatalf("normal request %d: %v", i, err)
 		}
 		resp, body, err := readResponse(br)
+		c.Close()
 		if err != nil || resp.StatusCode != 200 || body != page {
 			t.Fatalf("normal request %d during the crowd: %v, %v, %d bytes", i, err, resp, len(body))
 		}
