@@ -39,6 +39,7 @@
 #   LOGDIR      where each run's output goes (default: a new directory
 #               under /tmp, printed at the end; kept)
 #   OUT         also write the tables to this file
+#   REPORT      a results.tsv of an earlier run: print its tables, run nothing
 #
 # Needs root for apt-get when parallel-ssh or clush is missing.
 set -euo pipefail
@@ -62,6 +63,50 @@ die() {
 	log "herd.sh: $*"
 	exit 1
 }
+
+# report: Markdown tables of $RESULTS on stdout, medians over the rounds.
+report() {
+	python3 - "$RESULTS" "$TOOLS" <<'EOF'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+tools = sys.argv[2].split()
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+names = {"herd": "herd", "herd-noguard": "herd --no-guard", "pssh": "parallel-ssh", "clush": "clush"}
+for sc in dict.fromkeys(r["scenario"] for r in rows):
+    n, f = sc.split("x")
+    print(f"\n### {n} hosts, fan-out {f}\n")
+    print("| tool | wall s | ÷ best peer | controller CPU s | controller CPU ÷ wall | sshd CPU s | sshd CPU ÷ wall | bound by | controller peak RSS MiB | ssh children's RSS MiB: sum (private) | ok hosts (worst round) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    by = {t: [r for r in rows if r["scenario"] == sc and r["tool"] == t] for t in tools}
+    wall = {t: med([float(r["wall_s"]) for r in by[t]]) for t in tools}
+    peers = [wall[t] for t in tools if not t.startswith("herd")]
+    best = min(peers) if peers else float("nan")
+    for t in tools:
+        rs = by[t]
+        m = lambda k: med([float(r[k]) for r in rs])
+        ctl = med([float(r["cpu_s"]) / float(r["wall_s"]) for r in rs])
+        srv = med([float(r["sshd_cpu_s"]) / float(r["wall_s"]) for r in rs])
+        bound = "sshd" if srv >= 0.85 else "controller" if ctl >= 0.85 else "neither"
+        kids = "—" if m("kids") == 0 else f"{m('kids_rss_kib')/1024:.0f} ({m('kids_anon_kib')/1024:.0f})"
+        print(f"| {names[t]} | {wall[t]:.1f} | {wall[t]/best:.2f} | {m('cpu_s'):.1f} | {ctl:.0%} | {m('sshd_cpu_s'):.1f} | {srv:.0%} | {bound} | "
+              f"{m('ctl_rss_kib')/1024:.1f} | {kids} | {min(int(r['ok']) for r in rs)}/{n} |")
+    base = [r for r in rows if r["scenario"] == sc and r["tool"] == "herd-base"]
+    if by.get("herd") and base:
+        b = med([float(r["ctl_rss_kib"]) for r in base])
+        peak = med([float(r["ctl_rss_kib"]) for r in by["herd"]])
+        inflight = min(int(n), int(f))
+        print(f"\nherd RSS per host in flight: ({peak/1024:.1f} MiB peak − {b/1024:.1f} MiB on one host) ÷ {inflight} = {(peak-b)/inflight:.1f} KiB")
+loads = [float(r["load1"]) for r in rows]
+print(f"\nLoad average (1 min) before each run: {min(loads):.2f} to {max(loads):.2f}, median {med(loads):.2f}.")
+EOF
+}
+
+# REPORT=results.tsv prints the tables of an earlier run and exits.
+if [ -n "${REPORT:-}" ]; then
+	RESULTS=$REPORT TOOLS=$(cut -f2 "$REPORT" | tail -n +2 | grep -v herd-base | awk '!seen[$0]++' | tr '\n' ' ')
+	report
+	exit 0
+fi
 
 # --- peers -----------------------------------------------------------------
 need=()
@@ -124,6 +169,14 @@ if [ "$PIN" = 1 ]; then
 fi
 
 hz=$(getconf CLK_TCK)
+# sshd's CPU time: perf's task-clock over the listener and every process it
+# starts, when perf is here. The tick-sampled times in /proc (cutime, kept
+# as sshd_tick_s) charged this machine's short-lived sshd processes up to a
+# third more or less than task-clock, depending on the client.
+have_perf=0
+if command -v perf >/dev/null 2>&1 && perf stat -e task-clock -p "$sshd_pid" -o /dev/null -- sleep 0.1 >/dev/null 2>&1; then
+	have_perf=1
+fi
 user=$HERD_LAB_USER port=$HERD_LAB_PORT key=$HERD_LAB_KEY known=$HERD_LAB_KNOWN_HOSTS
 ssh_opts=(-F none -oPort="$port" -oIdentityFile="$key" -oIdentitiesOnly=yes -oUserKnownHostsFile="$known"
 	-oGlobalKnownHostsFile=/dev/null -oStrictHostKeyChecking=yes -oBatchMode=yes)
@@ -198,7 +251,7 @@ settle() {
 }
 
 RESULTS=$LOGDIR/results.tsv
-printf 'scenario\ttool\tround\twall_s\tcpu_s\tctl_rss_kib\tkids_rss_kib\tkids_anon_kib\tkids\tsshd_cpu_s\tsshd_core_busy\tctl_core_busy\tok\thosts\texit\tload1\n' >"$RESULTS"
+printf 'scenario\ttool\tround\twall_s\tcpu_s\tctl_rss_kib\tkids_rss_kib\tkids_anon_kib\tkids\tsshd_cpu_s\tsshd_core_busy\tctl_core_busy\tok\thosts\texit\tload1\tsshd_tick_s\n' >"$RESULTS"
 
 # run_one SCENARIO TOOL ROUND N FANOUT
 run_one() {
@@ -213,6 +266,12 @@ run_one() {
 	s0=$(sshd_ticks)
 	read -r -a a0 <<<"$(cpu_busy "$SSHD_CPU")"
 	read -r -a b0 <<<"$(cpu_busy "$CTL_CPU")"
+	local perf_pid=""
+	if [ "$have_perf" = 1 ]; then
+		perf stat -e task-clock -x, -o "$base.sshd" -p "$sshd_pid" >/dev/null 2>&1 &
+		perf_pid=$!
+		sleep 0.3 # attached before the first connection
+	fi
 	# treestat samples the tree every 100 ms (reading /proc for each ssh
 	# child) on the controller's core, where its cost is charged to no tool.
 	"${pin_ctl[@]}" "$TREESTAT" -interval 100ms -o "$base.result" -- "${cmd[@]}" </dev/null >"$base.out" 2>"$base.err" || true
@@ -220,18 +279,25 @@ run_one() {
 	read -r -a b1 <<<"$(cpu_busy "$CTL_CPU")"
 	settle
 	s1=$(sshd_ticks)
+	local sshd_ms=""
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		sshd_ms=$(awk -F, '$3 == "task-clock" { print $1 }' "$base.sshd")
+	fi
 	[ -s "$base.result" ] || die "$tool: no result; see $base.err"
 	local ok
 	ok=$(ok_hosts "$tool" "$n" "$base.out" "$base.err")
 	python3 - "$base.result" "$sc" "$tool" "$round" "$(((s1 - s0)))" "$hz" \
 		"$((a1[0] - a0[0]))" "$((a1[1] - a0[1]))" "$((b1[0] - b0[0]))" "$((b1[1] - b0[1]))" \
-		"$ok" "$n" "$load1" >>"$RESULTS" <<'EOF'
+		"$ok" "$n" "$load1" "$sshd_ms" >>"$RESULTS" <<'EOF'
 import sys
-res, sc, tool, rnd, sshd, hz, ab, at, bb, bt, ok, n, load1 = sys.argv[1:]
+res, sc, tool, rnd, sshd, hz, ab, at, bb, bt, ok, n, load1, sshd_ms = sys.argv[1:]
 kv = dict(f.split("=", 1) for f in open(res).read().split()[1:])
 hz = int(hz)
+ticks = int(sshd) / hz
 row = [sc, tool, rnd, kv["wall_s"], kv["cpu_s"], kv["ctl_rss_kib"], kv["kids_rss_kib"], kv["kids_anon_kib"], kv["kids"],
-       "%.3f" % (int(sshd) / hz), "%.2f" % (int(ab) / max(int(at), 1)), "%.2f" % (int(bb) / max(int(bt), 1)), ok, n, kv["exit"], load1]
+       "%.3f" % (float(sshd_ms) / 1000 if sshd_ms else ticks), "%.2f" % (int(ab) / max(int(at), 1)), "%.2f" % (int(bb) / max(int(bt), 1)), ok, n, kv["exit"], load1, "%.3f" % ticks]
 print("\t".join(row))
 EOF
 	log "$(tail -1 "$RESULTS" | tr '\t' ' ')"
@@ -268,38 +334,6 @@ if [ "${MEMPROFILE:-0}" = 1 ]; then
 	memprofile_top=$(grep memprofile "$LOGDIR/memprofile.err"; go tool pprof -sample_index=inuse_space -top "$HERD_BIN" "$LOGDIR/herd.mem.pprof" 2>/dev/null | sed -n '4,30p')
 fi
 
-report() {
-	python3 - "$RESULTS" "$TOOLS" <<'EOF'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-tools = sys.argv[2].split()
-med = lambda xs: statistics.median(xs) if xs else float("nan")
-names = {"herd": "herd", "herd-noguard": "herd --no-guard", "pssh": "parallel-ssh", "clush": "clush"}
-for sc in dict.fromkeys(r["scenario"] for r in rows):
-    n, f = sc.split("x")
-    print(f"\n### {n} hosts, fan-out {f}\n")
-    print("| tool | wall s | ÷ best peer | controller CPU s | controller peak RSS MiB | children's RSS MiB (private) | sshd CPU s | sshd core busy | controller core busy | ok hosts (worst round) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    by = {t: [r for r in rows if r["scenario"] == sc and r["tool"] == t] for t in tools}
-    wall = {t: med([float(r["wall_s"]) for r in by[t]]) for t in tools}
-    peers = [wall[t] for t in tools if not t.startswith("herd")]
-    best = min(peers) if peers else float("nan")
-    for t in tools:
-        rs = by[t]
-        m = lambda k: med([float(r[k]) for r in rs])
-        kids = "—" if m("kids") == 0 else f"{m('kids_rss_kib')/1024:.0f} ({m('kids_anon_kib')/1024:.0f})"
-        print(f"| {names[t]} | {wall[t]:.2f} | {wall[t]/best:.2f} | {m('cpu_s'):.2f} | {m('ctl_rss_kib')/1024:.1f} | {kids} | "
-              f"{m('sshd_cpu_s'):.1f} | {m('sshd_core_busy'):.0%} | {m('ctl_core_busy'):.0%} | {min(int(r['ok']) for r in rs)}/{n} |")
-    base = [r for r in rows if r["scenario"] == sc and r["tool"] == "herd-base"]
-    if by.get("herd") and base:
-        b = med([float(r["ctl_rss_kib"]) for r in base])
-        peak = med([float(r["ctl_rss_kib"]) for r in by["herd"]])
-        inflight = min(int(n), int(f))
-        print(f"\nherd RSS per host in flight: ({peak/1024:.1f} MiB peak − {b/1024:.1f} MiB on one host) ÷ {inflight} = {(peak-b)/inflight:.1f} KiB")
-loads = [float(r["load1"]) for r in rows]
-print(f"\nLoad average (1 min) before each run: {min(loads):.2f} to {max(loads):.2f}, median {med(loads):.2f}.")
-EOF
-}
 
 {
 	echo "## herd vs parallel-ssh vs clush: \`true\` on the sshlab ($ROUNDS rounds, medians)"
