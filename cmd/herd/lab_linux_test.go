@@ -25,6 +25,9 @@ type realLab struct {
 	dir, user, key, known, hostKey, deny string
 	port                                 int
 	root                                 bool // root may log in too
+	// sftpHosts serve SFTP only, each from its own directory
+	// sftpDir/ADDR, where relative paths start.
+	sftpHosts, sftpDir string
 }
 
 var (
@@ -100,7 +103,8 @@ func readLab(dir string) (*realLab, string) {
 	return &realLab{
 		dir: dir, user: env["HERD_LAB_USER"], key: env["HERD_LAB_KEY"], known: env["HERD_LAB_KNOWN_HOSTS"],
 		hostKey: env["HERD_LAB_HOST_KEY"], deny: env["HERD_LAB_DENY_HOST"], port: port,
-		root: env["HERD_LAB_ROOT"] == "yes",
+		root:      env["HERD_LAB_ROOT"] == "yes",
+		sftpHosts: env["HERD_LAB_SFTP_HOSTS"], sftpDir: env["HERD_LAB_SFTP_DIR"],
 	}, ""
 }
 

@@ -195,6 +195,7 @@ type runFlags struct {
 	knownHosts     []string
 	script         bool
 	noGuard        bool
+	memProfile     string
 }
 
 func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -264,6 +265,10 @@ func (f *runFlags) addCommon(cmd *cobra.Command) {
 	fl.StringArrayVarP(&f.keys, "identity", "i", nil, "private key `FILE`, tried before ssh config IdentityFile (repeatable; default: the agent, then ~/.ssh/id_*); KEY-cert.pub beside it is offered too")
 	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts (changed keys still fail); overrides StrictHostKeyChecking")
 	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE` (default: ssh config UserKnownHostsFile, else ~/.ssh/known_hosts)")
+	// For finding where memory per host goes (bench/herd.sh); it slows
+	// the run, so it stays out of the help.
+	fl.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile taken near the memory's peak to `FILE`")
+	fl.MarkHidden("memprofile")
 }
 
 // batchSize reads --batch: N, or N% of total, at least 1.
@@ -361,11 +366,18 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 		Retries: f.retries, Batch: batch, MaxFail: f.maxFail,
 	})
 
+	var mp *memProfiler
+	if f.memProfile != "" {
+		mp = startMemProfile(f.memProfile)
+	}
 	prog.start(r.Progress)
 	stopSignals := handleInterrupts(r, stderr)
 	results, err := r.Run(l, hosts, command)
 	stopSignals()
 	prog.stop()
+	if mp != nil {
+		mp.finish(stderr)
+	}
 	// Killed commands' SIGKILLs and closing connections need the loop a
 	// little longer.
 	conn.Wait(5 * time.Second)

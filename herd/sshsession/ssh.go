@@ -206,7 +206,12 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		s.c.background(func() { s.client.Close() }) // also ends a NewSession still in progress
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
-	sess.Stdout, sess.Stderr = stdout, stderr
+	if stdout != nil {
+		sess.Stdout = leanWriter{stdout}
+	}
+	if stderr != nil {
+		sess.Stderr = leanWriter{stderr}
+	}
 	// With the guard, the session's stdin stays open while it lives: the
 	// watchdog takes its end for the session's end. (A pipe, because a
 	// Stdin reader would make Run wait for it too; closed by the worker,

@@ -16,6 +16,12 @@
 # herd's remote kill must face. One address, HERD_LAB_DENY_HOST, accepts no
 # key: a host refusing auth.
 #
+# Every host serves SFTP (sshd's internal-sftp). The hosts 127.0.3.1 to
+# 127.0.3.4 (HERD_LAB_SFTP_HOSTS) serve nothing else, each starting in
+# its own directory DIR/sftp/ADDR (HERD_LAB_SFTP_DIR): a relative path
+# names a different file on each, so tests of copies to several hosts can
+# tell the hosts' files apart although they share one file system.
+#
 # Needs /usr/sbin/sshd (Debian: openssh-server); as root it installs it with
 # apt-get when missing. SSHD overrides the path.
 set -euo pipefail
@@ -81,6 +87,15 @@ if [ "$user" != "$(id -un)" ] && ! su -s /bin/sh "$user" -c "test -r '$dir/autho
 fi
 
 deny=127.0.0.254
+sftp_hosts=4
+sftp_root=$dir/sftp
+rm -rf "$sftp_root"
+for i in $(seq 1 $sftp_hosts); do
+	mkdir -p "$sftp_root/127.0.3.$i"
+done
+if [ "$user" != "$(id -un)" ]; then
+	chown -R "$user:" "$sftp_root"
+fi
 # Options newer sshd versions have: PerSourcePenalties (9.8) would shut
 # 127.0.0.1 out after the auth failures the tests provoke on purpose.
 extra=""
@@ -113,7 +128,11 @@ LogLevel INFO
 MaxStartups 1000
 MaxSessions 100
 LoginGraceTime 60
+Subsystem sftp internal-sftp
 $extra
+$(for i in $(seq 1 $sftp_hosts); do
+	printf 'Match LocalAddress 127.0.3.%s\n\tForceCommand internal-sftp -d %s\n' "$i" "$sftp_root/127.0.3.$i"
+done)
 # The host that refuses every key.
 Match LocalAddress $deny
 	AuthorizedKeysFile $dir/authorized_keys.none
@@ -170,5 +189,7 @@ HERD_LAB_KNOWN_HOSTS=$dir/known_hosts
 HERD_LAB_HOST_KEY=$dir/ssh_host_ed25519_key.pub
 HERD_LAB_DENY_HOST=$deny
 HERD_LAB_SSHD_PID=$pid
+HERD_LAB_SFTP_HOSTS=127.0.3.[1-$sftp_hosts]
+HERD_LAB_SFTP_DIR=$sftp_root
 EOF
 sed 's/^/export /' "$dir/env"
