@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cport/cport/herd/ca"
+	"github.com/cport/cport/herd/nodeset"
 )
 
 // newCACmd is herd ca: the private CA that signs agent and controller
@@ -55,7 +56,14 @@ func newCACmd(stdout io.Writer) *cobra.Command {
 			case agent != "" && controller != "", agent == "" && controller == "":
 				return errors.New("ca issue: give one of --agent NAME or --controller NAME")
 			case agent != "":
-				req.Role, req.Name, req.SANs = ca.Agent, agent, sans
+				req.Role, req.Name = ca.Agent, agent
+				for _, expr := range sans {
+					set, err := new(nodeset.Parser).Parse(expr)
+					if err != nil {
+						return fmt.Errorf("ca issue: --san: %w", err)
+					}
+					req.SANs = append(req.SANs, set.Names()...)
+				}
 			default:
 				if len(sans) > 0 {
 					return errors.New("ca issue: --san is for agent certificates")
@@ -84,7 +92,7 @@ func newCACmd(stdout io.Writer) *cobra.Command {
 	fl := issue.Flags()
 	fl.StringVar(&agent, "agent", "", "issue an agent certificate for host `NAME` (the name or address controllers dial)")
 	fl.StringVar(&controller, "controller", "", "issue a controller certificate for `NAME`, allowed to run commands on agents")
-	fl.StringSliceVar(&sans, "san", nil, "further host names or IP addresses the agent answers for (repeatable, comma-separated)")
+	fl.StringArrayVar(&sans, "san", nil, "further host names or IP addresses the agent answers for, as a node set such as 10.0.0.[1-50] (repeatable)")
 	fl.IntVar(&days, "days", int(ca.LeafLifetime/(24*time.Hour)), "the certificate's lifetime in days (never beyond the CA's)")
 	root.AddCommand(initCmd, issue)
 	return root
