@@ -46,7 +46,11 @@ func (c *conn) serve() {
 	log := c.s.cfg.Logger
 	defer c.tc.Close()
 	if err := c.tc.Handshake(); err != nil {
-		log.Warn("herd agent: refused connection", "from", c.peer, "reason", refusal(err, c.s.cfg.HandshakeTimeout))
+		if refused(err) {
+			log.Warn("herd agent: refused connection", "from", c.peer, "reason", refusal(err, c.s.cfg.HandshakeTimeout))
+		} else {
+			log.Info("herd agent: handshake failed", "from", c.peer, "reason", refusal(err, c.s.cfg.HandshakeTimeout))
+		}
 		return
 	}
 	state := c.tc.ConnectionState()

@@ -59,6 +59,17 @@ func VerifyControllerRole(_ [][]byte, chains [][]*x509.Certificate) error {
 	return nil
 }
 
+// refused reports whether a handshake failed because the agent refused
+// the client's certificate (or got none), rather than on the way.
+func refused(err error) bool {
+	var re *RefusedError
+	var verr *tls.CertificateVerificationError
+	return errors.As(err, &re) || errors.As(err, &verr) || err.Error() == errNoCertificate
+}
+
+// errNoCertificate is crypto/tls's text for a client that sent no certificate.
+const errNoCertificate = "tls: client didn't provide a certificate"
+
 // refusal says why a handshake failed, for the log.
 func refusal(err error, handshakeTimeout time.Duration) string {
 	var re *RefusedError
@@ -73,7 +84,7 @@ func refusal(err error, handshakeTimeout time.Duration) string {
 		return "the controller refused the agent's certificate: " + err.Error()
 	case isTimeout(err):
 		return fmt.Sprintf("no TLS handshake within %v: %v", handshakeTimeout, err)
-	case err.Error() == "tls: client didn't provide a certificate":
+	case err.Error() == errNoCertificate:
 		return "client certificate refused: none given"
 	}
 	return err.Error()

@@ -280,17 +280,30 @@ type incoming struct {
 // notifications to stdout and stderr meanwhile. ctx's end cuts the reads
 // short (through the connection's deadline).
 func (s *Session) call(ctx context.Context, method string, params, result any, stdout, stderr io.Writer) error {
-	s.next++
-	id := s.next
 	if d, ok := ctx.Deadline(); ok {
 		s.tc.SetDeadline(d)
 	}
 	stop := context.AfterFunc(ctx, func() { s.tc.SetDeadline(time.Unix(1, 0)) })
-	defer func() {
-		if stop() {
-			s.tc.SetDeadline(time.Time{})
+	err := s.exchange(method, params, result, stdout, stderr)
+	if !stop() {
+		// ctx ended: its deadline in the past may reach the connection
+		// at any moment, so the connection is done for, whatever came.
+		s.dead = true
+		if err == nil {
+			err = ctx.Err()
 		}
-	}()
+		return err
+	}
+	if err == nil {
+		err = s.tc.SetDeadline(time.Time{})
+	}
+	return err
+}
+
+// exchange is call without the context.
+func (s *Session) exchange(method string, params, result any, stdout, stderr io.Writer) error {
+	s.next++
+	id := s.next
 	b, err := json.Marshal(message{JSONRPC: "2.0", Method: method, Params: params, ID: &id})
 	if err != nil {
 		return err
