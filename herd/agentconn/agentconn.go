@@ -42,10 +42,22 @@ type Config struct {
 	// MaxMessage bounds one message from an agent; default
 	// agent.DefaultMaxMessage (output comes in far smaller chunks).
 	MaxMessage int
+	// MaxHandshakes bounds the connections in their TLS handshake at
+	// once; default DefaultMaxHandshakes. Handshakes cost CPU on both
+	// ends: thousands started together on one loop would all progress
+	// slowly and all miss their timeouts, where a bounded number finish
+	// in turn.
+	MaxHandshakes int
 }
 
+// DefaultMaxHandshakes is Config.MaxHandshakes's default.
+const DefaultMaxHandshakes = 64
+
 // Connector opens sessions to agents; it implements runner.Connector.
-type Connector struct{ cfg Config }
+type Connector struct {
+	cfg        Config
+	handshakes *flow.Semaphore // of cfg.Loop's flows
+}
 
 // New returns a Connector for cfg.
 func New(cfg Config) (*Connector, error) {
@@ -58,7 +70,10 @@ func New(cfg Config) (*Connector, error) {
 	if cfg.MaxMessage <= 0 {
 		cfg.MaxMessage = agent.DefaultMaxMessage
 	}
-	return &Connector{cfg: cfg}, nil
+	if cfg.MaxHandshakes <= 0 {
+		cfg.MaxHandshakes = DefaultMaxHandshakes
+	}
+	return &Connector{cfg: cfg, handshakes: flow.NewSemaphore(cfg.MaxHandshakes)}, nil
 }
 
 // ClientTLS returns a controller's TLS configuration: its certificate
@@ -121,11 +136,20 @@ func (c *Connector) address(name string) (addr, host string, err error) {
 // and asks for the agent's facts, all before ctx ends. The agent's
 // verdict on our certificate comes only after the handshake (TLS 1.3),
 // so the facts' round trip is what proves the session was accepted.
+// Call it from a flow of the Config's loop (ctx that flow's context or
+// derived from it); it may wait there for a handshake slot.
 func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, error) {
 	addr, host, err := c.address(name)
 	if err != nil {
 		return nil, &runner.ClassError{Class: runner.Error, Err: err}
 	}
+	if !c.cfg.Loop.InLoop() {
+		return nil, &runner.ClassError{Class: runner.Error, Err: errors.New("agentconn: Connect called outside a flow of the connector's loop")}
+	}
+	if err := c.handshakes.Acquire(ctx); err != nil {
+		return nil, fmt.Errorf("waiting for a handshake slot: %w", err)
+	}
+	defer c.handshakes.Release()
 	cfg := c.cfg.TLS.Clone()
 	cfg.ServerName = host
 	tc, err := flow.DialTLS(ctx, c.cfg.Loop, "tcp", addr, cfg)
