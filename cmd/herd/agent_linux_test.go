@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -185,4 +186,45 @@ func processGone(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
+// herd map spreads stdin's lines over the agents; an unreachable target
+// takes no job, and every job runs once; the job log has a line each.
+func TestMapAgent(t *testing.T) {
+	lb := newAgentLab(t)
+	joblog := filepath.Join(t.TempDir(), "jobs.log")
+	var in strings.Builder
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&in, "item %d\n", i)
+	}
+	args := []string{"map", "--agent", "--ca", filepath.Join(lb.dir, "ca.crt"),
+		"--cert", filepath.Join(lb.dir, "ops.crt"), "--key", filepath.Join(lb.dir, "ops.key"),
+		"--agent-port", lb.port, "--retries", "0", "--slots", "2", "--joblog", joblog,
+		"127.0.0.[2-5]", "--", "echo got {}"}
+	code, out, errOut := herd(t, in.String(), args...)
+	if code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, errOut)
+	}
+	for i := 1; i <= 12; i++ {
+		if n := strings.Count(out, fmt.Sprintf("got item %d\n", i)); n != 1 {
+			t.Errorf("item %d printed %d times", i, n)
+		}
+	}
+	if !strings.Contains(errOut, "127.0.0.5 failed, took no more jobs") || !strings.Contains(errOut, "12 jobs: 12 ok, 0 failed, 0 not run; 1 of 4 hosts failed: 127.0.0.5") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	data, err := os.ReadFile(joblog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 13 || !strings.HasPrefix(lines[0], "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand") {
+		t.Fatalf("job log:\n%s", data)
+	}
+	for _, l := range lines[1:] {
+		fields := strings.Split(l, "\t")
+		if len(fields) != 9 || fields[6] != "0" || fields[1] == "127.0.0.5" || !strings.HasPrefix(fields[8], "echo got 'item ") {
+			t.Errorf("job log line %q", l)
+		}
+	}
 }

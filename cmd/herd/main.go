@@ -138,7 +138,7 @@ unreachable or refused auth or its host key, 3 some command timed out,
 	root.SetErr(stderr)
 	root.AddCommand(newHostsCmd(stdout), newRunCmd(stdin, stdout, stderr),
 		newCopyCmd(false, stdout, stderr), newCopyCmd(true, stdout, stderr),
-		newAgentCmd(stderr), newCACmd(stdout))
+		newAgentCmd(stderr), newCACmd(stdout), newMapCmd(stdin, stdout, stderr))
 	return root
 }
 
