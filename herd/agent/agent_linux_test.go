@@ -168,3 +168,19 @@ func TestLimits(t *testing.T) {
 	}
 	waitGone(t, pid, "after an oversized message ended the connection")
 }
+
+// A controller silent while its command runs keeps its connection; one
+// silent with nothing running loses it after the idle timeout.
+func TestIdleTimeout(t *testing.T) {
+	fx := startAgent(t, agent.Config{IdleTimeout: 100 * time.Millisecond})
+	c := fx.dial(t)
+	id := c.send(agent.MethodRun, agent.RunParams{Job: "1", Shell: "sleep 0.5; echo done"})
+	stdout, _, res, m := c.output(id, nil)
+	if m.Error != nil || stdout != "done\n" || res.Exit != 0 {
+		t.Fatalf("a command outliving the idle timeout: %q, %+v, %+v", stdout, res, m.Error)
+	}
+	if _, err := c.br.ReadByte(); err == nil {
+		t.Fatal("an idle connection was not closed")
+	}
+	fx.waitLog(t, "idle for 100ms")
+}

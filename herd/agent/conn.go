@@ -98,10 +98,14 @@ func (c *conn) read() error {
 			c.handle(line)
 		}
 		if err != nil {
-			if isTimeout(err) && c.running == 0 {
+			if !isTimeout(err) {
+				return err
+			}
+			if c.running == 0 {
 				return fmt.Errorf("idle for %v", c.s.cfg.IdleTimeout)
 			}
-			return err
+			// The deadline was set before a run began: a controller
+			// waiting for its command is not idle.
 		}
 	}
 }

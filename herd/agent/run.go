@@ -60,6 +60,11 @@ func (s *Server) run(ctx context.Context, p RunParams) (RunResult, error) {
 	defer func() {
 		delete(c.jobs, p.Job)
 		c.running--
+		if c.running == 0 {
+			// The reader waits without a deadline while commands run:
+			// from now on the controller is idle.
+			c.tc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		}
 	}()
 
 	cmd := flow.Command(ctx, argv[0], argv[1:]...)
