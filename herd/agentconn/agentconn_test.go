@@ -3,9 +3,16 @@ package agentconn_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"log/slog"
+	"math/big"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -269,4 +276,40 @@ func TestRun(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("run past its deadline: exit %d, %v; want DeadlineExceeded", exit, err)
 	}
+}
+
+// A certificate fit for client authentication but marked with the agent
+// role is no controller's: the role, not only the key usage, is checked.
+func TestRoleMarkerChecked(t *testing.T) {
+	lb := newLab(t)
+	caCert, err := ca.ReadCert(filepath.Join(lb.dir, ca.CACertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := ca.ReadKey(filepath.Join(lb.dir, ca.CAKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(42),
+		Subject:      pkix.Name{CommonName: "sneaky"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		URIs:         []*url.URL{{Scheme: "herd", Opaque: "agent"}},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := lb.clientTLS(t, lb.dir, "ops")
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	_, err = lb.connect(t, cfg, "127.0.0.1:"+lb.port)
+	if runner.Classify(err) != runner.AuthFailed {
+		t.Fatalf("agent-role client certificate: %v (class %v), want refused", err, runner.Classify(err))
+	}
+	lb.waitLog(t, `client certificate \"sneaky\" refused: carries the agent role, not controller`)
 }
