@@ -184,3 +184,21 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	fx.waitLog(t, "idle for 100ms")
 }
+
+// With RunAs, commands run as that user, in its home directory.
+func TestRunAs(t *testing.T) {
+	if agent.CanRunAs() != nil {
+		t.Skip("needs root")
+	}
+	u, err := agent.LookupUser("nobody")
+	if err != nil {
+		t.Skip("no user nobody:", err)
+	}
+	fx := startAgent(t, agent.Config{RunAs: u})
+	c := fx.dial(t)
+	id := c.send(agent.MethodRun, agent.RunParams{Job: "1", Argv: []string{"id", "-u"}})
+	stdout, _, res, m := c.output(id, nil)
+	if m.Error != nil || res.Exit != 0 || strings.TrimSpace(stdout) != strconv.Itoa(int(u.UID)) {
+		t.Fatalf("id -u as nobody: %q, %+v, %+v; want %d", stdout, res, m.Error, u.UID)
+	}
+}

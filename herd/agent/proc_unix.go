@@ -16,7 +16,7 @@ func (s *Server) prepare(cmd *flow.Cmd) error {
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	if u := s.cfg.RunAs; u != nil {
 		attr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups}
-		cmd.Dir = u.Home
+		cmd.Dir = u.Dir
 		cmd.Env = append(os.Environ(), "HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name)
 	}
 	cmd.SysProcAttr = attr

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/user"
 	"strconv"
 )
@@ -13,6 +14,7 @@ type User struct {
 	UID, GID uint32
 	Groups   []uint32
 	Home     string
+	Dir      string // where commands start: Home, or / when Home is missing (as sshd does)
 }
 
 // LookupUser finds a local user by name.
@@ -26,7 +28,10 @@ func LookupUser(name string) (*User, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("agent: user %s has no numeric uid and gid", name)
 	}
-	ru := &User{Name: u.Username, UID: uint32(uid), GID: uint32(gid), Home: u.HomeDir}
+	ru := &User{Name: u.Username, UID: uint32(uid), GID: uint32(gid), Home: u.HomeDir, Dir: "/"}
+	if st, err := os.Stat(u.HomeDir); err == nil && st.IsDir() {
+		ru.Dir = u.HomeDir
+	}
 	gids, err := u.GroupIds()
 	if err == nil {
 		for _, g := range gids {
