@@ -121,6 +121,7 @@ on cancel, or when the controller's connection is lost.`,
 	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", agent.DefaultIdleTimeout, "close connections idle this long, with no command running")
 	fl.IntVar(&cfg.MaxCommands, "max-commands", agent.DefaultMaxCommands, "commands running at once per connection")
 	fl.IntVar(&cfg.MaxMessage, "max-message", agent.DefaultMaxMessage, "largest message accepted from a controller, in bytes")
+	fl.IntVar(&cfg.MaxHandshakes, "max-handshakes", agent.DefaultMaxHandshakes, "TLS handshakes in progress at once per event loop; more wait their turn")
 	fl.IntVar(&loops, "loops", min(runtime.NumCPU(), 4), "event loops serving connections")
 	return cmd
 }

@@ -44,6 +44,10 @@ type Config struct {
 	MaxCommands int
 	// MaxMessage bounds one message from a controller, in bytes.
 	MaxMessage int
+	// MaxHandshakes bounds the TLS handshakes in progress per loop, from
+	// the client's hello on (a silent client holds none): thousands at
+	// once would all progress slowly and miss their timeouts together.
+	MaxHandshakes int
 	// Logger hears of connections and refusals; default slog.Default().
 	Logger *slog.Logger
 	// RunAs, if set, is the user commands run as (the agent must be root).
@@ -56,14 +60,19 @@ const (
 	DefaultIdleTimeout      = 5 * time.Minute
 	DefaultMaxCommands      = 16
 	DefaultMaxMessage       = 1 << 20
+	DefaultMaxHandshakes    = 64
 	DefaultPort             = 7722
 )
 
 // Server serves controllers.
 type Server struct {
 	cfg  Config
+	tls  *tls.Config // cfg.TLS, taking a handshake slot at the client's hello
 	rpc  jsonrpc.Server
 	info Info
+
+	handshaking sync.Map // net.Conn under a TLSConn -> its *conn, during the handshake
+	slots       sync.Map // *loop.Loop -> *flow.Semaphore of MaxHandshakes
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -88,10 +97,24 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMessage <= 0 {
 		cfg.MaxMessage = DefaultMaxMessage
 	}
+	if cfg.MaxHandshakes <= 0 {
+		cfg.MaxHandshakes = DefaultMaxHandshakes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, conns: map[*conn]struct{}{}}
+	s.tls = cfg.TLS.Clone()
+	inner := s.tls.GetConfigForClient
+	s.tls.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if err := s.takeSlot(hello.Conn); err != nil {
+			return nil, err
+		}
+		if inner != nil {
+			return inner(hello)
+		}
+		return nil, nil
+	}
 	s.rpc.MaxMessage = cfg.MaxMessage
 	s.rpc.Logger = cfg.Logger
 	host, _ := os.Hostname()
@@ -115,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 // Listen listens for controllers on address over g's loops, with the
 // server's handshake timeout.
 func (s *Server) Listen(ctx context.Context, g *loop.Group, address string) (net.Listener, error) {
-	return flow.TLSListenConfig{HandshakeTimeout: s.cfg.HandshakeTimeout}.Listen(ctx, g, "tcp", address, s.cfg.TLS)
+	return flow.TLSListenConfig{HandshakeTimeout: s.cfg.HandshakeTimeout}.Listen(ctx, g, "tcp", address, s.tls)
 }
 
 // Serve accepts connections from ln (a listener from Listen) until it is
@@ -164,6 +187,25 @@ func (s *Server) serve(tc *flow.TLSConn) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	})
+}
+
+// takeSlot waits, in the handshake of the conn over nc, for one of its
+// loop's handshake slots; the serving flow gives it back after.
+func (s *Server) takeSlot(nc net.Conn) error {
+	v, ok := s.handshaking.Load(nc)
+	if !ok {
+		return nil // not one of ours: nothing to bound
+	}
+	c := v.(*conn)
+	sv, _ := s.slots.LoadOrStore(c.f.Loop(), flow.NewSemaphore(s.cfg.MaxHandshakes))
+	sem := sv.(*flow.Semaphore)
+	ctx, cancel := context.WithDeadline(c.f.Context(), c.accepted.Add(s.cfg.HandshakeTimeout))
+	defer cancel()
+	if err := sem.Acquire(ctx); err != nil {
+		return fmt.Errorf("no handshake slot within the handshake timeout (%d handshakes in progress): %w", s.cfg.MaxHandshakes, err)
+	}
+	c.slot = sem
+	return nil
 }
 
 // Close drops every connection, killing their commands, and waits up to

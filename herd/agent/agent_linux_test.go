@@ -3,6 +3,7 @@ package agent_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -200,5 +201,34 @@ func TestRunAs(t *testing.T) {
 	stdout, _, res, m := c.output(id, nil)
 	if m.Error != nil || res.Exit != 0 || strings.TrimSpace(stdout) != strconv.Itoa(int(u.UID)) {
 		t.Fatalf("id -u as nobody: %q, %+v, %+v; want %d", stdout, res, m.Error, u.UID)
+	}
+}
+
+// Handshakes past MaxHandshakes wait their turn and all succeed; a client
+// that connects and says nothing holds no slot.
+func TestHandshakeSlots(t *testing.T) {
+	fx := startAgent(t, agent.Config{MaxHandshakes: 1, HandshakeTimeout: time.Minute})
+	silent, err := net.Dial("tcp", fx.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					errs <- fmt.Errorf("%v", p)
+				}
+			}()
+			// A client waiting for the silent one's handshake timeout
+			// (a minute) would fail at its own 10 s deadline.
+			errs <- fx.tryInfo()
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

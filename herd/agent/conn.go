@@ -20,6 +20,9 @@ type conn struct {
 	f    *flow.Flow // the reader
 	peer string     // the controller's name and address, for the log
 
+	accepted time.Time       // the handshake's deadline counts from here
+	slot     *flow.Semaphore // the handshake slot held, if any
+
 	ctx    context.Context // ends when the connection is lost: kills every run
 	cancel context.CancelFunc
 
@@ -31,7 +34,7 @@ type conn struct {
 }
 
 func newConn(s *Server, tc *flow.TLSConn, f *flow.Flow) *conn {
-	c := &conn{s: s, tc: tc, f: f, peer: tc.RemoteAddr().String(), jobs: map[string]context.CancelFunc{}}
+	c := &conn{s: s, tc: tc, f: f, peer: tc.RemoteAddr().String(), jobs: map[string]context.CancelFunc{}, accepted: time.Now()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
@@ -45,7 +48,15 @@ func connOf(ctx context.Context) *conn { c, _ := ctx.Value(connKey{}).(*conn); r
 func (c *conn) serve() {
 	log := c.s.cfg.Logger
 	defer c.tc.Close()
-	if err := c.tc.Handshake(); err != nil {
+	s := c.s
+	s.handshaking.Store(c.tc.NetConn(), c)
+	err := c.tc.Handshake()
+	s.handshaking.Delete(c.tc.NetConn())
+	if c.slot != nil {
+		c.slot.Release()
+		c.slot = nil
+	}
+	if err != nil {
 		if refused(err) {
 			log.Warn("herd agent: refused connection", "from", c.peer, "reason", refusal(err, c.s.cfg.HandshakeTimeout))
 		} else {
@@ -57,7 +68,7 @@ func (c *conn) serve() {
 	c.peer = fmt.Sprintf("%s@%s", state.PeerCertificates[0].Subject.CommonName, c.peer)
 	log.Debug("herd agent: controller connected", "controller", c.peer)
 
-	err := c.read()
+	err = c.read()
 	// The controller is gone (or spoke out of turn): its commands die
 	// with the connection.
 	c.cancel()

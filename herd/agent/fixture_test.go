@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -234,4 +235,34 @@ func waitGone(t *testing.T, pid int, what string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// tryInfo connects as the controller and calls MethodInfo, within 10 s.
+func (fx *fixture) tryInfo() error {
+	pool, err := ca.Pool(filepath.Join(fx.dir, ca.CACertFile))
+	if err != nil {
+		return err
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(fx.dir, "ops.crt"), filepath.Join(fx.dir, "ops.key"))
+	if err != nil {
+		return err
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", fx.addr,
+		&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: "127.0.0.1"})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(`{"jsonrpc":"2.0","method":"agent.info","id":1}` + "\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(line, `"protocol":`) {
+		return fmt.Errorf("info reply %q", line)
+	}
+	return nil
 }
