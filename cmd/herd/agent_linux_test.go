@@ -62,18 +62,30 @@ func newAgentLab(t *testing.T) *agentLab {
 		srv.Close(5 * time.Second)
 		g.Close()
 	})
-	for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+	// One port on the three addresses: the first listener picks it; if
+	// another address has it taken, start over with another.
+	ips := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+	for attempt := 0; len(lns) < len(ips); attempt++ {
 		port := "0"
-		if i > 0 {
+		if len(lns) > 0 {
 			port = lb.port
 		}
-		ln, err := srv.Listen(context.Background(), g, net.JoinHostPort(ip, port))
+		ln, err := srv.Listen(context.Background(), g, net.JoinHostPort(ips[len(lns)], port))
 		if err != nil {
-			t.Fatal(err)
+			if attempt >= 10 {
+				t.Fatal(err)
+			}
+			for _, ln := range lns {
+				ln.Close()
+			}
+			lns = nil
+			continue
 		}
 		lns = append(lns, ln)
 		_, lb.port, _ = net.SplitHostPort(ln.Addr().String())
-		lb.hosts = append(lb.hosts, ip)
+	}
+	lb.hosts = ips
+	for _, ln := range lns {
 		go srv.Serve(ln)
 	}
 	return lb
