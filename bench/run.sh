@@ -2,11 +2,16 @@
 # Echo benchmark: cport against Go net, gnet v2, nbio and a C io_uring floor.
 #
 # Each server runs pinned to one core (SERVER_CPU, default 0), the load
-# generator `cport bench echo` pinned to another (LOAD_CPU, default 1).
-# Every scenario runs all servers in interleaved rounds (A B C … A B C …)
-# and reports the median of each metric, as Markdown tables on stdout.
+# generator pinned to another (LOAD_CPU, default 1). There are two load
+# generators: `cport bench echo`, built on cport, and bench/loadgen, built
+# on Go's net package alone (a goroutine per connection), so that neither
+# generator's own behaviour goes unchecked. Every scenario runs every
+# generator against every server in interleaved rounds (per round: each
+# generator, each server) and reports the median of each metric, as
+# Markdown tables on stdout with a column per generator.
 #
 # Environment:
+#   LOADGEN     cport, gonet or both (default both): which load generators
 #   CPORT_BIN   cport binary (default: built from the repo root, ./cmd/cport)
 #   DURATION    load duration per run (default 10s; a bare number means seconds)
 #   ROUNDS      interleaved rounds per scenario (default 3)
@@ -39,21 +44,36 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 HOST=${HOST:-127.0.0.1}
 port=${PORT_BASE:-17000}
-SERVERS=${SERVERS:-"cport-uring cport-epoll uring-c gnet nbio gonet"}
+SERVERS=${SERVERS:-"cport-uring cport-epoll cport-flow uring-c gnet nbio gonet"}
+LOADGEN=${LOADGEN:-both}
+case $LOADGEN in
+cport) GENS=(cport) ;;
+gonet) GENS=(gonet) ;;
+both) GENS=(cport gonet) ;;
+*)
+	printf 'run.sh: LOADGEN=%s: want cport, gonet or both\n' "$LOADGEN" >&2
+	exit 1
+	;;
+esac
 
-# Scenarios: id | title | load arguments (besides --addr, --duration, --server-pid).
+# Scenarios: id | title | load arguments (besides --addr, --duration, --server-pid),
+# the same for both load generators.
 # With --idle the load generator only opens, echoes once on and holds the
-# connections, and reports RSS per connection (the other columns stay n/a).
+# connections, and reports RSS per connection. With --burst it opens them
+# all silently, waits until the server holds every one, then has all echo
+# once at the same moment, and holds them: the memory a server keeps after
+# a simultaneous burst, against --idle's one after another.
 SCENARIO_LIST=(
 	"64x100|64 B × 100 conns|--conns 100 --size 64"
 	"64x1000|64 B × 1000 conns|--conns 1000 --size 64"
 	"64x1000r20k|64 B × 1000 conns paced to 20,000 msgs/s|--conns 1000 --size 64 --rate 20000"
 	"16kx50|16 KiB × 50 conns|--conns 50 --size 16384"
-	"idle9000|idle 9000 conns|--idle 9000"
+	"idle9000|idle 9000 conns, echoed once one after another|--idle 9000"
+	"burst9000|idle 9000 conns after all echoed at the same moment|--burst 9000"
 )
-SCENARIOS=${SCENARIOS:-"64x100 64x1000 64x1000r20k 16kx50 idle9000"}
+SCENARIOS=${SCENARIOS:-"64x100 64x1000 64x1000r20k 16kx50 idle9000 burst9000"}
 
-METRICS=(msgs_per_sec p50_us p99_us cpu_us_per_msg rss_bytes_per_conn)
+METRICS=(msgs_per_sec p50_us p99_us cpu_us_per_msg rss_bytes_per_conn pss_bytes_per_conn)
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -108,7 +128,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "building servers…"
-(cd "$here" && go build -o "$tmp/" ./servers/gonet ./servers/gnet ./servers/nbio) || die "go build of bench/servers failed"
+(cd "$here" && go build -o "$tmp/" ./servers/gonet ./servers/gnet ./servers/nbio ./loadgen) || die "go build of bench/servers or bench/loadgen failed"
 if ((have_uring_c)); then
 	cc -O2 -Wall -o "$tmp/uring-c" "$here/servers/uring-c/echo.c" -luring || {
 		log "cc failed; the uring-c row is skipped"
@@ -152,6 +172,22 @@ server_cmd() {
 	esac
 }
 
+gen_title() {
+	case $1 in
+	cport) echo "cport" ;;
+	gonet) echo "loadgen" ;;
+	esac
+}
+
+# load_cmd GEN: sets cmd to the command line of one load generator, before
+# its arguments.
+load_cmd() {
+	case $1 in
+	cport) cmd=("$CPORT_BIN" bench echo) ;;
+	gonet) cmd=("$tmp/loadgen") ;;
+	esac
+}
+
 # A load generator that hangs is killed after three times the duration plus
 # two minutes (for the idle scenario's connection setup).
 guard=()
@@ -190,12 +226,12 @@ stop_server() {
 	wait "$pid" 2>/dev/null || true
 }
 
-# run_one SCENARIO_ID LOAD_ARGS SERVER ROUND: sets result to the RESULT line
-# of the run, or to nothing.
+# run_one SCENARIO_ID LOAD_ARGS SERVER ROUND GEN: sets result to the RESULT
+# line of the run, or to nothing.
 run_one() {
 	result=""
-	local sid=$1 largs=$2 srv=$3 round=$4
-	local addr="$HOST:$port" base="$LOGDIR/$sid.$srv.r$round"
+	local sid=$1 largs=$2 srv=$3 round=$4 gen=$5
+	local addr="$HOST:$port" base="$LOGDIR/$sid.$srv.$gen.r$round"
 	while listening "$port"; do port=$((port + 1)); addr="$HOST:$port"; done
 	port=$((port + 1))
 
@@ -214,8 +250,9 @@ run_one() {
 		return 0
 	fi
 
+	load_cmd "$gen"
 	# shellcheck disable=SC2086
-	"${guard[@]}" taskset -c "$LOAD_CPU" "$CPORT_BIN" bench echo --addr "$addr" $largs \
+	"${guard[@]}" taskset -c "$LOAD_CPU" "${cmd[@]}" --addr "$addr" $largs \
 		--duration "$DURATION" --server-pid "$server_pid" >"$base.load.log" 2>&1 || true
 	if ! kill -0 "$server_pid" 2>/dev/null; then
 		log "  $srv: server exited during the run (see $base.server.log)"
@@ -258,7 +295,19 @@ emit() {
 if [[ -n "${OUT:-}" ]]; then : >"$OUT"; fi
 emit "# Echo benchmark"
 emit ""
-emit "$(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(go env GOVERSION), duration $DURATION, $ROUNDS round(s), median per metric; server on core $SERVER_CPU, load on core $LOAD_CPU."
+emit "$(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(go env GOVERSION), duration $DURATION, $ROUNDS round(s), median per metric; server on core $SERVER_CPU, load on core $LOAD_CPU; load generators: ${GENS[*]/gonet/loadgen (Go net)}."
+
+# cols METRIC: the metric's columns header cells, one per generator.
+cols() {
+	local g out=""
+	for g in "${GENS[@]}"; do out+=" $1 [$(gen_title "$g")] |"; done
+	printf '%s' "$out"
+}
+rule() { # rule N: N right-aligned Markdown columns
+	local i out=""
+	for ((i = 0; i < $1; i++)); do out+="---:|"; done
+	printf '%s' "$out"
+}
 
 declare -A vals
 for entry in "${SCENARIO_LIST[@]}"; do
@@ -266,35 +315,61 @@ for entry in "${SCENARIO_LIST[@]}"; do
 	if [[ " $SCENARIOS " != *" $sid "* ]]; then continue; fi
 	log "== $title =="
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for srv in "${active[@]}"; do
-			log "  round $r/$ROUNDS: $srv"
-			run_one "$sid" "$largs" "$srv" "$r"
-			if [[ -n "$result" ]]; then log "    $result"; fi
-			for m in "${METRICS[@]}"; do
-				v=$(metric_of "$result" "$m")
-				vals[$sid.$srv.$m]="${vals[$sid.$srv.$m]:-} $v"
+		for gen in "${GENS[@]}"; do
+			for srv in "${active[@]}"; do
+				log "  round $r/$ROUNDS: $(gen_title "$gen") → $srv"
+				run_one "$sid" "$largs" "$srv" "$r" "$gen"
+				if [[ -n "$result" ]]; then log "    $result"; fi
+				for m in "${METRICS[@]}"; do
+					v=$(metric_of "$result" "$m")
+					vals[$sid.$srv.$gen.$m]="${vals[$sid.$srv.$gen.$m]:-} $v"
+				done
 			done
 		done
 	done
 
 	declare -A med=()
 	for srv in "${active[@]}"; do
-		for m in "${METRICS[@]}"; do
-			# shellcheck disable=SC2086
-			med[$srv.$m]=$(median ${vals[$sid.$srv.$m]:-})
+		for gen in "${GENS[@]}"; do
+			for m in "${METRICS[@]}"; do
+				# shellcheck disable=SC2086
+				med[$srv.$gen.$m]=$(median ${vals[$sid.$srv.$gen.$m]:-})
+			done
 		done
 	done
-	ref_rate=${med[cport-uring.msgs_per_sec]:-}
-	ref_cpu=${med[cport-uring.cpu_us_per_msg]:-}
 
 	emit ""
 	emit "## $title"
 	emit ""
-	emit "| server | msgs/s | p50 µs | p99 µs | server CPU µs/msg | RSS B/conn | msgs/s ÷ cport (uring) | CPU/msg ÷ cport (uring) |"
-	emit "|---|---:|---:|---:|---:|---:|---:|---:|"
-	for srv in "${active[@]}"; do
-		emit "| $(server_title "$srv") | $(fmt '%.0f' "${med[$srv.msgs_per_sec]}") | $(fmt '%.1f' "${med[$srv.p50_us]}") | $(fmt '%.1f' "${med[$srv.p99_us]}") | $(fmt '%.2f' "${med[$srv.cpu_us_per_msg]}") | $(fmt '%.0f' "${med[$srv.rss_bytes_per_conn]}") | $(ratio "${med[$srv.msgs_per_sec]}" "$ref_rate") | $(ratio "${med[$srv.cpu_us_per_msg]}" "$ref_cpu") |"
-	done
+	ng=${#GENS[@]}
+	if [[ " $largs " == *" --idle "* || " $largs " == *" --burst "* ]]; then
+		# Memory scenarios fill only the memory columns.
+		emit "| server |$(cols "RSS B/conn")$(cols "Pss B/conn")"
+		emit "|---|$(rule $((2 * ng)))"
+		for srv in "${active[@]}"; do
+			row="| $(server_title "$srv") |"
+			for m in rss_bytes_per_conn pss_bytes_per_conn; do
+				for gen in "${GENS[@]}"; do row+=" $(fmt '%.0f' "${med[$srv.$gen.$m]}") |"; done
+			done
+			emit "$row"
+		done
+	else
+		emit "| server |$(cols "msgs/s")$(cols "p50 µs")$(cols "p99 µs")$(cols "server CPU µs/msg")$(cols "msgs/s ÷ cport (uring)")$(cols "CPU/msg ÷ cport (uring)")"
+		emit "|---|$(rule $((6 * ng)))"
+		for srv in "${active[@]}"; do
+			row="| $(server_title "$srv") |"
+			for spec in "msgs_per_sec %.0f" "p50_us %.1f" "p99_us %.1f" "cpu_us_per_msg %.2f"; do
+				read -r m f <<<"$spec"
+				for gen in "${GENS[@]}"; do row+=" $(fmt "$f" "${med[$srv.$gen.$m]}") |"; done
+			done
+			for m in msgs_per_sec cpu_us_per_msg; do
+				for gen in "${GENS[@]}"; do
+					row+=" $(ratio "${med[$srv.$gen.$m]}" "${med[cport-uring.$gen.$m]:-}") |"
+				done
+			done
+			emit "$row"
+		done
+	fi
 	unset med
 done
 emit ""

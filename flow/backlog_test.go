@@ -1,6 +1,7 @@
 package flow_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // refused. The queue's overflow waits in the kernel's backlog.
 func TestAcceptBurstBeyondQueue(t *testing.T) {
 	g := startGroup(t, 2)
-	ln, err := flow.Listen(nil, g, "tcp", "127.0.0.1:0")
+	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

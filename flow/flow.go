@@ -98,6 +98,7 @@ func (f *Flow) admit() {
 	}
 	f.start()
 	f.s.live.add(f)
+	f.l.Counters().FlowsRunning.Add(1)
 	f.s.ready(f)
 }
 
@@ -124,6 +125,7 @@ func (f *Flow) exit() {
 	}
 	f.state = stateDone
 	f.s.live.remove(f)
+	f.l.Counters().FlowsRunning.Add(-1)
 	if f.timer != 0 {
 		f.l.CancelTimer(f.timer)
 		f.timer = 0

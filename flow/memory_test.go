@@ -20,10 +20,20 @@ func memInUse() uint64 {
 	return ms.HeapInuse + ms.StackInuse
 }
 
-// TestParkedFlowMemory logs what an idle connection costs, and what a
+// What an idle flow.Conn and a flow parked in Read on it may cost, heap
+// and stack. They measure about 750 B and 3.2 KiB (a coroutine's stack,
+// its g, the flow); the bounds leave room for noise and catch what
+// matters: a read buffer kept per idle connection (16 KiB), or a stack
+// that grew before parking (8 KiB and more).
+const (
+	maxIdleFlowConn = 2 << 10
+	maxParkedFlow   = 6 << 10
+)
+
+// TestParkedFlowMemory measures what an idle connection costs, and what a
 // flow parked in Read on it adds: N connections are made (both ends are
 // flow.Conns, so a pair costs two), then N flows park in Read on the
-// client ends. Not an assertion: a figure to compare.
+// client ends.
 //
 //	go test -run ParkedFlowMemory -v ./flow
 func TestParkedFlowMemory(t *testing.T) {
@@ -52,6 +62,12 @@ func TestParkedFlowMemory(t *testing.T) {
 	perFlow := float64(flows-conns) / float64(n)
 	t.Logf("%d idle connections: %.0f B each (transport conn + flow.Conn); a flow parked in Read adds %.0f B; total per parked flow with its connection %.0f B",
 		n, perConn, perFlow, perConn+perFlow)
+	if perConn > maxIdleFlowConn {
+		t.Errorf("an idle flow.Conn costs %.0f B, want at most %d", perConn, maxIdleFlowConn)
+	}
+	if perFlow > maxParkedFlow {
+		t.Errorf("a flow parked in Read costs %.0f B, want at most %d", perFlow, maxParkedFlow)
+	}
 	for _, c := range clients {
 		c.Close()
 	}

@@ -106,6 +106,7 @@ func (t *tlsTransport) run(f *Flow, p transport.Protocol) {
 	t.proto, t.made = p, true
 	ctx := f.Context()
 	p.ConnectionMade(t)
+	// From here on t.proto, not p: SetProtocol may hand the connection on.
 	buf := make([]byte, tlsReadBuffer)
 	var cause error
 	for !t.closing {
@@ -113,13 +114,13 @@ func (t *tlsTransport) run(f *Flow, p transport.Protocol) {
 		n, err := t.tc.Read(buf)
 		t.waitReadable(f) // PauseReading while the Read was parked
 		if n > 0 && !t.closing {
-			p.DataReceived(buf[:n])
+			t.proto.DataReceived(buf[:n])
 		}
 		if err == nil || t.closing {
 			continue
 		}
 		if errors.Is(err, io.EOF) {
-			if !p.EOFReceived() {
+			if !t.proto.EOFReceived() {
 				t.Close()
 			}
 		} else {
@@ -134,7 +135,7 @@ func (t *tlsTransport) run(f *Flow, p transport.Protocol) {
 	if t.w.cause != nil && cause == nil && !t.closing {
 		cause = t.w.cause
 	}
-	p.ConnectionLost(cause)
+	t.proto.ConnectionLost(cause)
 }
 
 // waitReadable parks while reading is paused and the connection lives.
@@ -265,6 +266,9 @@ func (t *tlsTransport) ResumeReading() {
 // SetWriteBufferLimits implements transport.Transport; the watermarks
 // count encrypted bytes, what the socket has yet to take.
 func (t *tlsTransport) SetWriteBufferLimits(high, low int) { t.w.t.SetWriteBufferLimits(high, low) }
+
+// SetProtocol implements transport.Transport.
+func (t *tlsTransport) SetProtocol(p transport.Protocol) { _ = t.onLoop(func() { t.proto = p }) }
 
 // SetWriteQueueLimit implements transport.Transport.
 func (t *tlsTransport) SetWriteQueueLimit(n int) { t.w.t.SetWriteQueueLimit(n) }

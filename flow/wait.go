@@ -177,6 +177,8 @@ func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
 		}
 	}
 	f.state = stateParked
+	parked := &f.l.Counters().FlowsParked
+	parked.Add(1)
 	s := f.s
 	if s.driver == nil && s.current == f {
 		// The loop resumed f: f drives, resuming ready flows itself until
@@ -199,6 +201,7 @@ func (f *Flow) park(ctx context.Context, q *waitq, mode parkMode) error {
 	} else {
 		f.yield(struct{}{}) // whoever resumes f marks it running
 	}
+	parked.Add(-1)
 	if f.timer != 0 {
 		f.l.CancelTimer(f.timer)
 		f.timer = 0

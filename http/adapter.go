@@ -1,10 +1,12 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,7 +35,8 @@ var ErrHandlerReturned = errors.New("http: response written after its handler re
 // they handed over before the handler returns is sent before the response
 // ends; later calls fail with ErrHandlerReturned. (A handler that waits
 // for its goroutines does so with flow.Blocking, not by blocking its
-// loop's thread.) http.Hijacker and HTTP/2 are not offered.
+// loop's thread.) http.Hijacker is offered (see ResponseWriter.Hijack);
+// HTTP/2 is not.
 func Adapt(h http.Handler) Handler {
 	return HandlerFunc(func(w *ResponseWriter, r *Request) {
 		req, err := toNetRequest(r)
@@ -72,6 +75,7 @@ func toNetRequest(r *Request) (*http.Request, error) {
 		RequestURI:    target,
 		Close:         r.close || r.ProtoMinor == 0 && !r.keepAlive,
 		Body:          http.NoBody,
+		TLS:           r.TLS(),
 	}
 	if r.chunked {
 		req.TransferEncoding = []string{"chunked"}
@@ -216,6 +220,25 @@ func (a *adaptedWriter) fail(err error, calls []foreignCall) {
 	a.fmu.Unlock()
 }
 
+// Hijack implements http.Hijacker: see ResponseWriter.Hijack. The
+// returned ReadWriter wraps the connection, for callers that want one.
+// Call it from the handler's goroutine (its flow).
+func (a *adaptedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if loop.Current() != a.l {
+		return nil, nil, ErrHijackOffLoop
+	}
+	if err := a.mu.Lock(a.ctx); err != nil {
+		return nil, nil, err
+	}
+	defer a.mu.Unlock()
+	conn, err := a.w.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	a.returned = true // later writes through a are refused
+	return conn, bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn)), nil
+}
+
 // finish ends the response in the handler's flow: what goroutines handed
 // over goes out first.
 func (a *adaptedWriter) finish() {
@@ -229,8 +252,13 @@ func (a *adaptedWriter) finish() {
 
 func (a *adaptedWriter) Header() http.Header { return a.h }
 
+// WriteHeader sets the status; a 1xx other than 100 is sent at once with
+// the header so far, as net/http does (101 before a Hijack, 103).
 func (a *adaptedWriter) WriteHeader(code int) {
 	_ = a.serialize(0, func() error {
+		if code > 100 && code < 200 && !a.written {
+			return a.w.WriteInterim(code, a.h)
+		}
 		if a.code == 0 && !a.written {
 			a.code = code
 		}

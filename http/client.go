@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,11 @@ type Client struct {
 	MaxIdlePerHost int
 	// MaxResponseHeaderBytes bounds a response head; default 64 KiB.
 	MaxResponseHeaderBytes int
+	// TLSConfig configures https connections; nil means the defaults,
+	// which verify the server's certificate against the system's roots
+	// and the URL's host name, as Go's client does. ALPN offers
+	// "http/1.1" unless it sets NextProtos.
+	TLSConfig *tls.Config
 
 	once sync.Once
 	pool pool
@@ -94,11 +100,11 @@ func (c *Client) CloseIdleConnections() { c.pool.closeIdle() }
 // idle connection; a POST is never sent twice.
 func (c *Client) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 	c.init()
-	if req.URL == nil || req.URL.Scheme != "http" {
+	if req.URL == nil || req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, fmt.Errorf("http: unsupported URL %v (only http://)", req.URL)
+		return nil, fmt.Errorf("http: unsupported URL %v (http:// and https:// only)", req.URL)
 	}
 	ctx := req.Context()
 	var cancel context.CancelFunc = func() {}
@@ -135,15 +141,20 @@ func (c *Client) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 // roundTrip is one attempt; retry says a failure may be a stale pooled
 // connection.
 func (c *Client) roundTrip(ctx context.Context, cancel context.CancelFunc, req *nethttp.Request) (*nethttp.Response, bool, error) {
+	secure := req.URL.Scheme == "https"
 	host := req.URL.Host
 	if req.URL.Port() == "" {
-		host = net.JoinHostPort(req.URL.Hostname(), "80")
+		port := "80"
+		if secure {
+			port = "443"
+		}
+		host = net.JoinHostPort(req.URL.Hostname(), port)
 	}
-	key := poolKey{l: c.loopFor(), host: host}
+	key := poolKey{l: c.loopFor(), host: host, tls: secure}
 	cc := c.pool.get(key)
 	if cc == nil {
 		dctx, dcancel := context.WithTimeout(ctx, c.DialTimeout)
-		conn, err := flow.Dial(dctx, key.l, "tcp", host)
+		conn, err := c.dial(dctx, key, req.URL.Hostname())
 		dcancel()
 		if err != nil {
 			return nil, false, err
@@ -234,6 +245,34 @@ func (c *Client) roundTrip(ctx context.Context, cancel context.CancelFunc, req *
 		b.release()
 	}
 	return resp, false, nil
+}
+
+// dial connects to key's host, over TLS for https, verifying the
+// server's certificate for serverName.
+func (c *Client) dial(ctx context.Context, key poolKey, serverName string) (net.Conn, error) {
+	if !key.tls {
+		return flow.Dial(ctx, key.l, "tcp", key.host)
+	}
+	cfg := c.TLSConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName = serverName
+	}
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	tc, err := flow.DialTLS(ctx, key.l, "tcp", key.host, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if p := tc.ConnectionState().NegotiatedProtocol; p != "" && p != "http/1.1" {
+		tc.Close()
+		return nil, fmt.Errorf("http: %s chose ALPN protocol %q; this client speaks http/1.1", key.host, p)
+	}
+	return tc, nil
 }
 
 // loopFor is the loop a request's connection should live on: the

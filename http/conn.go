@@ -457,6 +457,10 @@ func (c *conn) callHandler(w *ResponseWriter, r *Request) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.ls.s.logPanic(c.t.RemoteAddr(), v)
+			if w.hijacked {
+				ok = false // the connection is the handler's now
+				return
+			}
 			if w.started {
 				c.closing = true
 				c.t.Abort()

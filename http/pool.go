@@ -1,9 +1,9 @@
 package http
 
 import (
+	"net"
 	"sync"
 
-	"github.com/cport/cport/flow"
 	"github.com/cport/cport/loop"
 )
 
@@ -12,14 +12,15 @@ import (
 // reads and writes run inline instead of hopping to another loop.
 type poolKey struct {
 	l    *loop.Loop
-	host string
+	host string // host:port
+	tls  bool   // https
 }
 
 // clientConn is one connection of the client's pool. It is used by one
 // request at a time; buf[off:] holds bytes read past the last response.
 type clientConn struct {
 	key  poolKey
-	conn *flow.Conn
+	conn net.Conn // a *flow.Conn, or a *flow.TLSConn for https
 	buf  []byte
 	off  int
 	used bool // has served a request: a failure may be a stale keep-alive

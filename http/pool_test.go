@@ -55,7 +55,7 @@ func TestClientPoolsPerLoop(t *testing.T) {
 		if len(idle) != 1 {
 			t.Fatalf("loop's pool holds %d idle connections, want 1 (the one its flow used)", len(idle))
 		}
-		if idle[0].conn.Loop() != l {
+		if idle[0].conn.(*flow.Conn).Loop() != l {
 			t.Error("a pooled connection lives on another loop than its pool's")
 		}
 	}

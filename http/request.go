@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -134,6 +135,15 @@ func (r *Request) done(cause error) {
 
 // RemoteAddr is the client's address.
 func (r *Request) RemoteAddr() net.Addr { return r.c.t.RemoteAddr() }
+
+// TLS describes the connection's TLS session, or is nil on plain TCP.
+func (r *Request) TLS() *tls.ConnectionState {
+	if t, ok := r.c.t.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		cs := t.ConnectionState()
+		return &cs
+	}
+	return nil
+}
 
 // bodyDone reports whether the whole body has been consumed.
 func (r *Request) bodyDone() bool {

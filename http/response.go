@@ -32,6 +32,7 @@ type ResponseWriter struct {
 	chunked    bool
 	closeAfter bool
 	hasDate    bool // the handler set Date: the server adds none
+	hijacked   bool // Hijack took the connection: write nothing more
 }
 
 func (w *ResponseWriter) reset(r *Request) {
@@ -86,8 +87,8 @@ func (w *ResponseWriter) AddHeader(name, value string) {
 // passes flushSize, when it sends and parks the flow while the peer is
 // slow to read.
 func (w *ResponseWriter) Write(p []byte) (int, error) {
-	if w.c.lost {
-		return 0, ErrConnClosed
+	if err := w.writable(); err != nil {
+		return 0, err
 	}
 	if w.status == 0 {
 		w.status = 200
@@ -108,8 +109,8 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 
 // WriteString is Write for a string, without a conversion's allocation.
 func (w *ResponseWriter) WriteString(s string) (int, error) {
-	if w.c.lost {
-		return 0, ErrConnClosed
+	if err := w.writable(); err != nil {
+		return 0, err
 	}
 	if w.status == 0 {
 		w.status = 200
@@ -130,10 +131,21 @@ func (w *ResponseWriter) WriteString(s string) (int, error) {
 
 // Flush sends the head and the body written so far.
 func (w *ResponseWriter) Flush() error {
+	if err := w.writable(); err != nil {
+		return err
+	}
+	return w.flush(w.r.ctx, false)
+}
+
+// writable says why the response can take no more, or nil.
+func (w *ResponseWriter) writable() error {
+	if w.hijacked {
+		return ErrHijacked
+	}
 	if w.c.lost {
 		return ErrConnClosed
 	}
-	return w.flush(w.r.ctx, false)
+	return nil
 }
 
 // bodyless reports whether the response carries no body: HEAD, 1xx, 204
@@ -145,6 +157,9 @@ func (w *ResponseWriter) bodyless() bool {
 
 // finish completes the response after the handler returns.
 func (w *ResponseWriter) finish(ctx context.Context) {
+	if w.hijacked {
+		return
+	}
 	c := w.c
 	if w.status == 0 {
 		w.status = 200

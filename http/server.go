@@ -2,10 +2,12 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -59,10 +61,60 @@ var ErrServerClosed = errors.New("http: server closed")
 // g's loops and returns the bound address. Call it off the loops; it may
 // be called more than once, with the same group.
 func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error) {
+	unbound, err := s.bind(g)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := s.ListenConfig.Listen(g, network, address, func() transport.Protocol { return &conn{ls: unbound} })
+	return s.added(ln, err)
+}
+
+// ListenTLS is Listen over TLS with cfg (certificates at least). The
+// server offers ALPN's "http/1.1" and nothing else, whatever cfg's
+// NextProtos say: a client that asks for h2 gets HTTP/1.1 or, if it
+// insists, a failed handshake, never HTTP/2 frames read as HTTP/1.1. A
+// handshake is bounded by Limits.ReadHeaderTimeout, as the head that
+// follows it is. Request.TLS and Adapt's http.Request.TLS describe the
+// connection.
+func (s *Server) ListenTLS(g *loop.Group, network, address string, cfg *tls.Config) (net.Addr, error) {
+	if cfg == nil {
+		return nil, errors.New("http: ListenTLS needs a tls.Config with a certificate")
+	}
+	unbound, err := s.bind(g)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	ts := &flow.TLSServer{
+		Config:           cfg,
+		Factory:          func() transport.Protocol { return &conn{ls: unbound} },
+		HandshakeTimeout: s.lim.ReadHeaderTimeout,
+		ListenConfig:     s.ListenConfig,
+	}
+	ln, err := ts.Listen(g, network, address)
+	return s.added(ln, err)
+}
+
+// ListenFile serves on an inherited listening socket (systemd's socket
+// activation passes it as fd 3: os.NewFile(3, "listener")), as
+// transport.ListenConfig.ListenFile does; f stays open, the caller's.
+func (s *Server) ListenFile(g *loop.Group, f *os.File) (net.Addr, error) {
+	unbound, err := s.bind(g)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := s.ListenConfig.ListenFile(g, f, func() transport.Protocol { return &conn{ls: unbound} })
+	return s.added(ln, err)
+}
+
+// bind fixes the server's loops at the first Listen.
+func (s *Server) bind(g *loop.Group) (*loopState, error) {
 	if s.shutting.Load() {
 		return nil, ErrServerClosed
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.loops == nil {
 		s.lim = s.Limits.withDefaults()
 		s.loops = make(map[*loop.Loop]*loopState)
@@ -71,9 +123,11 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 		}
 		s.unbound = &loopState{s: s}
 	}
-	s.mu.Unlock()
-	unbound := s.unbound
-	ln, err := s.ListenConfig.Listen(g, network, address, func() transport.Protocol { return &conn{ls: unbound} })
+	return s.unbound, nil
+}
+
+// added records a new listener for Shutdown and Close.
+func (s *Server) added(ln *transport.Listener, err error) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,8 @@ type Loop struct {
 	done    chan struct{}
 	err     error       // why the loop ended; read after done is closed
 	closed  atomic.Bool // a Close has already returned err
+
+	counters Counters
 }
 
 // Start opens a port and runs a loop over it on a new goroutine. The port
@@ -172,6 +174,9 @@ func (l *Loop) iterate() error {
 		l.tick()
 		l.passScheduler()
 	}
+	l.counters.wakeups.Add(1)
+	l.counters.completions.Add(uint64(n))
+	l.counters.timers.Store(int64(len(l.timers.heap)))
 	l.dispatchAll(l.batch[:n]) // 4. look each key up and call back
 	l.takePosts()
 	return err

@@ -44,6 +44,14 @@ func (bp *bufferPool) get(id uint16) []byte {
 	return bp.mem[off : off+bp.size : off+bp.size]
 }
 
+// discardFrom gives the memory of the buffers from id on back to the
+// system; they read as zeros when next used.
+func (bp *bufferPool) discardFrom(id int) {
+	if id < bp.count && bp.mem != nil {
+		discardRegion(bp.mem[id*bp.size:])
+	}
+}
+
 func (bp *bufferPool) free() {
 	if bp.mem != nil {
 		freeRegion(bp.mem)

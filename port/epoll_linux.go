@@ -260,6 +260,11 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 		case timeout != 0:
 			wait = -1
 			now := b.now()
+			// About to sleep: a good moment to give back what a burst
+			// of receives left resident.
+			if from, ok := b.free.trimIfIdle(now); ok && b.bufs != nil {
+				b.bufs.discardFrom(from)
+			}
 			if timeout > 0 {
 				wait = time.Duration(max(end-now, 0))
 			}

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/cport/cport/internal/sock"
 	"github.com/cport/cport/port"
 )
 
@@ -24,14 +23,16 @@ func Example() {
 		return
 	}
 	defer p.Close()
-	lfd, _ := sock.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), sock.ListenConfig{})
-	addr, _ := sock.LocalAddr(lfd)
+	lfd, _ := port.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
+	defer port.CloseSocket(lfd)
+	addr, _ := port.LocalAddr(lfd)
 	go net.Dial("tcp", addr.String()) // a client, from elsewhere
 
 	callbacks := map[port.Key]func(port.Completion){}
 	accepted := false
 	onAccepted := func(c port.Completion) {
-		peer, _ := sock.PeerAddr(int(c.Res))
+		peer, _ := port.PeerAddr(int(c.Res))
+		port.CloseSocket(int(c.Res))
 		fmt.Println("connected from", peer.Addr())
 		accepted = true
 	}

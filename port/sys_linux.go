@@ -3,6 +3,7 @@ package port
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -167,3 +168,15 @@ func allocRegion(n int) ([]byte, error) {
 }
 
 func freeRegion(b []byte) { _ = unix.Munmap(b) }
+
+// discardRegion drops the whole pages of b from memory; the next touch
+// maps zeroed ones.
+func discardRegion(b []byte) {
+	page := uintptr(os.Getpagesize())
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	skip := int((page - start%page) % page)
+	if skip >= len(b) {
+		return
+	}
+	_ = unix.Madvise(b[skip:], unix.MADV_DONTNEED)
+}

@@ -196,6 +196,14 @@ func allocRegion(n int) ([]byte, error) {
 	return unsafe.Slice((*byte)(base), n), nil
 }
 
+// discardRegion tells the system b's pages need not be kept (MEM_RESET);
+// the pool's next writes refill them.
+func discardRegion(b []byte) {
+	if len(b) > 0 {
+		_, _ = windows.VirtualAlloc(uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), windows.MEM_RESET, windows.PAGE_READWRITE)
+	}
+}
+
 // freeRegion releases memory from allocRegion.
 func freeRegion(b []byte) {
 	if len(b) > 0 {

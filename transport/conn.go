@@ -146,7 +146,7 @@ func (c *conn) isClosed() bool { return c.other.Load()&offClosed != 0 }
 // called only once the connection has its key: a connection the loop
 // cannot take (it is closing) makes no protocol, rather than one that
 // would never hear ConnectionMade or ConnectionLost.
-func newConn(l *loop.Loop, fd int, network string, mk func() Protocol) (*conn, error) {
+func newConn(l *loop.Loop, fd int, network string, dialed bool, mk func() Protocol) (*conn, error) {
 	c := &conn{l: l, fd: int32(fd)}
 	if network == "unix" {
 		c.kind = kindUnix
@@ -154,6 +154,11 @@ func newConn(l *loop.Loop, fd int, network string, mk func() Protocol) (*conn, e
 	var err error
 	if c.recvKey, err = l.RegisterHandler(c); err != nil {
 		return nil, err
+	}
+	if dialed {
+		l.Counters().ConnsDialed.Add(1)
+	} else {
+		l.Counters().ConnsAccepted.Add(1)
 	}
 	c.proto = mk()
 	c.proto.ConnectionMade(c)
@@ -229,8 +234,29 @@ func (c *conn) onRecv(comp port.Completion) {
 func (c *conn) deliverBuffer(comp port.Completion, id uint16) {
 	p := c.l.Port()
 	defer p.RecycleBuffer(id)
-	c.deliver(p.Buffer(comp))
+	data := p.Buffer(comp)
+	c.l.Counters().BytesIn.Add(uint64(len(data)))
+	c.deliver(data)
 }
+
+// enqueue adds b to the write queue, and to the loop's count of queued
+// bytes.
+func (c *conn) enqueue(b []byte) {
+	c.wq.push(c.shared(), b)
+	c.l.Counters().WriteQueued.Add(int64(len(b)))
+}
+
+// sent takes n sent bytes off the queue and the loop's counts.
+func (c *conn) sent(n int) {
+	c.wq.consume(c.shared(), n)
+	k := c.l.Counters()
+	k.WriteQueued.Add(-int64(n))
+	k.BytesOut.Add(uint64(n))
+}
+
+// uncount takes what is queued off the loop's count, before the queue is
+// dropped.
+func (c *conn) uncount() { c.l.Counters().WriteQueued.Add(-int64(c.wq.len())) }
 
 // deliver hands data to the protocol, or holds it while reading is paused.
 func (c *conn) deliver(data []byte) {
@@ -297,7 +323,7 @@ func (c *conn) onSend(comp port.Completion) {
 		c.finishIfIdle()
 		return
 	}
-	c.wq.consume(c.shared(), int(comp.Res))
+	c.sent(int(comp.Res))
 	if c.x != nil && c.x.idle > 0 {
 		c.x.lastActive = c.l.Now()
 	}
@@ -379,7 +405,7 @@ func (c *conn) write(b []byte) error {
 	if err := c.writable(); err != nil || len(b) == 0 {
 		return err
 	}
-	c.wq.push(c.shared(), b)
+	c.enqueue(b)
 	c.flush()
 	c.checkHighWater()
 	return nil
@@ -393,7 +419,7 @@ func (c *conn) writev(bufs [][]byte) error {
 	}
 	for _, b := range bufs {
 		if len(b) > 0 {
-			c.wq.push(c.shared(), b)
+			c.enqueue(b)
 		}
 	}
 	c.flush()
@@ -407,7 +433,7 @@ func (c *conn) writeBeforePoll(b []byte) error {
 	if err := c.writable(); err != nil || len(b) == 0 {
 		return err
 	}
-	c.wq.push(c.shared(), b)
+	c.enqueue(b)
 	if !c.has(stSending | stFlushQueued) {
 		c.state |= stFlushQueued
 		c.l.FlushBeforePoll(c)
@@ -553,11 +579,13 @@ func (c *conn) abort() {
 	if c.has(stSending) {
 		// The kernel may still read the chunks of the send in flight: let
 		// the collector have them rather than hand them to another writer.
+		c.uncount()
 		c.wq.drop()
 		if !c.has(stFDClosing) {
 			c.l.Cancel(c.sendKey)
 		}
 	} else {
+		c.uncount()
 		c.wq.reset(c.shared())
 	}
 	if c.has(stRecvArmed) {
@@ -605,7 +633,9 @@ func (c *conn) finish() {
 		c.l.Release(c.sendKey)
 		c.sendKey = 0
 	}
+	c.uncount()
 	c.wq.reset(c.shared())
+	c.l.Counters().ConnsClosed.Add(1)
 	var cause error
 	if x := c.x; x != nil {
 		cause = x.cause
@@ -773,6 +803,9 @@ func (c *conn) SetWriteBufferLimits(high, low int) {
 		}
 	})
 }
+
+// SetProtocol implements Transport.
+func (c *conn) SetProtocol(p Protocol) { c.onLoop(func() { c.proto = p }) }
 
 // SetWriteQueueLimit implements Transport.
 func (c *conn) SetWriteQueueLimit(n int) {

@@ -212,7 +212,7 @@ func (d *dialer) onConnect(c port.Completion) {
 		if d.network == "unix" {
 			network = "unix"
 		}
-		conn, err := newConn(d.l, fd, network, func() Protocol { return d.proto })
+		conn, err := newConn(d.l, fd, network, true, func() Protocol { return d.proto })
 		if err != nil {
 			closeWatched(d.l, fd)
 			d.finish(nil, d.fail(err))

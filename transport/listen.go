@@ -80,6 +80,7 @@ type acceptor struct {
 	armed   bool // an accept is in flight
 	closing bool
 	paused  bool // PauseAccepting: the kernel's backlog holds new clients
+	pausing bool // pause cancelled the accept: its ECANCELED is ours
 }
 
 // Listen is ListenConfig{}.Listen.
@@ -98,12 +99,6 @@ func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory fu
 		if l.InLoop() {
 			return nil, errors.New("transport: Listen called on a loop; it waits for the loops, so call it from another goroutine")
 		}
-	}
-	if lc.AcceptBackoff <= 0 {
-		lc.AcceptBackoff = 100 * time.Millisecond
-	}
-	if lc.Logger == nil {
-		lc.Logger = slog.Default()
 	}
 	ln := &Listener{network: network}
 	var fds []int
@@ -126,6 +121,20 @@ func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory fu
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.addr, Err: err}
 	}
+	return lc.serve(g, ln, fds, factory)
+}
+
+// serve starts an acceptor per listening socket, the i-th on the i-th
+// loop, and waits until each has registered on its loop.
+func (lc ListenConfig) serve(g *loop.Group, ln *Listener, fds []int, factory func() Protocol) (*Listener, error) {
+	if lc.AcceptBackoff <= 0 {
+		lc.AcceptBackoff = 100 * time.Millisecond
+	}
+	if lc.Logger == nil {
+		lc.Logger = slog.Default()
+	}
+	network := ln.network
+	var err error
 	loops := g.Loops()
 	for i, fd := range fds {
 		a := &acceptor{ln: ln, l: loops[i], fd: fd, factory: factory, cfg: &lc}
@@ -153,6 +162,37 @@ func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory fu
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.addr, Err: err}
 	}
 	return ln, nil
+}
+
+// ListenFile serves connections accepted on an inherited listening
+// socket (systemd's socket activation passes them from fd 3; a parent may
+// hand one over on exec) over g's loops, as Listen does. The listener
+// works on a duplicate: f stays open, for its owner to close. One socket
+// cannot be balanced by the kernel, so its loop hands connections to the
+// others in turn (Handoff). Call it off the loops.
+func (lc ListenConfig) ListenFile(g *loop.Group, f *os.File, factory func() Protocol) (*Listener, error) {
+	for _, l := range g.Loops() {
+		if l.InLoop() {
+			return nil, errors.New("transport: ListenFile called on a loop; it waits for the loops, so call it from another goroutine")
+		}
+	}
+	in, err := sock.Inherit(int(f.Fd()))
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "fd", Err: fmt.Errorf("%s: %w", f.Name(), err)}
+	}
+	ln := &Listener{network: in.Network}
+	if in.Network == "unix" {
+		ln.addr = &net.UnixAddr{Name: in.Path, Net: "unix"}
+	} else {
+		bound, err := sock.LocalAddr(in.FD)
+		if err != nil {
+			sock.Close(in.FD)
+			return nil, err
+		}
+		ln.addr = net.TCPAddrFromAddrPort(bound)
+	}
+	lc.Balance = Handoff
+	return lc.serve(g, ln, []int{in.FD}, factory)
 }
 
 // listenTCP opens one socket per loop with SO_REUSEPORT, or one socket.
@@ -259,6 +299,7 @@ func (a *acceptor) pause() {
 	}
 	a.paused = true
 	if a.armed {
+		a.pausing = true
 		a.l.Cancel(a.key)
 	}
 }
@@ -318,8 +359,14 @@ func (a *acceptor) onAccept(c port.Completion) {
 		return
 	}
 	switch err := c.Err(); err {
-	case syscall.ECANCELED: // PauseAccepting's cancel; ResumeAccepting arms again
-		a.arm()
+	case syscall.ECANCELED:
+		// PauseAccepting's cancel (arm does nothing while paused; a
+		// resume that came first left this to arm), or the loop's at
+		// its close, which needs nothing.
+		if a.pausing {
+			a.pausing = false
+			a.arm()
+		}
 	case syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN:
 		// The client gave up before we took it; nothing is wrong here.
 		a.arm()
@@ -349,7 +396,7 @@ func (a *acceptor) serve(fd int) {
 }
 
 func (a *acceptor) startConn(l *loop.Loop, fd int) {
-	if _, err := newConn(l, fd, a.connNet(), a.factory); err != nil {
+	if _, err := newConn(l, fd, a.connNet(), false, a.factory); err != nil {
 		closeWatched(l, fd)
 	}
 }

@@ -102,6 +102,11 @@ type Transport interface {
 	RemoteAddr() net.Addr
 	// Loop is the loop the connection belongs to.
 	Loop() *loop.Loop
+	// SetProtocol hands the connection to p: every later callback goes to
+	// p, which is not sent ConnectionMade (it is made already). A server
+	// uses it to hand a connection over after an Upgrade; the pauses the
+	// old protocol asked for stay until p lifts them.
+	SetProtocol(p Protocol)
 	// Context and SetContext hold one value for the user, safe from any
 	// goroutine.
 	Context() any

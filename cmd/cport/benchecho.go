@@ -49,6 +49,7 @@ type benchEchoConfig struct {
 	warmup    time.Duration
 	rate      int // messages per second over all connections; 0: ping-pong flat out
 	idle      int
+	burst     int // like idle, but all connections echo at the same moment
 	idleWarm  int // connections warming the server before an idle run; 0: idleBaseline
 	serverPID int
 	loops     int
@@ -65,14 +66,18 @@ func runBenchEcho(args []string, stdout io.Writer) error {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "ping-pong before measuring starts")
 	fs.IntVar(&cfg.rate, "rate", 0, "messages per second over all connections, each sending at its share of the rate (0: each sends again as soon as its echo is back)")
 	fs.IntVar(&cfg.idle, "idle", 0, "instead of ping-pong: open this many connections, echo once on each, hold them and report the server's RSS per connection")
+	fs.IntVar(&cfg.burst, "burst", 0, "instead of ping-pong: open this many connections, wait until the server holds them all, have every one echo once at the same moment, hold them and report the server's RSS per connection")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "the server's pid, to report its CPU per message and RSS per connection")
 	fs.IntVar(&cfg.loops, "loops", 1, "client event loops")
 	fs.StringVar(&cfg.backend, "backend", "", "client backend: uring or epoll")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.size <= 0 || cfg.conns < 0 || cfg.idle < 0 || cfg.rate < 0 {
-		return errors.New("--size must be positive, --conns, --idle and --rate not negative")
+	if cfg.size <= 0 || cfg.conns < 0 || cfg.idle < 0 || cfg.burst < 0 || cfg.rate < 0 {
+		return errors.New("--size must be positive, --conns, --idle, --burst and --rate not negative")
+	}
+	if cfg.idle > 0 && cfg.burst > 0 {
+		return errors.New("--idle and --burst are two ways to measure idle connections: give one")
 	}
 	g, err := loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend}})
 	if err != nil {
@@ -81,6 +86,9 @@ func runBenchEcho(args []string, stdout io.Writer) error {
 	defer g.Close()
 	if cfg.idle > 0 {
 		return benchIdle(g, cfg, stdout)
+	}
+	if cfg.burst > 0 {
+		return measureIdle(g, echoBurstRun(g, cfg), stdout)
 	}
 	return benchPingPong(g, cfg, stdout)
 }
@@ -360,7 +368,7 @@ func echoIdleRun(g *loop.Group, cfg benchEchoConfig) idleRun {
 		phase.Store(phaseStop)
 		return err
 	}
-	once := func(done chan<- error) transport.Protocol {
+	once := func(_ int, done chan<- error) transport.Protocol {
 		return &pinger{payload: payload, phase: phase, once: true, echoed: done}
 	}
 	return idleRun{what: "echoed once", addr: cfg.addr, n: cfg.idle, serverPID: cfg.serverPID, warm: warm, once: once}

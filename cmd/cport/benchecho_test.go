@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // resultField returns a RESULT line's numeric field.
@@ -59,5 +61,52 @@ func TestBenchEchoPingPong(t *testing.T) {
 func TestBenchEchoRejectsNegativeRate(t *testing.T) {
 	if err := runBench([]string{"echo", "--rate", "-1"}, &bytes.Buffer{}); err == nil {
 		t.Fatal("bench echo accepted --rate -1")
+	}
+}
+
+// bench echo --burst opens its connections, waits until the server (this
+// process) holds them, has every one echo once, and reports memory per
+// connection; a burst that lost an echo would fail the run.
+func TestBenchEchoBurst(t *testing.T) {
+	if _, err := serverFDs(os.Getpid()); err != nil {
+		t.Skipf("no descriptor count for this process: %v", err)
+	}
+	for _, style := range []string{"callback", "flow"} {
+		g, addr, stop, err := serveEcho(echoConfig{addr: "127.0.0.1:0", loops: 1, balance: "reuseport", style: style})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		args := []string{"echo", "--addr", addr.String(), "--burst", "200", "--warmup", "20ms", "--loops", "2",
+			"--server-pid", strconv.Itoa(os.Getpid())}
+		err = runBench(args, &out)
+		stop()
+		g.Close()
+		if err != nil {
+			t.Fatalf("%s: bench %v: %v\n%s", style, args, err, out.String())
+		}
+		if !strings.Contains(out.String(), "200 connections echoed once all at the same moment") {
+			t.Fatalf("%s: not a burst of 200:\n%s", style, out.String())
+		}
+		resultField(t, out.String(), "rss_bytes_per_conn")
+	}
+}
+
+func TestBenchEchoRejectsIdleWithBurst(t *testing.T) {
+	if err := runBench([]string{"echo", "--idle", "10", "--burst", "10"}, &bytes.Buffer{}); err == nil {
+		t.Fatal("bench echo accepted --idle with --burst")
+	}
+}
+
+// A burst waits for the server to hold its connections, and says so when
+// it never does.
+func TestAwaitServerFDsTimesOut(t *testing.T) {
+	n, err := serverFDs(os.Getpid())
+	if err != nil {
+		t.Skipf("no descriptor count for this process: %v", err)
+	}
+	err = awaitServerFDs(os.Getpid(), n+1000, 50*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "has not accepted every connection") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -52,7 +52,7 @@ func runBenchHTTP(args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	once := func(done chan<- error) transport.Protocol {
+	once := func(_ int, done chan<- error) transport.Protocol {
 		return &httpProbe{req: req, rounds: 1, done: done}
 	}
 	return measureIdle(g, idleRun{what: "served one keep-alive GET " + *path, addr: *addr, n: *idle,

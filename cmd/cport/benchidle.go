@@ -25,11 +25,18 @@ type idleRun struct {
 	serverPID int
 	// warm exercises the server before its memory is first read.
 	warm func() error
-	// once makes the protocol of one measured connection: it does one
+	// once makes the protocol of one measured connection, on the group's
+	// loop number li: it does one
 	// exchange, sends its outcome on done, then holds the connection.
-	once func(done chan<- error) transport.Protocol
+	once func(li int, done chan<- error) transport.Protocol
 	// mem reads the server's memory; nil reads serverPID's.
 	mem func() (procMem, error)
+	// release, if set, is called once every measured connection is open;
+	// the connections' exchanges start then, not as each opens.
+	release func() error
+	// opening, if set, is called just before the measured connections
+	// open, after the first memory reading.
+	opening func()
 }
 
 // measureIdle measures what r's idle connections cost the server and
@@ -72,10 +79,18 @@ func idleCost(g *loop.Group, r idleRun) (before, after procMem, err error) {
 	if before, err = mem(); err != nil {
 		return before, after, err
 	}
+	if r.opening != nil {
+		r.opening()
+	}
 	done := make(chan error, r.n)
-	err = dialAll(g, r.addr, r.n, func(int) transport.Protocol { return r.once(done) })
+	err = dialAll(g, r.addr, r.n, func(li int) transport.Protocol { return r.once(li, done) })
 	if err != nil {
 		return before, after, fmt.Errorf("opening idle connections: %w", err)
+	}
+	if r.release != nil {
+		if err := r.release(); err != nil {
+			return before, after, err
+		}
 	}
 	timeout := time.After(30 * time.Second)
 	for i := 0; i < r.n; i++ {

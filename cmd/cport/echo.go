@@ -101,8 +101,20 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.BoolVar(&cfg.share, "reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
 	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "close a connection after this long without a byte either way (default: never; not with --tls --style flow, whose handshake is bounded at 10s)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the loops' counters, Go's, the process's) on this address's /metrics")
+	memStats := fs.Bool("memstats", false, "on SIGUSR1, print the Go runtime's memory figures (Linux)")
+	memProfile := fs.String("memprofile", "", "on SIGUSR1, also write a heap profile to this file (implies --memstats; Linux)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *memProfile != "" {
+		// Record every allocation, not one per 512 KiB: a few thousand
+		// connections' worth of small objects would otherwise show as a
+		// handful of samples.
+		runtime.MemProfileRate = 1
+	}
+	if *memStats || *memProfile != "" {
+		dumpMemOnSignal(stdout, *memProfile)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -121,6 +133,13 @@ func runEcho(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "echo: listening on %s, %d loops, GOMAXPROCS %d, %s backend, %s style, pid %d\n",
 		addr, len(g.Loops()), procs, g.Loops()[0].Backend(), cfg.style, os.Getpid())
+	stopMetrics, err := serveMetrics(*metricsAddr, g, stdout)
+	if err != nil {
+		stop()
+		g.Close()
+		return err
+	}
+	defer stopMetrics()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig

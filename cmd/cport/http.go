@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -82,6 +83,9 @@ func runHTTP(args []string, stdout io.Writer) error {
 	handler := fs.String("handler", "native", "native (cport's handler API), nethttp (a net/http ServeMux through the adapter) or stdlib (the same ServeMux on Go's own net/http server, for comparison)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	share := fs.Bool("reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
+	listenFD := fs.Int("listen-fd", -1, "serve on this inherited listening socket instead of --addr (systemd socket activation: 3)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the loops' counters, Go's, the process's) on this address's /metrics")
+	tlsFiles := fs.String("tls", "", "serve HTTPS with these PEM files: CERT,KEY (ALPN http/1.1; not with --handler stdlib)")
 	var lim cphttp.Limits
 	fs.DurationVar(&lim.ReadHeaderTimeout, "header-timeout", 0, "time from a request's first byte to the end of its head (default 10s)")
 	fs.DurationVar(&lim.BodyReadTimeout, "body-timeout", 0, "how long a handler may wait for more of a request body (default 60s)")
@@ -97,6 +101,9 @@ func runHTTP(args []string, stdout io.Writer) error {
 	case "nethttp":
 		h = cphttp.Adapt(netHTTPRoutes())
 	case "stdlib":
+		if *tlsFiles != "" || *listenFD >= 0 {
+			return errors.New("--tls and --listen-fd are for cport's server, not --handler stdlib")
+		}
 		return serveStdlib(*addr, stdout)
 	default:
 		return fmt.Errorf("--handler %q: want native, nethttp or stdlib", *handler)
@@ -118,12 +125,37 @@ func runHTTP(args []string, stdout io.Writer) error {
 	}
 	defer g.Close()
 	s := &cphttp.Server{Handler: h, Limits: lim, ListenConfig: transport.ListenConfig{SharePort: *share}}
-	bound, err := s.Listen(g, "tcp", *addr)
+	var bound net.Addr
+	scheme := "http"
+	if *tlsFiles != "" && *listenFD >= 0 {
+		return errors.New("--tls with --listen-fd is not supported yet: give --addr")
+	}
+	if *tlsFiles != "" {
+		cfg, err := loadTLS(*tlsFiles)
+		if err != nil {
+			return err
+		}
+		scheme = "https"
+		bound, err = s.ListenTLS(g, "tcp", *addr, cfg)
+		if err != nil {
+			return err
+		}
+	} else if *listenFD >= 0 {
+		f := os.NewFile(uintptr(*listenFD), "listen-fd")
+		defer f.Close()
+		if bound, err = s.ListenFile(g, f); err != nil {
+			return err
+		}
+	} else if bound, err = s.Listen(g, "tcp", *addr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "http: listening on %s://%s, %d loops, %s backend, %s handler, pid %d\n",
+		scheme, bound, len(g.Loops()), g.Loops()[0].Backend(), *handler, os.Getpid())
+	stopMetrics, err := serveMetrics(*metricsAddr, g, stdout)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "http: listening on %s, %d loops, %s backend, %s handler, pid %d\n",
-		bound, len(g.Loops()), g.Loops()[0].Backend(), *handler, os.Getpid())
+	defer stopMetrics()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig

@@ -183,3 +183,9 @@ func procKB(b []byte, name string) (int64, error) {
 	}
 	return 0, fmt.Errorf("no %s line", name)
 }
+
+// serverFDs counts the process's open file descriptors.
+func serverFDs(pid int) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(ents), err
+}

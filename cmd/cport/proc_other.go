@@ -19,3 +19,5 @@ func serverCPU(pid int) (time.Duration, error) {
 type procMem struct{ rss, pss int64 }
 
 func serverMem(pid int) (procMem, error) { return procMem{}, errNoProc }
+
+func serverFDs(pid int) (int, error) { return 0, errNoProc }

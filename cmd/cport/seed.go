@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/cport/cport/internal/sock"
 	"github.com/cport/cport/port"
 )
 
@@ -40,12 +39,12 @@ func seedAccept(addr, backend string, stdout io.Writer, listening func(string)) 
 		return err
 	}
 	defer p.Close()
-	lfd, err := sock.ListenTCP(tcp.AddrPort(), sock.ListenConfig{})
+	lfd, err := port.ListenTCP(tcp.AddrPort())
 	if err != nil {
 		return err
 	}
 	defer closeFD(lfd)
-	bound, err := sock.LocalAddr(lfd)
+	bound, err := port.LocalAddr(lfd)
 	if err != nil {
 		return err
 	}
@@ -62,7 +61,7 @@ func seedAccept(addr, backend string, stdout io.Writer, listening func(string)) 
 			return fmt.Errorf("accept: %w", err)
 		}
 		defer closeFD(int(c.Res))
-		peer, err := sock.PeerAddr(int(c.Res))
+		peer, err := port.PeerAddr(int(c.Res))
 		if err != nil {
 			return err
 		}

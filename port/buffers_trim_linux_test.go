@@ -1,0 +1,65 @@
+package port
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// residentPages counts b's pages in memory.
+func residentPages(t *testing.T, b []byte) int {
+	t.Helper()
+	page := unix.Getpagesize()
+	vec := make([]byte, (len(b)+page-1)/page)
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
+	if e != 0 {
+		t.Fatalf("mincore: %v", e)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
+}
+
+// After a burst that lent most of the pool at once, the epoll backend
+// gives the memory of all but the first buffers back when it next goes
+// to sleep with every buffer free; the first stay resident, and are the
+// ones handed out next.
+func TestEpollBufferPoolTrimsAfterBurst(t *testing.T) {
+	p, err := Open(Config{Backend: "epoll", Buffers: 256, BufferSize: 16 << 10})
+	if err != nil {
+		t.Skipf("epoll: %v", err)
+	}
+	defer p.Close()
+	b := p.b.(*epollBackend)
+	var ids []uint16
+	for range 200 { // a burst: 200 receives' buffers lent at once, each written
+		id, ok := b.free.take()
+		if !ok {
+			t.Fatal("the pool ran dry")
+		}
+		buf := p.bufs.get(id)
+		for i := 0; i < len(buf); i += 4096 {
+			buf[i] = 1
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		b.free.put(id)
+	}
+	tail := p.bufs.mem[buffersKeptResident*p.bufs.size:]
+	if n := residentPages(t, tail); n == 0 {
+		t.Fatal("the burst's buffers are not resident to begin with")
+	}
+	events := make([]Completion, 4)
+	p.Wait(events, time.Millisecond) // nothing to do: it sleeps, and trims first
+	if n := residentPages(t, tail); n != 0 {
+		t.Errorf("%d pages of the buffers past the first %d still resident after the burst", n, buffersKeptResident)
+	}
+	if id, _ := b.free.take(); int(id) >= buffersKeptResident {
+		t.Errorf("after the trim buffer %d is handed out first, want one of the first %d", id, buffersKeptResident)
+	}
+}
