@@ -137,7 +137,8 @@ unreachable or refused auth or its host key, 3 some command timed out,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newHostsCmd(stdout), newRunCmd(stdin, stdout, stderr),
-		newCopyCmd(false, stdout, stderr), newCopyCmd(true, stdout, stderr))
+		newCopyCmd(false, stdout, stderr), newCopyCmd(true, stdout, stderr),
+		newAgentCmd(stderr), newCACmd(stdout), newMapCmd(stdin, stdout, stderr))
 	return root
 }
 
@@ -177,6 +178,7 @@ type runFlags struct {
 	targetFlags
 	sshFlags
 	progressFlags
+	agentFlags
 	fanout         int
 	connectTimeout time.Duration
 	timeout        time.Duration
@@ -241,6 +243,7 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	fl.BoolVar(&f.sudo, "sudo", false, "run the command with sudo -n (fails clearly when sudo wants a password)")
 	fl.BoolVarP(&f.script, "script", "s", false, "run the shell script read from stdin")
 	fl.BoolVar(&f.noGuard, "no-guard", false, "send the command as is, without the sh watchdog that kills it when the connection ends (for hosts without a POSIX /bin/sh)")
+	f.agentFlags.add(cmd)
 	return cmd
 }
 
@@ -320,26 +323,12 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 	}
 	raiseFileLimit()
 
-	hc, err := f.hostConfig()
-	if err != nil {
-		return err
-	}
-	// Without --connect-timeout, each host's ConnectTimeout (ssh config)
-	// or the default applies; the runner's bound is the longest of them.
-	connectTimeout := f.connectTimeout
-	for _, h := range hosts {
-		connectTimeout = max(connectTimeout, hc.ConnectTimeoutFor(h))
-	}
-
 	l, err := loop.Start(loop.Config{})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	conn, err := sshsession.New(sshsession.Config{
-		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
-		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard,
-	})
+	hostConn, connectTimeout, settle, err := f.connector(l, hosts, transfer)
 	if err != nil {
 		return err
 	}
@@ -356,10 +345,6 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 	out, err := output.New(mode, stdout, stderr, f.logDir)
 	if err != nil {
 		return err
-	}
-	var hostConn runner.Connector = conn
-	if transfer != nil {
-		hostConn = conn.Copier(*transfer)
 	}
 	r := runner.New(hostConn, out, runner.Config{
 		Fanout: f.fanout, ConnectTimeout: connectTimeout, Timeout: f.timeout,
@@ -378,9 +363,7 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 	if mp != nil {
 		mp.finish(stderr)
 	}
-	// Killed commands' SIGKILLs and closing connections need the loop a
-	// little longer.
-	conn.Wait(5 * time.Second)
+	settle()
 	if err != nil {
 		return err
 	}
@@ -392,6 +375,39 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 		return exitError{code}
 	}
 	return nil
+}
+
+// connector returns the connector to the hosts, the longest connect
+// timeout among them, and what to wait for before the loop closes.
+func (f *runFlags) connector(l *loop.Loop, hosts []string, transfer *sshsession.Transfer) (runner.Connector, time.Duration, func(), error) {
+	if f.agent {
+		c, err := f.agentConnector(l)
+		return c, f.connectTimeout, func() {}, err
+	}
+	hc, err := f.hostConfig()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	// Without --connect-timeout, each host's ConnectTimeout (ssh config)
+	// or the default applies; the runner's bound is the longest of them.
+	connectTimeout := f.connectTimeout
+	for _, h := range hosts {
+		connectTimeout = max(connectTimeout, hc.ConnectTimeoutFor(h))
+	}
+	conn, err := sshsession.New(sshsession.Config{
+		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
+		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard,
+	})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var hostConn runner.Connector = conn
+	if transfer != nil {
+		hostConn = conn.Copier(*transfer)
+	}
+	// Killed commands' SIGKILLs and closing connections need the loop a
+	// little longer.
+	return hostConn, connectTimeout, func() { conn.Wait(5 * time.Second) }, nil
 }
 
 // handleInterrupts makes the first Ctrl-C stop starting hosts (and say
