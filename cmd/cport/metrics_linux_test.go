@@ -53,12 +53,9 @@ func TestHTTPMetricsEndpoint(t *testing.T) {
 	io.ReadAll(resp.Body)
 	resp.Body.Close()
 
-	resp, err = client.Get(scrape)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// A send is counted when its completion reaches the loop, which may
+	// come a moment after the client has the answer: scrape until it has.
+	var body []byte
 	value := func(name string) float64 {
 		for _, line := range strings.Split(string(body), "\n") {
 			if strings.HasPrefix(line, name+`{loop="0"} `) {
@@ -68,6 +65,19 @@ func TestHTTPMetricsEndpoint(t *testing.T) {
 		}
 		t.Fatalf("no %s in the scrape:\n%s", name, body)
 		return 0
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err = client.Get(scrape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if value("cport_sent_bytes_total") >= float64(len("Hello, World!")) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if v := value("cport_connections_accepted_total"); v < 1 {
 		t.Errorf("accepted %v, want at least 1", v)
