@@ -21,14 +21,20 @@ func memInUse() uint64 {
 }
 
 // What an idle flow.Conn and a flow parked in Read on it may cost, heap
-// and stack. They measure about 750 B and 3.2 KiB (a coroutine's stack,
-// its g, the flow); the bounds leave room for noise and catch what
-// matters: a read buffer kept per idle connection (16 KiB), or a stack
-// that grew before parking (8 KiB and more).
-const (
-	maxIdleFlowConn = 2 << 10
-	maxParkedFlow   = 6 << 10
-)
+// and stack. They measure about 750 B and 3.2 KiB on Linux (a coroutine's
+// stack, its g, the flow), 1 KiB and 8–9.5 KiB on Windows, where every
+// goroutine stack starts 4 KiB larger for the system's use; the bounds
+// leave room for noise and catch what matters: a read buffer kept per
+// idle connection (16 KiB), or a stack that grew before parking (another
+// 8 KiB and more).
+const maxIdleFlowConn = 2 << 10
+
+func maxParkedFlow() float64 {
+	if runtime.GOOS == "windows" {
+		return 16 << 10
+	}
+	return 6 << 10
+}
 
 // TestParkedFlowMemory measures what an idle connection costs, and what a
 // flow parked in Read on it adds: N connections are made (both ends are
@@ -65,8 +71,8 @@ func TestParkedFlowMemory(t *testing.T) {
 	if perConn > maxIdleFlowConn {
 		t.Errorf("an idle flow.Conn costs %.0f B, want at most %d", perConn, maxIdleFlowConn)
 	}
-	if perFlow > maxParkedFlow {
-		t.Errorf("a flow parked in Read costs %.0f B, want at most %d", perFlow, maxParkedFlow)
+	if perFlow > maxParkedFlow() {
+		t.Errorf("a flow parked in Read costs %.0f B, want at most %.0f", perFlow, maxParkedFlow())
 	}
 	for _, c := range clients {
 		c.Close()
