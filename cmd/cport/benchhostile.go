@@ -54,8 +54,10 @@ func runBenchHostile(args []string, stdout io.Writer) error {
 		}
 	}
 	var base procMem
+	var baseCPU time.Duration
 	if *serverPID > 0 {
 		base, _ = serverMem(*serverPID)
+		baseCPU, _ = serverCPU(*serverPID)
 	}
 
 	start := time.Now()
@@ -86,6 +88,11 @@ func runBenchHostile(args []string, stdout io.Writer) error {
 	time.Sleep(min(*wait/4, 2*time.Second))
 	var rssPerPeer int64 = -1
 	if *serverPID > 0 {
+		// A process that used no CPU while it took the peers' connections
+		// is not the server: its RSS would say nothing of them.
+		if cpu, err := serverCPU(*serverPID); err == nil && cpu == baseCPU {
+			return fmt.Errorf("pid %d used no CPU while %d peers connected: it is not the server (with `go run ... &`, $! is go run's pid; build the server and run the binary)", *serverPID, *peers)
+		}
 		if m, err := serverMem(*serverPID); err == nil {
 			rssPerPeer = (m.rss - base.rss) / int64(*peers)
 		}
