@@ -126,16 +126,8 @@ func stableHeap(t *testing.T) uint64 {
 // slowbody sends a head and 10 bytes of a 1000-byte body; pipeline is
 // left to fillPipelines.
 func hostilePeer(sa unix.Sockaddr, kind string) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := rawConnect(sa)
 	if err != nil {
-		return -1, err
-	}
-	err = unix.Connect(fd, sa)
-	for err == unix.EINTR || err == unix.EALREADY {
-		time.Sleep(time.Millisecond)
-		err = unix.Connect(fd, sa)
-	}
-	if err != nil && err != unix.EISCONN {
 		return fd, err
 	}
 	if kind == "slowbody" {
@@ -175,20 +167,6 @@ func fillPipelines(fds []int) error {
 			still++
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
-}
-
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		k, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[k:]
 	}
 	return nil
 }

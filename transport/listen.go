@@ -95,10 +95,8 @@ func Listen(g *loop.Group, network, address string, factory func() Protocol) (*L
 // Without SO_REUSEPORT (Windows) TCP listeners use Handoff whatever
 // Balance says.
 func (lc ListenConfig) Listen(g *loop.Group, network, address string, factory func() Protocol) (*Listener, error) {
-	for _, l := range g.Loops() {
-		if l.InLoop() {
-			return nil, errors.New("transport: Listen called on a loop; it waits for the loops, so call it from another goroutine")
-		}
+	if err := offLoops(g, "Listen"); err != nil {
+		return nil, err
 	}
 	ln := &Listener{network: network}
 	var fds []int
@@ -171,10 +169,8 @@ func (lc ListenConfig) serve(g *loop.Group, ln *Listener, fds []int, factory fun
 // cannot be balanced by the kernel, so its loop hands connections to the
 // others in turn (Handoff). Call it off the loops.
 func (lc ListenConfig) ListenFile(g *loop.Group, f *os.File, factory func() Protocol) (*Listener, error) {
-	for _, l := range g.Loops() {
-		if l.InLoop() {
-			return nil, errors.New("transport: ListenFile called on a loop; it waits for the loops, so call it from another goroutine")
-		}
+	if err := offLoops(g, "ListenFile"); err != nil {
+		return nil, err
 	}
 	in, err := sock.Inherit(int(f.Fd()))
 	if err != nil {
@@ -193,6 +189,17 @@ func (lc ListenConfig) ListenFile(g *loop.Group, f *os.File, factory func() Prot
 	}
 	lc.Balance = Handoff
 	return lc.serve(g, ln, []int{in.FD}, factory)
+}
+
+// offLoops refuses a call made on one of g's loops: the listeners wait
+// for the loops to register their acceptors.
+func offLoops(g *loop.Group, call string) error {
+	for _, l := range g.Loops() {
+		if l.InLoop() {
+			return errors.New("transport: " + call + " called on a loop; it waits for the loops, so call it from another goroutine")
+		}
+	}
+	return nil
 }
 
 // listenTCP opens one socket per loop with SO_REUSEPORT, or one socket.

@@ -2,35 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	cphttp "github.com/cport/cport/http"
-	"github.com/cport/cport/loop"
 )
 
 // bench hostile refuses to report the RSS of a pid that is not the
 // server's (one that used no CPU while the peers connected), rather than
 // print a figure of nothing.
 func TestBenchHostileRefusesWrongPID(t *testing.T) {
-	g, err := loop.NewGroup(1, loop.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	s := &cphttp.Server{Handler: cphttp.HandlerFunc(nativeRoutes), Limits: cphttp.Limits{BodyReadTimeout: 200 * time.Millisecond},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(context.Background())
+	addr := startSlowBodyTarget(t)
 	idle := exec.Command("sleep", "60")
 	if err := idle.Start(); err != nil {
 		t.Skipf("no sleep to stand in for a wrong pid: %v", err)
@@ -42,7 +24,7 @@ func TestBenchHostileRefusesWrongPID(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"--addr", addr.String(), "--kind", "slowbody", "--peers", "20", "--wait", "20s",
 		"--server-pid", strconv.Itoa(idle.Process.Pid)}
-	err = runBenchHostile(args, &out)
+	err := runBenchHostile(args, &out)
 	if err == nil || !strings.Contains(err.Error(), "not the server") {
 		t.Fatalf("with the pid of an idle process: %v, want a refusal\n%s", err, out.String())
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,18 +17,7 @@ import (
 // bench hostile's slow-body peers are all closed by a server with a short
 // body timeout, and the normal client is served meanwhile.
 func TestBenchHostileSlowBody(t *testing.T) {
-	g, err := loop.NewGroup(1, loop.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	s := &cphttp.Server{Handler: cphttp.HandlerFunc(nativeRoutes), Limits: cphttp.Limits{BodyReadTimeout: 200 * time.Millisecond},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(context.Background())
+	addr := startSlowBodyTarget(t)
 	var out bytes.Buffer
 	args := []string{"--addr", addr.String(), "--kind", "slowbody", "--peers", "20", "--wait", "20s", "--normal", "/plaintext"}
 	if err := runBenchHostile(args, &out); err != nil {
@@ -36,4 +26,23 @@ func TestBenchHostileSlowBody(t *testing.T) {
 	if !strings.Contains(out.String(), "RESULT peers=20 closed=20 ") {
 		t.Fatalf("want all 20 closed:\n%s", out.String())
 	}
+}
+
+// startSlowBodyTarget serves cport http's routes with a 200 ms body
+// timeout, until the test ends, and returns the address.
+func startSlowBodyTarget(t *testing.T) net.Addr {
+	t.Helper()
+	g, err := loop.NewGroup(1, loop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	s := &cphttp.Server{Handler: cphttp.HandlerFunc(nativeRoutes), Limits: cphttp.Limits{BodyReadTimeout: 200 * time.Millisecond},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return addr
 }
