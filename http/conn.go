@@ -256,9 +256,6 @@ func (c *conn) nextRequest() int {
 	}
 	if err == nil && end == 0 {
 		c.scan = int32(next)
-		if !c.busy {
-			c.fitBuf(2 * len(c.buf))
-		}
 		return reqPartial
 	}
 	if err != nil {
@@ -512,6 +509,12 @@ func (c *conn) expire(now mono) {
 		return
 	}
 	if now < c.deadline() {
+		if int(c.off) < len(c.buf) {
+			// Part of a head has waited a sweep or more: a slow sender
+			// keeps what it sent, not a pooled buffer. (Not on arrival:
+			// a head that spans two packets would pay a copy each time.)
+			c.fitBuf(2 * len(c.buf))
+		}
 		return
 	}
 	if int(c.off) < len(c.buf) {
