@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +51,13 @@ func (s *fakeSession) Run(ctx context.Context, cmd string, stdout, stderr io.Wri
 		s.n.mu.Unlock()
 	}()
 	// Let the other slots start: their overlap is what the test counts.
-	if err := flow.Sleep(ctx, time.Millisecond); err != nil {
+	// "sleep N" takes N ms more.
+	pause := time.Millisecond
+	if ms, ok := strings.CutPrefix(cmd, "sleep "); ok {
+		n, _ := strconv.Atoi(ms)
+		pause += time.Duration(n) * time.Millisecond
+	}
+	if err := flow.Sleep(ctx, pause); err != nil {
 		return -1, err
 	}
 	switch {
@@ -181,5 +188,34 @@ func TestTimeoutAndCancel(t *testing.T) {
 	_, _, err = mapper.Run(ctx, l, newFakeNet(), []string{"hang1"}, jobs(2), mapper.Config{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Run: %v", err)
+	}
+}
+
+// Through InOrder, Done hears of the jobs in their order, though later
+// jobs end first; without it, in the order they end.
+func TestInOrder(t *testing.T) {
+	l := startLoop(t)
+	js := jobs(8)
+	for i := range js {
+		js[i].Command = fmt.Sprintf("sleep %d", 10*(len(js)-i)) // the last ends first
+	}
+	for _, keep := range []bool{true, false} {
+		var told []int
+		done := func(r mapper.Result) { told = append(told, r.Seq) }
+		if keep {
+			done = mapper.InOrder(js, done)
+		}
+		res, _, err := mapper.Run(context.Background(), l, newFakeNet(), []string{"a"}, js,
+			mapper.Config{Slots: len(js), Done: done})
+		if err != nil || len(told) != len(js) {
+			t.Fatalf("in order %v: %v, Done heard %v", keep, err, told)
+		}
+		inOrder := true
+		for i, seq := range told {
+			inOrder = inOrder && seq == i+1 && res[i].OK()
+		}
+		if inOrder != keep {
+			t.Errorf("in order %v: Done heard jobs %v", keep, told)
+		}
 	}
 }
