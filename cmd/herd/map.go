@@ -15,6 +15,7 @@ import (
 
 	"github.com/cport/cport/herd/mapper"
 	"github.com/cport/cport/herd/nodeset"
+	"github.com/cport/cport/herd/runner"
 	"github.com/cport/cport/loop"
 )
 
@@ -77,6 +78,10 @@ found no target left, 130 interrupted, 64 bad command line.`,
 	f.agentFlags.add(cmd)
 	return cmd
 }
+
+// mapConnectorHook, set by tests, wraps herd map's connector: the seam
+// through which they watch each job start and end on each host.
+var mapConnectorHook func(runner.Connector) runner.Connector
 
 // readJobs makes a job of each non-empty line of r.
 func readJobs(r io.Reader, template string) ([]mapper.Job, error) {
@@ -159,6 +164,9 @@ func (f *mapFlags) run(targets []string, template string, stdin io.Reader, stdou
 	conn, connectTimeout, settle, err := f.connector(l, hosts, nil)
 	if err != nil {
 		return err
+	}
+	if mapConnectorHook != nil {
+		conn = mapConnectorHook(conn)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
