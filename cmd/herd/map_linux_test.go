@@ -41,6 +41,15 @@ func watchMap(t *testing.T) *jobWatch {
 	return w
 }
 
+// Turn passes on the wrapped connector's turns, so that the watched runs
+// connect as unwatched ones do.
+func (w *jobWatch) Turn(ctx context.Context) (context.Context, func(), error) {
+	if q, ok := w.Connector.(runner.Queued); ok {
+		return q.Turn(ctx)
+	}
+	return ctx, func() {}, nil
+}
+
 func (w *jobWatch) Connect(ctx context.Context, host string) (runner.Session, error) {
 	s, err := w.Connector.Connect(ctx, host)
 	if err != nil {

@@ -298,19 +298,13 @@ func (r *Runner) runHost(f *flow.Flow, host, cmd string) (res Result) {
 	for {
 		res.Attempts++
 		var err error
-		cctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
-		s, err = r.conn.Connect(cctx, host)
-		timedOut := expired(cctx)
-		cancel()
+		s, err = Connect(ctx, r.conn, host, r.cfg.ConnectTimeout)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
 			res.Class, res.Err = Cancelled, ctx.Err()
 			return res
-		}
-		if timedOut {
-			err = fmt.Errorf("connect timeout after %v: %w", r.cfg.ConnectTimeout, err)
 		}
 		res.Class, res.Err = Classify(err), err
 		if res.Class != Unreachable || res.Attempts > r.cfg.Retries {
