@@ -108,7 +108,7 @@ for sc in dict.fromkeys(r["scenario"] for r in rows):
             b = med([float(r["ctl_rss_kib"]) for r in base])
             peak = med([float(r["ctl_rss_kib"]) for r in by[t]])
             inflight = min(int(n), int(f))
-            print(f"\n{names[t]} RSS per host in flight: ({peak/1024:.1f} MiB peak − {b/1024:.1f} MiB on one host) ÷ {inflight} = {(peak-b)/inflight:.1f} KiB")
+            print(f"\n{names[t]} RSS per host: ({peak/1024:.1f} MiB peak − {b/1024:.1f} MiB on one host) ÷ {inflight} (hosts or fan-out, the fewer) = {(peak-b)/inflight:.1f} KiB")
 loads = [float(r["load1"]) for r in rows]
 print(f"\nLoad average (1 min) before each run: {min(loads):.2f} to {max(loads):.2f}, median {med(loads):.2f}.")
 EOF
