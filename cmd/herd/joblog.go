@@ -28,14 +28,33 @@ func openJobLog(path string, resume bool) (*os.File, error) {
 		return nil, err
 	}
 	st, err := f.Stat()
-	if err == nil && st.Size() == 0 {
+	switch {
+	case err != nil:
+	case st.Size() == 0:
 		_, err = fmt.Fprintln(f, jobLogHeader)
+	case !endsInNewline(path, st.Size()):
+		// A run that died mid-line: its fragment stays a line of its own
+		// (doneJobs passes over it), not the start of our first one.
+		_, err = fmt.Fprintln(f)
 	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
+}
+
+// endsInNewline reports whether the file at path, size bytes long, ends
+// with a newline.
+func endsInNewline(path string, size int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, size-1)
+	return err != nil || b[0] == '\n'
 }
 
 // writeJobLog writes r as a line of GNU parallel's job log: start as

@@ -223,6 +223,14 @@ func TestMapResume(t *testing.T) {
 		t.Errorf("the job log, after two runs, has %d lines, want a header and 14 jobs:\n%s", n, data)
 	}
 
+	// A run that died mid-line left a fragment: the job on it runs again,
+	// and the fragment does not swallow the next line.
+	data, _ = os.ReadFile(joblog)
+	lastNL := strings.LastIndex(strings.TrimSuffix(string(data), "\n"), "\n")
+	os.WriteFile(joblog, append(data[:lastNL+1], data[lastNL+1:lastNL+8]...), 0o644) // the last job's line, cut short
+	if code, errOut := mapRun(lines(12), "--resume"); code != 0 || len(ranJobs()) != 1 {
+		t.Fatalf("after a cut line: exit %d, ran %v, want the one job; stderr:\n%s", code, ranJobs(), errOut)
+	}
 	// All done: nothing runs.
 	if code, errOut := mapRun(lines(12), "--resume"); code != 0 || len(ranJobs()) != 0 || !strings.Contains(errOut, "all 12 jobs are done") {
 		t.Errorf("all done: exit %d, ran %v; stderr:\n%s", code, ranJobs(), errOut)
