@@ -3,8 +3,10 @@
 // hold a connection at once, however many hosts there are.
 //
 // The runner knows hosts only through Connector and Session, so the SSH
-// implementation (package herd/sshsession) and a future mTLS agent plug in
-// the same way, and tests use a fake.
+// implementation (package herd/sshsession) and the mTLS agents' (package
+// herd/agentconn) plug in the same way, and tests use a fake. A
+// connector whose connections queue for a turn (Queued) has the wait kept
+// out of the connect timeout.
 package runner
 
 import (
