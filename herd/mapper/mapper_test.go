@@ -219,3 +219,47 @@ func TestInOrder(t *testing.T) {
 		}
 	}
 }
+
+// queuedNet is a fakeNet whose connections take turns, one at a time,
+// each holding its turn for hold (as agentconn's handshake slots do).
+type queuedNet struct {
+	*fakeNet
+	turns *flow.Semaphore
+	hold  time.Duration
+}
+
+type turnKey struct{}
+
+func (q *queuedNet) Turn(ctx context.Context) (context.Context, func(), error) {
+	if err := q.turns.Acquire(ctx); err != nil {
+		return nil, nil, err
+	}
+	return context.WithValue(ctx, turnKey{}, true), q.turns.Release, nil
+}
+
+func (q *queuedNet) Connect(ctx context.Context, host string) (runner.Session, error) {
+	if ctx.Value(turnKey{}) == nil {
+		return nil, &runner.ClassError{Class: runner.Error, Err: errors.New("Connect without a turn")}
+	}
+	if err := flow.Sleep(ctx, q.hold); err != nil {
+		return nil, err
+	}
+	return q.fakeNet.Connect(ctx, host)
+}
+
+// Slots waiting for their connection's turn do not time out: six slots,
+// one connection at a time, each 100 ms of a 300 ms connect timeout.
+func TestQueuedConnectWait(t *testing.T) {
+	l := startLoop(t)
+	q := &queuedNet{fakeNet: newFakeNet(), turns: flow.NewSemaphore(1), hold: 100 * time.Millisecond}
+	res, failures, err := mapper.Run(context.Background(), l, q, []string{"a", "b", "c"}, jobs(12),
+		mapper.Config{Slots: 2, ConnectTimeout: 300 * time.Millisecond})
+	if err != nil || len(failures) != 0 {
+		t.Fatalf("Run: %v, failures %v", err, failures)
+	}
+	for _, r := range res {
+		if !r.OK() {
+			t.Errorf("job %d: %+v", r.Seq, r)
+		}
+	}
+}
