@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -125,6 +126,13 @@ func openURing(cfg *Config, bufs *bufferPool) (backend, error) {
 	if err := useURing(); err != nil {
 		return nil, err
 	}
+	// A single-issuer ring belongs to the thread that set it up, and
+	// refuses the registrations below (EEXIST) from any other: the
+	// goroutine must not move between threads meanwhile. (Its driver must
+	// stay on that thread afterwards too; port's doc asks for
+	// LockOSThread before Open. This lock only nests in the caller's.)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	r := &uring{fd: -1, eventfd: -1, bufs: bufs}
 	var p ioUringParams
 	var err error
