@@ -52,6 +52,13 @@ func (bp *bufferPool) discardFrom(id int) {
 	}
 }
 
+// discardRange gives the memory of buffers [from, to) back to the system.
+func (bp *bufferPool) discardRange(from, to int) {
+	if from < to && to <= bp.count && bp.mem != nil {
+		discardRegion(bp.mem[from*bp.size : to*bp.size])
+	}
+}
+
 func (bp *bufferPool) free() {
 	if bp.mem != nil {
 		freeRegion(bp.mem)

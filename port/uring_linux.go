@@ -59,6 +59,13 @@ type uring struct {
 	bufRing []byte
 	bufTail uint16
 	bufMask uint16
+	// The ring's working set (uring_bufs_linux.go).
+	ringWant        int      // buffers the ring should hold
+	inRing          int      // buffers published and not yet taken by a completion
+	spare           []uint16 // free buffers kept out of the ring, the next on top
+	sparedSinceTrim bool     // a buffer went to spare since the last trim
+	trimAt          int64    // trimClock of the last trim
+	epoch           time.Time
 
 	arg ioUringGeteventsArg
 	ts  unix.Timespec
@@ -243,10 +250,8 @@ func (r *uring) registerBuffers() error {
 		return os.NewSyscallError("io_uring_register(PBUF_RING)", err)
 	}
 	r.bufMask = uint16(n - 1)
-	for i := 0; i < n; i++ {
-		r.putBuffer(uint16(i))
-	}
-	r.publishBuffers()
+	r.epoch = time.Now()
+	r.initRingSet()
 	return nil
 }
 
@@ -308,11 +313,6 @@ func (r *uring) retries(s *slot, res int32) bool {
 		return true
 	}
 	return false
-}
-
-func (r *uring) recycle(bid uint16) {
-	r.putBuffer(bid)
-	r.publishBuffers()
 }
 
 // getSQE returns the next free submission entry, zeroed, and its index,
@@ -464,11 +464,8 @@ func (r *uring) wait(out []Completion, timeout time.Duration) (int, error) {
 			flags = enterGetevents
 		}
 		err = r.enter(0, flags, nil)
-	} else if timeout < 0 {
-		err = r.enter(1, enterGetevents, nil)
 	} else {
-		ts := unix.NsecToTimespec(int64(timeout))
-		err = r.enter(1, enterGetevents, &ts)
+		err = r.sleep(timeout)
 	}
 	n := r.reap(out)
 	if n < len(out) && r.needsFlush() {
@@ -483,6 +480,41 @@ func (r *uring) wait(out []Completion, timeout time.Duration) (int, error) {
 		return n, nil
 	}
 	return n, os.NewSyscallError("io_uring_enter", err)
+}
+
+// sleep waits up to timeout (< 0: without limit) for a completion. About
+// to sleep is when the buffer ring's working set is trimmed; a trim that
+// is due but must wait for its interval ends the sleep early, runs, and
+// the sleep goes on for the rest of timeout.
+func (r *uring) sleep(timeout time.Duration) error {
+	var end int64
+	if timeout > 0 {
+		end = r.trimClock() + int64(timeout)
+	}
+	for {
+		now := r.trimClock()
+		var retryAt int64
+		if r.bufs != nil {
+			retryAt = r.trimRing(now)
+		}
+		d, forTrim := timeout, false
+		if timeout > 0 {
+			d = time.Duration(max(end-now, 0))
+		}
+		if retryAt > 0 && (d < 0 || time.Duration(retryAt-now) < d) {
+			d, forTrim = time.Duration(max(retryAt-now, 0)), true
+		}
+		var err error
+		if d < 0 {
+			err = r.enter(1, enterGetevents, nil)
+		} else {
+			ts := unix.NsecToTimespec(int64(d))
+			err = r.enter(1, enterGetevents, &ts)
+		}
+		if !forTrim || err != syscall.ETIME || r.cqReady() {
+			return err
+		}
+	}
 }
 
 // reap moves completions from the CQ into out, handling the backend's own.
@@ -503,6 +535,12 @@ func (r *uring) reap(out []Completion) int {
 		}
 		out[n] = Completion{Key: Key(cqe.userData), Res: cqe.res, Flags: cqe.flags}
 		n++
+		switch {
+		case cqe.flags&FlagBuffer != 0:
+			r.inRing--
+		case cqe.res == -int32(unix.ENOBUFS):
+			r.ranDry()
+		}
 	}
 	// Release: the kernel may reuse the entries we consumed.
 	atomic.StoreUint32(r.cqHead, head)

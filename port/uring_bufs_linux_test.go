@@ -1,0 +1,145 @@
+package port
+
+import (
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openURingPair opens an io_uring port with a pool of n buffers of 4 KiB
+// and a connected stream socket pair: ours is read through the port, the
+// peer's written directly.
+func openURingPair(t *testing.T, n int) (*Port, *uring, int, int) {
+	t.Helper()
+	runtime.LockOSThread() // a single-issuer ring is driven from its thread
+	t.Cleanup(runtime.UnlockOSThread)
+	p, err := Open(Config{Backend: "uring", Buffers: n, BufferSize: 4096})
+	if err != nil {
+		t.Skipf("uring: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	return p, p.b.(*uring), fds[0], fds[1]
+}
+
+// receiveOne waits for the next completion of k and rearms after its end.
+func receiveOne(t *testing.T, p *Port, k Key, fd int) Completion {
+	t.Helper()
+	out := make([]Completion, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := p.Wait(out, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			if !out[0].More() {
+				if err := p.Submit(k, RecvMultishot(fd)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return out[0]
+		}
+	}
+	t.Fatal("no completion")
+	return Completion{}
+}
+
+// Under a steady trickle, the ring cycles through its working set only:
+// the rest of the pool is never touched, so never resident.
+func TestURingRingKeepsAWorkingSet(t *testing.T) {
+	const pool = 256
+	p, _, fd, peer := openURingPair(t, pool)
+	k, _ := p.Register()
+	if err := p.Submit(k, RecvMultishot(fd)); err != nil {
+		t.Fatal(err)
+	}
+	used := map[uint16]bool{}
+	msg := make([]byte, 100)
+	for range 2 * pool {
+		if _, err := unix.Write(peer, msg); err != nil {
+			t.Fatal(err)
+		}
+		c := receiveOne(t, p, k, fd)
+		if id, ok := c.BufferID(); ok {
+			used[id] = true
+			p.RecycleBuffer(id)
+		}
+	}
+	if len(used) > ringStart {
+		t.Errorf("a one-at-a-time trickle used %d distinct buffers of %d, want at most the working set of %d", len(used), pool, ringStart)
+	}
+}
+
+// A burst that holds more buffers than the working set makes receives
+// run dry (ENOBUFS) and the set grow; once the loop idles with every
+// buffer back, the set shrinks and the spare buffers' memory is given
+// back, after the trim interval, even though the wait has nothing else
+// to wake it.
+func TestURingRingGrowsAndTrims(t *testing.T) {
+	defer func(d int64) { bufferTrimEvery = d }(bufferTrimEvery)
+	bufferTrimEvery = int64(50 * time.Millisecond)
+	const pool = 256
+	p, r, fd, peer := openURingPair(t, pool)
+	k, _ := p.Register()
+	if err := p.Submit(k, RecvMultishot(fd)); err != nil {
+		t.Fatal(err)
+	}
+	var held []uint16
+	dry := 0
+	msg := make([]byte, 4096)
+	for len(held) < 100 {
+		if _, err := unix.Write(peer, msg); err != nil {
+			t.Fatal(err)
+		}
+		c := receiveOne(t, p, k, fd)
+		if id, ok := c.BufferID(); ok {
+			buf := p.bufs.get(id)
+			buf[0] = 1 // resident, as a receive leaves it
+			held = append(held, id)
+		} else if c.Res == -int32(syscall.ENOBUFS) {
+			dry++
+		}
+	}
+	if dry == 0 || r.ringWant <= ringStart {
+		t.Fatalf("holding 100 buffers: %d dry receives, working set %d; want it grown past %d", dry, r.ringWant, ringStart)
+	}
+	for _, id := range held {
+		p.RecycleBuffer(id)
+	}
+	// The rest of what was sent, given back as it comes; then idle past
+	// the interval.
+	out := make([]Completion, 16)
+	for {
+		n, err := p.Wait(out, 10*time.Duration(bufferTrimEvery))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		for _, c := range out[:n] {
+			if id, ok := c.BufferID(); ok {
+				p.RecycleBuffer(id)
+			}
+		}
+	}
+	if r.ringWant != ringStart {
+		t.Errorf("after the burst and an idle wait the working set is %d, want %d", r.ringWant, ringStart)
+	}
+	resident := 0
+	for _, id := range r.spare {
+		b := p.bufs.get(id)
+		resident += residentPages(t, b)
+	}
+	if resident != 0 {
+		t.Errorf("%d pages of the %d spare buffers still resident after the trim", resident, len(r.spare))
+	}
+}
