@@ -263,7 +263,15 @@ func (ln *Listener) Close() error {
 			continue
 		}
 		if err := a.l.Post(a.stop); err != nil {
-			a.release() // the loop is gone; nothing is in flight on it
+			// The loop is shutting down: it stops a started acceptor
+			// itself (AtClose). What is left once it has ended is let go
+			// of here, waiting for that end off the loops, or on a
+			// goroutine of its own from a loop's thread.
+			if cur == nil {
+				a.releaseAfterLoop()
+			} else {
+				go a.releaseAfterLoop()
+			}
 		}
 	}
 	if cur != nil {
@@ -326,6 +334,7 @@ func (a *acceptor) start() error {
 		return err
 	}
 	a.key = k
+	a.l.AtClose(a.stop) // the loop's end ends accepting, on the loop
 	if a.ln.closed.Load() {
 		a.stop()
 		return nil
@@ -368,8 +377,8 @@ func (a *acceptor) onAccept(c port.Completion) {
 	switch err := c.Err(); err {
 	case syscall.ECANCELED:
 		// PauseAccepting's cancel (arm does nothing while paused; a
-		// resume that came first left this to arm), or the loop's at
-		// its close, which needs nothing.
+		// resume that came first left this to arm). (The loop's cancel
+		// at its close comes after AtClose's stop: a.closing, above.)
 		if a.pausing {
 			a.pausing = false
 			a.arm()
@@ -437,6 +446,19 @@ func (a *acceptor) stop() {
 		return
 	}
 	a.release()
+}
+
+// releaseAfterLoop waits for a's loop to end and closes the socket if the
+// loop's shutdown did not: a loop that has ended runs nothing more, so
+// this goroutine may touch a, and the port is gone, so only the socket
+// is left to close.
+func (a *acceptor) releaseAfterLoop() {
+	<-a.l.Done()
+	if a.fd >= 0 {
+		sock.Close(a.fd)
+		a.fd = -1
+		a.ln.wg.Done()
+	}
 }
 
 func (a *acceptor) release() {
