@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cport/cport/internal/sock"
 	"github.com/cport/cport/port"
 )
 
@@ -516,5 +517,48 @@ func TestUDPSendMsgRecvMsg(t *testing.T) {
 		if in.Flags&port.MsgTrunc != 0 {
 			t.Fatalf("recvmsg flags %#x, want no MsgTrunc", in.Flags)
 		}
+	}
+}
+
+// An IPv4 sender of a datagram to a dual-stack socket is reported as
+// IPv4, and a reply to that address reaches it.
+func TestUDPDualStackSender(t *testing.T) {
+	p := openPort(t, port.Config{})
+	fd, err := sock.Socket(netip.MustParseAddrPort("[::]:0"), syscall.SOCK_DGRAM)
+	if err != nil {
+		t.Skipf("no IPv6 socket: %v", err)
+	}
+	defer sock.Close(fd)
+	if err := sock.Bind(fd, netip.MustParseAddrPort("[::]:0")); err != nil {
+		t.Skipf("no dual-stack socket: %v", err)
+	}
+	bound, err := port.LocalAddr(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), bound.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	from := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	buf := make([]byte, 64)
+	in := &port.Msg{Buffers: [][]byte{buf}}
+	k := p.register()
+	p.submit(k, port.RecvMsg(fd, in))
+	if _, err := peer.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	wantRes(t, "recvmsg", p.waitKey(k), 4)
+	if in.Addr != from || !in.Addr.Addr().Is4() {
+		t.Fatalf("sender %v (Is4 %v), want %v as IPv4", in.Addr, in.Addr.Addr().Is4(), from)
+	}
+	out := &port.Msg{Buffers: [][]byte{[]byte("pong")}, Addr: in.Addr}
+	wantRes(t, "sendmsg back to "+in.Addr.String(), p.do(port.SendMsg(fd, out)), 4)
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := peer.Read(buf)
+	if err != nil || string(buf[:n]) != "pong" {
+		t.Fatalf("reply: %q, %v; want %q", buf[:n], err, "pong")
 	}
 }

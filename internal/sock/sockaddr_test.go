@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -42,6 +43,14 @@ func wireUnix(raw string) []byte {
 	binary.NativeEndian.PutUint16(b, syscall.AF_UNIX)
 	copy(b[2:], raw)
 	return b
+}
+
+// describe shows an Addr in a failure message.
+func describe(a Addr) string {
+	if a.Unix {
+		return fmt.Sprintf("Unix %q", a.Name)
+	}
+	return fmt.Sprintf("%v (Is4 %v, zone %q)", a.IP, a.IP.Addr().Is4(), a.IP.Addr().Zone())
 }
 
 // someInterface is an interface of this machine, for zone rows.
@@ -121,7 +130,7 @@ func TestSockaddrTable(t *testing.T) {
 				t.Fatalf("ParseSockaddr(% x): %v", tt.wire, err)
 			}
 			if got != tt.back {
-				t.Errorf("ParseSockaddr(% x) = %#v, want %#v", tt.wire, got, tt.back)
+				t.Errorf("ParseSockaddr(% x) = %s, want %s", tt.wire, describe(got), describe(tt.back))
 			}
 			// Round trip: what came back encodes to what it was decoded
 			// from, but for the rows that say otherwise.
