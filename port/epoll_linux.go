@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cport/cport/internal/timerheap"
 )
 
 // The epoll backend gives io_uring's completion semantics on top of
@@ -51,9 +53,7 @@ type epollOp struct {
 	s          *slot
 	prev, next int32 // links of the list named by where: index+1, 0 ends
 	where      opWhere
-	connecting bool  // connect returned EINPROGRESS; SO_ERROR has the outcome
-	heap       int32 // position in the timer heap
-	when       int64 // deadline on the backend's clock (timeouts)
+	connecting bool // connect returned EINPROGRESS; SO_ERROR has the outcome
 }
 
 // opWhere says which list or heap an operation sits in.
@@ -115,7 +115,7 @@ type epollBackend struct {
 	fds      chunks[fdState] // by descriptor
 	sq       opList
 	orphans  opList
-	timers   deadlines[int32]
+	timers   timerheap.Heap // timeout operations by index
 	cq       readyQueue
 	parked   int     // operations in the fds' queues
 	again    []int32 // fds whose multishot operation has more to do

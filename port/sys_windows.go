@@ -26,8 +26,6 @@ type slotSys struct {
 
 	ms       msState // where an emulated multishot stands
 	stopping bool    // a cancel was asked for: re-issue nothing more
-	heap     int32   // position in the timer heap (timeouts)
-	when     int64   // deadline on the backend's clock (timeouts)
 }
 
 // msState is the step an emulated multishot operation is in.
