@@ -100,7 +100,7 @@ func (l *Loop) fireTimers(pass uint32) (done bool) {
 		if !ok || top.When > l.now || int32(top.Seq-pass) > 0 {
 			break
 		}
-		tq.heap.Remove(top.ID)
+		tq.heap.Pop()
 		fn := tq.recs[top.ID].fn
 		tq.release(top.ID) // before the call, so fn may re-arm in its place
 		l.invoke(kindTimer, fn)

@@ -51,34 +51,56 @@ func (h *Heap) Contains(id uint32) bool {
 // Push adds timer id, due at when. An id already in the heap moves to the
 // new deadline, behind the timers already there that share it.
 func (h *Heap) Push(id uint32, when int64) {
-	if h.Contains(id) {
-		h.Remove(id)
-	}
-	for uint32(len(h.pos)) <= id {
-		h.pos = append(h.pos, -1)
+	if id >= uint32(len(h.pos)) {
+		h.grow(id)
+	} else if h.pos[id] >= 0 {
+		h.removeAt(int(h.pos[id]))
 	}
 	h.seq++
 	h.entries = append(h.entries, Entry{When: when, ID: id, Seq: h.seq})
 	h.up(len(h.entries) - 1)
 }
 
+// grow makes room for positions up to id.
+func (h *Heap) grow(id uint32) {
+	for uint32(len(h.pos)) <= id {
+		h.pos = append(h.pos, -1)
+	}
+}
+
 // Remove takes timer id out of the heap and reports whether it was there.
 func (h *Heap) Remove(id uint32) bool {
-	if !h.Contains(id) {
+	if id >= uint32(len(h.pos)) || h.pos[id] < 0 {
 		return false
 	}
-	i := int(h.pos[id])
-	h.pos[id] = -1
+	h.removeAt(int(h.pos[id]))
+	return true
+}
+
+// Pop takes the timer with the earliest deadline out of the heap.
+func (h *Heap) Pop() (Entry, bool) {
+	if len(h.entries) == 0 {
+		return Entry{}, false
+	}
+	e := h.entries[0]
+	h.removeAt(0)
+	return e, true
+}
+
+// removeAt takes out the entry at i by moving the last entry into its
+// place.
+func (h *Heap) removeAt(i int) {
+	h.pos[h.entries[i].ID] = -1
 	last := len(h.entries) - 1
 	if i != last {
-		h.entries[i] = h.entries[last]
-		h.pos[h.entries[i].ID] = int32(i)
+		e := h.entries[last]
+		h.entries[i] = e
+		h.pos[e.ID] = int32(i)
 	}
 	h.entries = h.entries[:last]
 	if i < last && !h.up(i) {
 		h.down(i)
 	}
-	return true
 }
 
 // Reset empties the heap and lets go of its memory.

@@ -31,7 +31,7 @@ func (m *model) remove(id uint32) bool {
 	return false
 }
 
-// check pops every timer off h and compares the order with m's.
+// drain pops every timer off h and compares the order with m's.
 func drain(t *testing.T, h *Heap, m *model) {
 	t.Helper()
 	for i, want := range m.items {
@@ -42,7 +42,11 @@ func drain(t *testing.T, h *Heap, m *model) {
 		if got != want {
 			t.Fatalf("timer %d out: %+v, want %+v", i, got, want)
 		}
-		if !h.Remove(got.ID) {
+		if i%2 == 0 {
+			if popped, ok := h.Pop(); !ok || popped != got {
+				t.Fatalf("Pop() = %+v, %v; want the top, %+v", popped, ok, got)
+			}
+		} else if !h.Remove(got.ID) {
 			t.Fatalf("Remove(%d) of the top = false", got.ID)
 		}
 	}
