@@ -113,10 +113,6 @@ func sockaddrBytes(raw *unix.RawSockaddrAny) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(raw)), unsafe.Sizeof(*raw))
 }
 
-// wakeOne is the eventfd increment both Linux backends write: a
-// native-endian uint64 of 1.
-var wakeOne = [8]byte{1}
-
 // allocRegion maps anonymous memory outside the Go heap: the collector
 // never scans or moves it, and the kernel may hold its addresses freely.
 func allocRegion(n int) ([]byte, error) {
