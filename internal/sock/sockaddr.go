@@ -90,8 +90,9 @@ func putUnix(b []byte, name string) (int, error) {
 		copy(path[1:], name[1:])
 		return unixPathOff + len(name), nil
 	}
-	// A path ends at its NUL, which must fit.
-	if len(name) >= unixPathLen {
+	// A path ends at its NUL, or at the end of sun_path when it fills
+	// it: Linux takes (and getsockname returns) such a path without one.
+	if len(name) > unixPathLen {
 		return 0, fmt.Errorf("%w: %q", ErrPathTooLong, name)
 	}
 	for i := 0; i < len(name); i++ {
@@ -100,7 +101,7 @@ func putUnix(b []byte, name string) (int, error) {
 		}
 	}
 	copy(path, name)
-	return unixPathOff + len(name) + 1, nil
+	return unixPathOff + min(len(name)+1, unixPathLen), nil
 }
 
 // ParseSockaddr reads the address the system wrote into b; len(b) is the

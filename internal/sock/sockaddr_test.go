@@ -103,6 +103,7 @@ func TestSockaddrTable(t *testing.T) {
 		{"Unix path", UnixAddr("/run/cport.sock"), wireUnix("/run/cport.sock\x00"), UnixAddr("/run/cport.sock"), nil},
 		{"Unix relative path", UnixAddr("s"), wireUnix("s\x00"), UnixAddr("s"), nil},
 		{"Unix path filling sun_path", UnixAddr(string(bytes.Repeat([]byte{'p'}, 107))), wireUnix(string(bytes.Repeat([]byte{'p'}, 107)) + "\x00"), UnixAddr(string(bytes.Repeat([]byte{'p'}, 107))), nil},
+		{"Unix path without room for a NUL", UnixAddr(string(bytes.Repeat([]byte{'p'}, 108))), wireUnix(string(bytes.Repeat([]byte{'p'}, 108))), UnixAddr(string(bytes.Repeat([]byte{'p'}, 108))), nil},
 		{"abstract", UnixAddr("@cport"), wireUnix("\x00cport"), UnixAddr("@cport"), nil},
 		{"abstract with a NUL inside", UnixAddr("@a\x00b"), wireUnix("\x00a\x00b"), UnixAddr("@a\x00b"), nil},
 		{"abstract empty name", UnixAddr("@"), wireUnix("\x00"), UnixAddr("@"), nil},
@@ -151,15 +152,15 @@ func TestSockaddrTable(t *testing.T) {
 }
 
 func TestSockaddrErrors(t *testing.T) {
-	long := string(bytes.Repeat([]byte{'x'}, 108))
+	long := string(bytes.Repeat([]byte{'x'}, 109))
 	puts := []struct {
 		name string
 		in   Addr
 		want error
 	}{
 		{"no address", Addr{}, ErrBadAddr},
-		{"path without room for its NUL", UnixAddr(long), ErrPathTooLong},
-		{"abstract name too long", UnixAddr("@" + long), ErrPathTooLong},
+		{"path longer than sun_path", UnixAddr(long), ErrPathTooLong},
+		{"abstract name too long", UnixAddr("@" + long[1:]), ErrPathTooLong},
 		{"NUL in a path", UnixAddr("/a\x00b"), ErrBadAddr},
 		{"zone of no interface", IPAddr(netip.MustParseAddrPort("[fe80::1%cport-no-such-if]:1")), ErrUnknownZone},
 	}
