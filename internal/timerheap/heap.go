@@ -79,12 +79,20 @@ func (h *Heap) Remove(id uint32) bool {
 
 // Pop takes the timer with the earliest deadline out of the heap.
 func (h *Heap) Pop() (Entry, bool) {
-	if len(h.entries) == 0 {
+	n := len(h.entries)
+	if n == 0 {
 		return Entry{}, false
 	}
-	e := h.entries[0]
-	h.removeAt(0)
-	return e, true
+	top := h.entries[0]
+	h.pos[top.ID] = -1
+	last := h.entries[n-1]
+	h.entries = h.entries[:n-1]
+	if n > 1 {
+		// The last entry goes to the root and can only sink.
+		h.entries[0] = last
+		h.down(0)
+	}
+	return top, true
 }
 
 // removeAt takes out the entry at i by moving the last entry into its
