@@ -15,7 +15,7 @@ func (l *Loop) Dispatch(c port.Completion) { l.dispatch(c) }
 func (l *Loop) OnLoopThread() bool { return l.onLoopThread() }
 
 // ArmedTimers counts timers in the heap (loop only).
-func (l *Loop) ArmedTimers() int { return len(l.timers.heap) }
+func (l *Loop) ArmedTimers() int { return l.timers.heap.Len() }
 
 // RunFuncs runs fns as the loop runs its ready queue.
 func (l *Loop) RunFuncs(fns []func()) { l.runFuncs(kindFunc, fns) }

@@ -176,7 +176,7 @@ func (l *Loop) iterate() error {
 	}
 	l.counters.wakeups.Add(1)
 	l.counters.completions.Add(uint64(n))
-	l.counters.timers.Store(int64(len(l.timers.heap)))
+	l.counters.timers.Store(int64(l.timers.heap.Len()))
 	l.dispatchAll(l.batch[:n]) // 4. look each key up and call back
 	l.takePosts()
 	return err

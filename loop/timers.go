@@ -3,6 +3,8 @@ package loop
 import (
 	"math"
 	"time"
+
+	"github.com/cport/cport/internal/timerheap"
 )
 
 // Timer names an armed timer: its record's index in the low 32 bits and the
@@ -13,36 +15,25 @@ type Timer uint64
 
 func makeTimer(index, gen uint32) Timer { return Timer(uint64(gen)<<32 | uint64(index)) }
 
-// timerQueue is a 4-ary min-heap of deadlines over a slab of records. An
-// armed timer costs one heap entry (16 bytes) and one record (16 bytes):
-// TestTimerMemory measures 34 bytes with append's slack, a million timers
-// in 34 MB. A 4-ary heap is shallower than a binary one
-// and its four children share a cache line, which pays on sift-down.
+// timerQueue is the shared deadline heap (internal/timerheap) over a
+// slab of records: the heap orders record ids, the records hold the
+// functions. An armed timer costs one heap entry (16 bytes), its heap
+// position (4) and one record (16): TestTimerMemory measures the total
+// with append's slack.
 type timerQueue struct {
-	heap []timerEntry
+	heap timerheap.Heap
 	recs []timerRecord
-	free int32  // first free record, or -1
-	seq  uint32 // arming counter: equal deadlines fire in arming order
-}
-
-// timerEntry orders the heap. seq breaks ties between equal deadlines; it
-// fills what would otherwise be padding after id.
-type timerEntry struct {
-	when int64 // nanoseconds of loop time
-	id   uint32
-	seq  uint32
+	free int32 // first free record, or -1
 }
 
 // timerRecord holds what the heap entry does not: the function, the
-// generation that Timer values are checked against, and where the entry
-// sits in the heap (or, for a free record, the next free one).
+// generation that Timer values are checked against and, for a free
+// record, the next free one.
 type timerRecord struct {
-	fn  func()
-	gen uint32
-	pos int32
+	fn   func()
+	gen  uint32
+	next int32
 }
-
-const heapArity = 4
 
 // maxWhen keeps deadlines far from overflow when durations are added.
 const maxWhen = math.MaxInt64 / 2
@@ -68,7 +59,7 @@ func (l *Loop) CancelTimer(t Timer) bool {
 	if idx >= uint32(len(tq.recs)) || tq.recs[idx].gen != gen || gen == 0 {
 		return false
 	}
-	tq.remove(int(tq.recs[idx].pos))
+	tq.heap.Remove(idx)
 	tq.release(idx)
 	return true
 }
@@ -81,8 +72,7 @@ func (l *Loop) arm(when int64, fn func()) Timer {
 	id := tq.alloc()
 	r := &tq.recs[id]
 	r.fn = fn
-	tq.seq++
-	tq.push(timerEntry{when: when, id: id, seq: tq.seq})
+	tq.heap.Push(id, when)
 	return makeTimer(id, r.gen)
 }
 
@@ -91,7 +81,7 @@ func (l *Loop) arm(when int64, fn func()) Timer {
 // timer that re-arms itself with no delay cannot hold the loop here.
 func (l *Loop) runTimers() {
 	l.tick() // every iteration, even without timers: CallLater reads it
-	pass := l.timers.seq
+	pass := l.timers.heap.Seq()
 	for !l.fireTimers(pass) {
 	}
 }
@@ -105,14 +95,14 @@ func (l *Loop) fireTimers(pass uint32) (done bool) {
 		}
 	}()
 	tq := &l.timers
-	for len(tq.heap) > 0 {
-		top := tq.heap[0]
-		if top.when > l.now || int32(top.seq-pass) > 0 {
+	for {
+		top, ok := tq.heap.Top()
+		if !ok || top.When > l.now || int32(top.Seq-pass) > 0 {
 			break
 		}
-		tq.remove(0)
-		fn := tq.recs[top.id].fn
-		tq.release(top.id) // before the call, so fn may re-arm in its place
+		tq.heap.Pop()
+		fn := tq.recs[top.ID].fn
+		tq.release(top.ID) // before the call, so fn may re-arm in its place
 		l.invoke(kindTimer, fn)
 	}
 	return true
@@ -120,10 +110,8 @@ func (l *Loop) fireTimers(pass uint32) (done bool) {
 
 // next is the earliest deadline, if any timer is armed.
 func (tq *timerQueue) next() (int64, bool) {
-	if len(tq.heap) == 0 {
-		return 0, false
-	}
-	return tq.heap[0].when, true
+	top, ok := tq.heap.Top()
+	return top.When, ok
 }
 
 func (tq *timerQueue) alloc() uint32 {
@@ -132,7 +120,7 @@ func (tq *timerQueue) alloc() uint32 {
 	}
 	if tq.free >= 0 {
 		id := uint32(tq.free)
-		tq.free = tq.recs[id].pos
+		tq.free = tq.recs[id].next
 		return id
 	}
 	tq.recs = append(tq.recs, timerRecord{gen: 1})
@@ -148,80 +136,11 @@ func (tq *timerQueue) release(id uint32) {
 	if r.gen == 0 {
 		r.gen = 1 // the zero Timer must stay unarmed
 	}
-	r.pos = tq.free
+	r.next = tq.free
 	tq.free = int32(id)
 }
 
 // reset drops every timer; Close does not fire them.
 func (tq *timerQueue) reset() {
 	*tq = timerQueue{}
-}
-
-func (tq *timerQueue) push(e timerEntry) {
-	tq.heap = append(tq.heap, e)
-	tq.up(len(tq.heap) - 1)
-}
-
-// remove takes out the entry at i by moving the last entry into its place.
-func (tq *timerQueue) remove(i int) {
-	last := len(tq.heap) - 1
-	if i != last {
-		tq.heap[i] = tq.heap[last]
-		tq.recs[tq.heap[i].id].pos = int32(i)
-	}
-	tq.heap = tq.heap[:last]
-	if i < last && !tq.up(i) {
-		tq.down(i)
-	}
-}
-
-func (e timerEntry) before(o timerEntry) bool {
-	// Sequence numbers wrap; the difference stays right while the armed
-	// timers span fewer than 2^31 armings.
-	return e.when < o.when || e.when == o.when && int32(e.seq-o.seq) < 0
-}
-
-// up moves the entry at i toward the root and reports whether it moved.
-func (tq *timerQueue) up(i int) bool {
-	h := tq.heap
-	e := h[i]
-	start := i
-	for i > 0 {
-		p := (i - 1) / heapArity
-		if !e.before(h[p]) {
-			break
-		}
-		h[i] = h[p]
-		tq.recs[h[i].id].pos = int32(i)
-		i = p
-	}
-	h[i] = e
-	tq.recs[e.id].pos = int32(i)
-	return i != start
-}
-
-func (tq *timerQueue) down(i int) {
-	h := tq.heap
-	n := len(h)
-	e := h[i]
-	for {
-		first := heapArity*i + 1
-		if first >= n {
-			break
-		}
-		m := first
-		for c := first + 1; c < first+heapArity && c < n; c++ {
-			if h[c].before(h[m]) {
-				m = c
-			}
-		}
-		if !h[m].before(e) {
-			break
-		}
-		h[i] = h[m]
-		tq.recs[h[i].id].pos = int32(i)
-		i = m
-	}
-	h[i] = e
-	tq.recs[e.id].pos = int32(i)
 }

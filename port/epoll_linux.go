@@ -2,12 +2,12 @@ package port
 
 import (
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cport/cport/internal/timerheap"
 )
 
 // The epoll backend gives io_uring's completion semantics on top of
@@ -51,9 +51,7 @@ type epollOp struct {
 	s          *slot
 	prev, next int32 // links of the list named by where: index+1, 0 ends
 	where      opWhere
-	connecting bool  // connect returned EINPROGRESS; SO_ERROR has the outcome
-	heap       int32 // position in the timer heap
-	when       int64 // deadline on the backend's clock (timeouts)
+	connecting bool // connect returned EINPROGRESS; SO_ERROR has the outcome
 }
 
 // opWhere says which list or heap an operation sits in.
@@ -106,7 +104,6 @@ const (
 // epollBackend implements backend with epoll; see the comment at the top.
 type epollBackend struct {
 	epfd   int
-	evfd   int
 	bufs   *bufferPool
 	events []unix.EpollEvent
 	epoch  time.Time
@@ -115,7 +112,7 @@ type epollBackend struct {
 	fds      chunks[fdState] // by descriptor
 	sq       opList
 	orphans  opList
-	timers   deadlines[int32]
+	timers   timerheap.Heap // timeout operations by index
 	cq       readyQueue
 	parked   int     // operations in the fds' queues
 	again    []int32 // fds whose multishot operation has more to do
@@ -124,17 +121,15 @@ type epollBackend struct {
 
 	// Scratch memory the kernel reads or writes during one call; kept in the
 	// backend so that passing its address allocates nothing.
-	ev       unix.EpollEvent
-	pfd      unix.PollFd
-	zeroTS   unix.Timespec
-	waitTS   unix.Timespec // epoll_pwait2's timeout
-	soErr    int32
-	soLen    uint32
-	wakeRead [8]byte
+	ev     unix.EpollEvent
+	pfd    unix.PollFd
+	zeroTS unix.Timespec
+	waitTS unix.Timespec // epoll_pwait2's timeout
+	soErr  int32
+	soLen  uint32
 
-	wakePending atomic.Bool // a wake-up is written and not yet drained
-	wakeMu      sync.Mutex  // orders wake's write against close of the eventfd
-	wakeClosed  bool        // guarded by wakeMu
+	// Wake-ups: an eventfd in the epoll set, drained when it fires.
+	wakeup eventWake
 
 	// pwait2 says the kernel has epoll_pwait2 (5.11), whose timeout is in
 	// nanoseconds: timers then fire when due, as on io_uring, rather than
@@ -148,14 +143,14 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
+	var w eventWake
+	if err := w.open(); err != nil {
 		unix.Close(epfd)
-		return nil, os.NewSyscallError("eventfd", err)
+		return nil, err
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(evfd)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(evfd)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(w.fd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, w.fd, &ev); err != nil {
+		w.close()
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
@@ -165,7 +160,7 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	}
 	b := &epollBackend{
 		epfd:   epfd,
-		evfd:   evfd,
+		wakeup: eventWake{fd: w.fd},
 		bufs:   bufs,
 		events: make([]unix.EpollEvent, n),
 		epoch:  time.Now(),
@@ -321,38 +316,17 @@ func epollPwait2(epfd int, events []unix.EpollEvent, timeout *unix.Timespec) (in
 }
 
 // wake makes the current or next wait return by writing the eventfd.
-func (b *epollBackend) wake() error {
-	// Only the caller that raises the flag writes; wake-ups made while one
-	// is pending are the same wake-up. wait lowers the flag after draining
-	// the eventfd, so a raised flag always has a write behind it.
-	if b.wakePending.Swap(true) {
-		return nil
-	}
-	b.wakeMu.Lock()
-	defer b.wakeMu.Unlock()
-	if b.wakeClosed {
-		return ErrClosed
-	}
-	_, _, e := unix.Syscall(unix.SYS_WRITE, uintptr(b.evfd), uintptr(unsafe.Pointer(&wakeOne[0])), 8)
-	if e != 0 && e != unix.EAGAIN { // EAGAIN: the counter is full, so a wake-up is pending anyway
-		b.wakePending.Store(false)
-		return os.NewSyscallError("write", e)
-	}
-	return nil
-}
+func (b *epollBackend) wake() error { return b.wakeup.wake() }
 
 // recycle gives provided buffer bid back to the free list.
 func (b *epollBackend) recycle(bid uint16) { b.free.put(bid) }
 
 // close releases the epoll set and the eventfd.
 func (b *epollBackend) close() error {
-	b.wakeMu.Lock()
-	b.wakeClosed = true
-	err1 := unix.Close(b.evfd)
-	b.wakeMu.Unlock()
+	err1 := b.wakeup.close()
 	err2 := unix.Close(b.epfd)
 	if err1 != nil {
-		return os.NewSyscallError("close", err1)
+		return err1
 	}
 	if err2 != nil {
 		return os.NewSyscallError("close", err2)
@@ -380,11 +354,10 @@ func (b *epollBackend) handle(events []unix.EpollEvent) bool {
 	woke := false
 	for k := range events {
 		fd, m := int(events[k].Fd), events[k].Events
-		if fd == b.evfd {
-			// Drain before lowering the flag: a wake that raises the flag
+		if fd == b.wakeup.fd {
+			// Drained before the flag drops: a wake that raises the flag
 			// after this writes again and so fires another event.
-			unix.Syscall(unix.SYS_READ, uintptr(b.evfd), uintptr(unsafe.Pointer(&b.wakeRead[0])), 8)
-			b.wakePending.Store(false)
+			b.wakeup.drain()
 			woke = true
 			continue
 		}

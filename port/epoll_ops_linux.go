@@ -26,8 +26,7 @@ func (b *epollBackend) start(i int32) {
 			b.finish(i, -int32(unix.ETIME))
 			return
 		}
-		b.op(i).when = b.now() + int64(op.duration())
-		b.timerPush(i)
+		b.timerPush(i, b.now()+int64(op.duration()))
 	case opClose:
 		b.forget(int(op.fd))
 		b.finish(i, sysResult(unix.Syscall(unix.SYS_CLOSE, uintptr(op.fd), 0, 0)))

@@ -1,6 +1,7 @@
 package port
 
 import (
+	"errors"
 	"syscall"
 
 	"golang.org/x/sys/windows"
@@ -85,7 +86,9 @@ func errnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	if e, ok := err.(syscall.Errno); ok {
+	// The error may come wrapped (os.SyscallError from internal/sock).
+	var e syscall.Errno
+	if errors.As(err, &e) {
 		return e
 	}
 	return windows.ERROR_INVALID_PARAMETER

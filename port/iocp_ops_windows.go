@@ -1,9 +1,12 @@
 package port
 
 import (
+	"errors"
+	"net/netip"
 	"syscall"
 	"unsafe"
 
+	"github.com/cport/cport/internal/sock"
 	"golang.org/x/sys/windows"
 )
 
@@ -105,13 +108,13 @@ func (b *iocp) associate(h windows.Handle, code opcode) (*handleInfo, int32) {
 func (b *iocp) issueAccept(s *slot, info *handleInfo) int32 {
 	ln := windows.Handle(s.op.fd)
 	if info.family == 0 {
-		sa, err := windows.Getsockname(ln)
+		a, err := sock.LocalSocketAddr(int(s.op.fd))
 		if err != nil {
 			return result(s.op.code, 0, errnoOf(err))
 		}
-		info.family = windows.AF_INET
-		if _, ok := sa.(*windows.SockaddrInet6); ok {
-			info.family = windows.AF_INET6
+		info.family = windows.AF_INET6
+		if a.IP.Addr().Is4() {
+			info.family = windows.AF_INET
 		}
 	}
 	as, err := windows.WSASocket(info.family, windows.SOCK_STREAM, windows.IPPROTO_TCP, nil, 0,
@@ -229,11 +232,12 @@ func (b *iocp) received(s *slot, e syscall.Errno) {
 // requires it) and starts ConnectEx.
 func (b *iocp) issueConnect(s *slot) int32 {
 	h := windows.Handle(s.op.fd)
-	var local windows.Sockaddr = &windows.SockaddrInet4{}
-	if s.op.target.raw.sa.Addr.Family == windows.AF_INET6 {
-		local = &windows.SockaddrInet6{}
+	local := netip.IPv6Unspecified()
+	if s.op.target.addr.IP.Addr().Unmap().Is4() {
+		local = netip.IPv4Unspecified()
 	}
-	if err := windows.Bind(h, local); err != nil && err != windows.WSAEINVAL { // WSAEINVAL: bound already
+	err := sock.Bind(int(s.op.fd), netip.AddrPortFrom(local, 0))
+	if err != nil && !errors.Is(err, windows.WSAEINVAL) { // WSAEINVAL: bound already
 		return result(opConnect, 0, errnoOf(err))
 	}
 	if b.connectEx == 0 {

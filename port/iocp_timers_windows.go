@@ -2,30 +2,26 @@ package port
 
 import "syscall"
 
-// The iocp backend's timeouts: slots in a deadline heap, whose earliest
-// entry shortens the wait for the port.
+// The iocp backend's timeouts: slots, named by their key's index, in the
+// shared deadline heap (internal/timerheap), whose earliest entry shortens
+// the wait for the port.
 
-func (b *iocp) deadline(s *slot) int64 { return s.sys.when }
-func (b *iocp) placed(s *slot, at int) { s.sys.heap = int32(at) }
-
-// timerPush adds timeout slot s, whose deadline is set.
-func (b *iocp) timerPush(s *slot) { b.timers.push(b, s) }
+// timerPush adds timeout slot s, due at when.
+func (b *iocp) timerPush(s *slot, when int64) { b.timers.Push(s.sys.key.index(), when) }
 
 // timerRemove takes s out of the heap.
-func (b *iocp) timerRemove(s *slot) { b.timers.remove(b, int(s.sys.heap)) }
+func (b *iocp) timerRemove(s *slot) { b.timers.Remove(s.sys.key.index()) }
 
 // nextTimer returns the earliest deadline, if any.
 func (b *iocp) nextTimer() (int64, bool) {
-	s, ok := b.timers.first()
-	if !ok {
-		return 0, false
-	}
-	return s.sys.when, true
+	top, ok := b.timers.Top()
+	return top.When, ok
 }
 
 // expireTimers completes with ETIME every timeout due by now.
 func (b *iocp) expireTimers(now int64) {
-	for s, ok := b.timers.first(); ok && s.sys.when <= now; s, ok = b.timers.first() {
+	for top, ok := b.timers.Top(); ok && top.When <= now; top, ok = b.timers.Top() {
+		s := b.ops[top.ID].s
 		b.timerRemove(s)
 		b.finish(s, negErrno(syscall.ETIME))
 	}

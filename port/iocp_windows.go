@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/cport/cport/internal/timerheap"
 )
 
 // The iocp backend is the seed's own mechanism: one I/O completion port per
@@ -97,7 +99,7 @@ type iocp struct {
 
 	ops     []iocpOp
 	handles map[windows.Handle]*handleInfo
-	timers  deadlines[*slot]
+	timers  timerheap.Heap // timeout slots by key index
 	cq      readyQueue
 	free    freeBuffers
 
@@ -166,8 +168,7 @@ func (b *iocp) submit(k Key, s *slot) error {
 			b.finish(s, result(opNop, 0, errnoOf(err)))
 		}
 	case opTimeout:
-		s.sys.when = b.now() + int64(s.op.duration())
-		b.timerPush(s)
+		b.timerPush(s, b.now()+int64(s.op.duration()))
 	case opShutdown:
 		b.finish(s, result(opShutdown, 0, errnoOf(windows.Shutdown(windows.Handle(s.op.fd), int(s.op.flags)))))
 	case opClose:

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 	"unsafe"
+
+	"github.com/cport/cport/internal/sock"
 )
 
 // opcode is the kind of operation an Op starts.
@@ -78,8 +80,7 @@ func (op *Op) bytes() []byte { return unsafe.Slice(op.bufp, op.bufn) }
 // connectTarget is where a Connect goes, with room for the kernel's form
 // of the address, which the kernel reads while the connect is in flight.
 type connectTarget struct {
-	addr netip.AddrPort
-	path string
+	addr sock.Addr
 	raw  sockaddrBuf
 }
 
@@ -173,12 +174,12 @@ func RecvMsg(fd int, m *Msg) Op { return Op{code: opRecvmsg, fd: int32(fd), msg:
 
 // Connect connects socket fd to addr.
 func Connect(fd int, addr netip.AddrPort) Op {
-	return Op{code: opConnect, fd: int32(fd), target: &connectTarget{addr: addr}}
+	return Op{code: opConnect, fd: int32(fd), target: &connectTarget{addr: sock.IPAddr(addr)}}
 }
 
 // ConnectUnix connects socket fd to the Unix socket at path.
 func ConnectUnix(fd int, path string) Op {
-	return Op{code: opConnect, fd: int32(fd), target: &connectTarget{path: path}}
+	return Op{code: opConnect, fd: int32(fd), target: &connectTarget{addr: sock.UnixAddr(path)}}
 }
 
 // Shutdown directions for Shutdown (Linux's SHUT_* values).

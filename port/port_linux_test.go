@@ -1,8 +1,10 @@
 package port_test
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -105,20 +107,26 @@ func TestCancelIdleKey(t *testing.T) {
 	wantRes(t, "nop after the cancel", p.do(port.Nop()), 0)
 }
 
+// A path and an abstract name: the abstract one is written without a
+// trailing NUL, as net binds it, or the connect finds no listener.
 func TestConnectUnix(t *testing.T) {
-	p := openPort(t, port.Config{})
-	path := filepath.Join(t.TempDir(), "s")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{
+		filepath.Join(t.TempDir(), "s"),
+		fmt.Sprintf("@cport-port-test-%d", os.Getpid()),
+	} {
+		p := openPort(t, port.Config{})
+		ln, err := net.Listen("unix", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, fd)
+		wantRes(t, "connect to "+name, p.do(port.ConnectUnix(fd, name)), 0)
 	}
-	defer ln.Close()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeOnCleanup(t, fd)
-	wantRes(t, "connect to "+path, p.do(port.ConnectUnix(fd, path)), 0)
 }
 
 func TestPollIn(t *testing.T) {

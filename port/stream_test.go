@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cport/cport/internal/sock"
 	"github.com/cport/cport/port"
 )
 
@@ -516,5 +517,46 @@ func TestUDPSendMsgRecvMsg(t *testing.T) {
 		if in.Flags&port.MsgTrunc != 0 {
 			t.Fatalf("recvmsg flags %#x, want no MsgTrunc", in.Flags)
 		}
+	}
+}
+
+// An IPv4 sender of a datagram to a dual-stack socket is reported as
+// IPv4, and a reply to that address reaches it.
+func TestUDPDualStackSender(t *testing.T) {
+	p := openPort(t, port.Config{})
+	udp := func(at string) (int, netip.AddrPort) {
+		fd, err := sock.Socket(netip.MustParseAddrPort(at), syscall.SOCK_DGRAM)
+		if err != nil {
+			t.Skipf("no socket for %s: %v", at, err)
+		}
+		t.Cleanup(func() { sock.Close(fd) })
+		if err := sock.Bind(fd, netip.MustParseAddrPort(at)); err != nil {
+			t.Skipf("bind %s: %v", at, err)
+		}
+		bound, err := port.LocalAddr(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd, bound
+	}
+	dual, dualAddr := udp("[::]:0")
+	peer, from := udp("127.0.0.1:0")
+
+	buf := make([]byte, 64)
+	in := &port.Msg{Buffers: [][]byte{buf}}
+	k := p.register()
+	p.submit(k, port.RecvMsg(dual, in))
+	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), dualAddr.Port())
+	wantRes(t, "sendmsg to the dual-stack socket", p.do(port.SendMsg(peer, &port.Msg{Buffers: [][]byte{[]byte("ping")}, Addr: to})), 4)
+	wantRes(t, "recvmsg", p.waitKey(k), 4)
+	if in.Addr != from || !in.Addr.Addr().Is4() {
+		t.Fatalf("sender %v (Is4 %v), want %v as IPv4", in.Addr, in.Addr.Addr().Is4(), from)
+	}
+
+	back := &port.Msg{Buffers: [][]byte{buf}}
+	p.submit(k, port.RecvMsg(peer, back))
+	wantRes(t, "sendmsg back to "+in.Addr.String(), p.do(port.SendMsg(dual, &port.Msg{Buffers: [][]byte{[]byte("pong")}, Addr: in.Addr})), 4)
+	if c := p.waitKey(k); c.Res != 4 || string(buf[:4]) != "pong" {
+		t.Fatalf("reply: %d %q, want 4 %q", c.Res, buf[:max(c.Res, 0)], "pong")
 	}
 }

@@ -2,10 +2,10 @@ package port
 
 import (
 	"errors"
-	"net/netip"
 	"os"
 	"unsafe"
 
+	"github.com/cport/cport/internal/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,11 +37,14 @@ func (s *slot) prepare() error {
 	switch op.code {
 	case opConnect:
 		t := op.target
-		n, err := encodeSockaddr(t.addr, t.path, &t.raw.sa)
+		if t.addr.Unix && t.addr.Name == "" {
+			return errBadAddr // an unnamed socket cannot be connected to
+		}
+		n, err := sock.PutSockaddr(sockaddrBytes(&t.raw.sa), t.addr)
 		if err != nil {
 			return err
 		}
-		t.raw.n = n
+		t.raw.n = uint32(n)
 	case opSendmsg, opRecvmsg:
 		if op.msg == nil {
 			return errNilMsg
@@ -78,12 +81,12 @@ func (m *Msg) prepare(send bool) error {
 		s.hdr.Name = (*byte)(unsafe.Pointer(&s.name))
 		s.hdr.Namelen = uint32(unsafe.Sizeof(s.name))
 	case m.Addr.IsValid():
-		n, err := encodeSockaddr(m.Addr, "", &s.name)
+		n, err := sock.PutSockaddr(sockaddrBytes(&s.name), sock.IPAddr(m.Addr))
 		if err != nil {
 			return err
 		}
 		s.hdr.Name = (*byte)(unsafe.Pointer(&s.name))
-		s.hdr.Namelen = n
+		s.hdr.Namelen = uint32(n)
 	}
 	m.Flags, m.ControlLen = 0, 0
 	return nil
@@ -94,7 +97,10 @@ func (m *Msg) prepare(send bool) error {
 func (m *Msg) complete(res int32) {
 	s := &m.sys
 	if res >= 0 && s.hdr.Name != nil && s.hdr.Namelen > 0 {
-		m.Addr = decodeSockaddr(&s.name)
+		b := sockaddrBytes(&s.name)
+		if a, err := sock.ParseSockaddr(b[:min(int(s.hdr.Namelen), len(b))]); err == nil {
+			m.Addr = a.IP // the zero AddrPort for a Unix sender
+		}
 	}
 	m.Flags = int(s.hdr.Flags)
 	m.ControlLen = int(s.hdr.Controllen)
@@ -102,61 +108,10 @@ func (m *Msg) complete(res int32) {
 
 var errBadAddr = errors.New("port: invalid socket address")
 
-// encodeSockaddr writes addr (or the Unix socket path) into raw in the
-// kernel's layout and returns its length.
-func encodeSockaddr(addr netip.AddrPort, path string, raw *unix.RawSockaddrAny) (uint32, error) {
-	*raw = unix.RawSockaddrAny{}
-	if path != "" || !addr.IsValid() {
-		sun := (*unix.RawSockaddrUnix)(unsafe.Pointer(raw))
-		if path == "" || len(path) >= len(sun.Path) {
-			return 0, errBadAddr
-		}
-		sun.Family = unix.AF_UNIX
-		for i := 0; i < len(path); i++ {
-			sun.Path[i] = int8(path[i])
-		}
-		if path[0] == '@' { // abstract namespace
-			sun.Path[0] = 0
-		}
-		return uint32(unsafe.Offsetof(sun.Path)) + uint32(len(path)) + 1, nil
-	}
-	ip := addr.Addr()
-	port := addr.Port()
-	if ip.Is4() || ip.Is4In6() {
-		sin := (*unix.RawSockaddrInet4)(unsafe.Pointer(raw))
-		sin.Family = unix.AF_INET
-		p := (*[2]byte)(unsafe.Pointer(&sin.Port))
-		p[0], p[1] = byte(port>>8), byte(port)
-		sin.Addr = ip.Unmap().As4()
-		return unix.SizeofSockaddrInet4, nil
-	}
-	sin6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
-	sin6.Family = unix.AF_INET6
-	p := (*[2]byte)(unsafe.Pointer(&sin6.Port))
-	p[0], p[1] = byte(port>>8), byte(port)
-	sin6.Addr = ip.As16()
-	return unix.SizeofSockaddrInet6, nil
+// sockaddrBytes is the memory of raw, for sock's encoder and decoder.
+func sockaddrBytes(raw *unix.RawSockaddrAny) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(raw)), unsafe.Sizeof(*raw))
 }
-
-// decodeSockaddr reads an IPv4 or IPv6 address; other families give the
-// zero AddrPort.
-func decodeSockaddr(raw *unix.RawSockaddrAny) netip.AddrPort {
-	switch raw.Addr.Family {
-	case unix.AF_INET:
-		sin := (*unix.RawSockaddrInet4)(unsafe.Pointer(raw))
-		p := (*[2]byte)(unsafe.Pointer(&sin.Port))
-		return netip.AddrPortFrom(netip.AddrFrom4(sin.Addr), uint16(p[0])<<8|uint16(p[1]))
-	case unix.AF_INET6:
-		sin6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
-		p := (*[2]byte)(unsafe.Pointer(&sin6.Port))
-		return netip.AddrPortFrom(netip.AddrFrom16(sin6.Addr), uint16(p[0])<<8|uint16(p[1]))
-	}
-	return netip.AddrPort{}
-}
-
-// wakeOne is the eventfd increment both Linux backends write: a
-// native-endian uint64 of 1.
-var wakeOne = [8]byte{1}
 
 // allocRegion maps anonymous memory outside the Go heap: the collector
 // never scans or moves it, and the kernel may hold its addresses freely.

@@ -2,9 +2,9 @@ package port
 
 import (
 	"errors"
-	"net/netip"
 	"unsafe"
 
+	"github.com/cport/cport/internal/sock"
 	"golang.org/x/sys/windows"
 )
 
@@ -26,8 +26,6 @@ type slotSys struct {
 
 	ms       msState // where an emulated multishot stands
 	stopping bool    // a cancel was asked for: re-issue nothing more
-	heap     int32   // position in the timer heap (timeouts)
-	when     int64   // deadline on the backend's clock (timeouts)
 }
 
 // msState is the step an emulated multishot operation is in.
@@ -61,14 +59,14 @@ func (s *slot) prepare() error {
 	switch op.code {
 	case opConnect:
 		t := op.target
-		if t.path != "" {
+		if t.addr.Unix {
 			return errNoUnix
 		}
-		n, err := encodeSockaddr(t.addr, &t.raw.sa)
+		n, err := sock.PutSockaddr(sockaddrBytes(&t.raw.sa), t.addr)
 		if err != nil {
 			return err
 		}
-		t.raw.n = n
+		t.raw.n = int32(n)
 	case opSendmsg, opRecvmsg:
 		if op.msg == nil {
 			return errNilMsg
@@ -88,9 +86,8 @@ func (s *slot) prepare() error {
 }
 
 var (
-	errNilMsg  = errors.New("port: SendMsg/RecvMsg with a nil *Msg")
-	errNoUnix  = errors.New("port: Unix sockets are not supported by the iocp backend")
-	errBadAddr = errors.New("port: invalid socket address")
+	errNilMsg = errors.New("port: SendMsg/RecvMsg with a nil *Msg")
+	errNoUnix = errors.New("port: Unix sockets are not supported by the iocp backend")
 )
 
 // prepare fills m's buffer array and, for a send with an address, the
@@ -109,11 +106,11 @@ func (m *Msg) prepare(send bool) error {
 		s.name = windows.RawSockaddrAny{}
 		s.namelen = int32(unsafe.Sizeof(s.name))
 	case m.Addr.IsValid():
-		n, err := encodeSockaddr(m.Addr, &s.name)
+		n, err := sock.PutSockaddr(sockaddrBytes(&s.name), sock.IPAddr(m.Addr))
 		if err != nil {
 			return err
 		}
-		s.namelen = n
+		s.namelen = int32(n)
 	}
 	m.Flags, m.ControlLen = 0, 0
 	return nil
@@ -123,7 +120,10 @@ func (m *Msg) prepare(send bool) error {
 // has no ancillary data on this path, so ControlLen stays 0.
 func (m *Msg) complete(res int32) {
 	if res >= 0 && m.sys.namelen > 0 && m.sys.name.Addr.Family != 0 {
-		m.Addr = decodeSockaddr(&m.sys.name)
+		b := sockaddrBytes(&m.sys.name)
+		if a, err := sock.ParseSockaddr(b[:min(int(m.sys.namelen), len(b))]); err == nil {
+			m.Addr = a.IP
+		}
 	}
 }
 
@@ -139,44 +139,9 @@ func (m *Msg) wsabufs() (*windows.WSABuf, uint32) {
 // the int32 result.
 const maxRW = 1 << 30
 
-// encodeSockaddr writes addr into raw in Winsock's layout and returns its
-// length.
-func encodeSockaddr(addr netip.AddrPort, raw *windows.RawSockaddrAny) (int32, error) {
-	*raw = windows.RawSockaddrAny{}
-	if !addr.IsValid() {
-		return 0, errBadAddr
-	}
-	ip, port := addr.Addr(), addr.Port()
-	if ip.Is4() || ip.Is4In6() {
-		sin := (*windows.RawSockaddrInet4)(unsafe.Pointer(raw))
-		sin.Family = windows.AF_INET
-		p := (*[2]byte)(unsafe.Pointer(&sin.Port))
-		p[0], p[1] = byte(port>>8), byte(port)
-		sin.Addr = ip.Unmap().As4()
-		return int32(unsafe.Sizeof(*sin)), nil
-	}
-	sin6 := (*windows.RawSockaddrInet6)(unsafe.Pointer(raw))
-	sin6.Family = windows.AF_INET6
-	p := (*[2]byte)(unsafe.Pointer(&sin6.Port))
-	p[0], p[1] = byte(port>>8), byte(port)
-	sin6.Addr = ip.As16()
-	return int32(unsafe.Sizeof(*sin6)), nil
-}
-
-// decodeSockaddr reads an IPv4 or IPv6 address; other families give the
-// zero AddrPort.
-func decodeSockaddr(raw *windows.RawSockaddrAny) netip.AddrPort {
-	switch raw.Addr.Family {
-	case windows.AF_INET:
-		sin := (*windows.RawSockaddrInet4)(unsafe.Pointer(raw))
-		p := (*[2]byte)(unsafe.Pointer(&sin.Port))
-		return netip.AddrPortFrom(netip.AddrFrom4(sin.Addr), uint16(p[0])<<8|uint16(p[1]))
-	case windows.AF_INET6:
-		sin6 := (*windows.RawSockaddrInet6)(unsafe.Pointer(raw))
-		p := (*[2]byte)(unsafe.Pointer(&sin6.Port))
-		return netip.AddrPortFrom(netip.AddrFrom16(sin6.Addr), uint16(p[0])<<8|uint16(p[1]))
-	}
-	return netip.AddrPort{}
+// sockaddrBytes is the memory of raw, for sock's encoder and decoder.
+func sockaddrBytes(raw *windows.RawSockaddrAny) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(raw)), unsafe.Sizeof(*raw))
 }
 
 // allocRegion commits memory outside the Go heap with VirtualAlloc: the

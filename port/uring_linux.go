@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -46,13 +45,7 @@ type uring struct {
 	backlog []pending // submissions waiting for room in the SQ
 
 	// Wake-ups: a read of this eventfd is always armed in the ring.
-	// wakeMu orders a Wake from another goroutine against close, so a
-	// wake never writes to a closed (or reused) descriptor.
-	eventfd     int
-	wakeBuf     [8]byte
-	wakePending atomic.Bool
-	wakeMu      sync.Mutex
-	wakeClosed  bool
+	wakeup eventWake
 
 	// Provided buffers: a ring the kernel takes buffer IDs from.
 	bufs    *bufferPool
@@ -140,7 +133,7 @@ func openURing(cfg *Config, bufs *bufferPool) (backend, error) {
 	// LockOSThread before Open. This lock only nests in the caller's.)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	r := &uring{fd: -1, eventfd: -1, bufs: bufs}
+	r := &uring{fd: -1, wakeup: eventWake{fd: -1}, bufs: bufs}
 	var p ioUringParams
 	var err error
 	for _, flags := range setupAttempts {
@@ -208,11 +201,9 @@ func (r *uring) init(p *ioUringParams) error {
 			return err
 		}
 	}
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		return os.NewSyscallError("eventfd", err)
+	if err := r.wakeup.open(); err != nil {
+		return err
 	}
-	r.eventfd = fd
 	r.armWake()
 	return nil
 }
@@ -385,7 +376,7 @@ func (r *uring) prep(sqe *ioUringSQE, i uint32, req pending) error {
 		sqe.userData = udCancel
 		return nil
 	case pendWake:
-		prepRW(sqe, iorRead, int32(r.eventfd), unsafe.Pointer(&r.wakeBuf[0]), uint32(len(r.wakeBuf)), 0)
+		prepRW(sqe, iorRead, int32(r.wakeup.fd), unsafe.Pointer(&r.wakeup.buf[0]), uint32(len(r.wakeup.buf)), 0)
 		sqe.userData = udWake
 		return nil
 	}
@@ -528,7 +519,7 @@ func (r *uring) reap(out []Completion) int {
 		head++
 		if internal(cqe.userData) {
 			if cqe.userData == udWake {
-				r.wakePending.Store(false)
+				r.wakeup.woken()
 				r.armWake()
 			}
 			continue
@@ -547,22 +538,7 @@ func (r *uring) reap(out []Completion) int {
 	return n
 }
 
-func (r *uring) wake() error {
-	if r.wakePending.Swap(true) {
-		return nil
-	}
-	r.wakeMu.Lock()
-	defer r.wakeMu.Unlock()
-	if r.wakeClosed {
-		return ErrClosed
-	}
-	_, err := unix.Write(r.eventfd, wakeOne[:])
-	if err != nil && err != unix.EAGAIN {
-		r.wakePending.Store(false)
-		return os.NewSyscallError("write(eventfd)", err)
-	}
-	return nil
-}
+func (r *uring) wake() error { return r.wakeup.wake() }
 
 func (r *uring) close() error {
 	var first error
@@ -580,13 +556,9 @@ func (r *uring) close() error {
 		}
 		r.fd = -1
 	}
-	r.wakeMu.Lock()
-	r.wakeClosed = true
-	if r.eventfd >= 0 {
-		unix.Close(r.eventfd)
-		r.eventfd = -1
+	if err := r.wakeup.close(); err != nil && first == nil {
+		first = err
 	}
-	r.wakeMu.Unlock()
 	if r.bufRing != nil {
 		freeRegion(r.bufRing)
 		r.bufRing = nil

@@ -31,17 +31,15 @@ func Inherit(fd int) (Inherited, error) {
 	if typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_STREAM {
 		return Inherited{}, ErrNotListening
 	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return Inherited{}, os.NewSyscallError("getsockname", err)
+	a, err := LocalSocketAddr(fd)
+	if errors.Is(err, ErrFamily) {
+		return Inherited{}, ErrNotListening
+	} else if err != nil {
+		return Inherited{}, err
 	}
 	in := Inherited{Network: "tcp"}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4, *unix.SockaddrInet6:
-	case *unix.SockaddrUnix:
+	if a.Unix {
 		in.Network, in.Path = "unix", a.Name
-	default:
-		return Inherited{}, ErrNotListening
 	}
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {

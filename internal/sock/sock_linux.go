@@ -1,7 +1,6 @@
 package sock
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 
@@ -49,8 +48,8 @@ func listen(fd int, addr netip.AddrPort, cfg ListenConfig) error {
 			return os.NewSyscallError("setsockopt(SO_REUSEPORT)", err)
 		}
 	}
-	if err := unix.Bind(fd, Sockaddr(addr)); err != nil {
-		return os.NewSyscallError("bind", err)
+	if err := bindAddr(fd, IPAddr(addr)); err != nil {
+		return err
 	}
 	backlog := cfg.Backlog
 	if backlog <= 0 {
@@ -75,10 +74,7 @@ func CheckFree(addr netip.AddrPort) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		return os.NewSyscallError("setsockopt(SO_REUSEADDR)", err)
 	}
-	if err := unix.Bind(fd, Sockaddr(addr)); err != nil {
-		return os.NewSyscallError("bind", err)
-	}
-	return nil
+	return bindAddr(fd, IPAddr(addr))
 }
 
 // ListenUnix returns a listening Unix stream socket at path. An existing
@@ -88,9 +84,9 @@ func ListenUnix(path string, cfg ListenConfig) (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	if err := bindAddr(fd, UnixAddr(path)); err != nil {
 		unix.Close(fd)
-		return -1, os.NewSyscallError("bind", err)
+		return -1, err
 	}
 	backlog := cfg.Backlog
 	if backlog <= 0 {
@@ -113,20 +109,16 @@ func UnixSocket(typ int) (int, error) {
 }
 
 // Bind binds socket fd to addr.
-func Bind(fd int, addr netip.AddrPort) error {
-	if err := unix.Bind(fd, Sockaddr(addr)); err != nil {
-		return os.NewSyscallError("bind", err)
-	}
-	return nil
-}
+func Bind(fd int, addr netip.AddrPort) error { return bindAddr(fd, IPAddr(addr)) }
 
 // Close closes fd.
 func Close(fd int) error { return unix.Close(fd) }
 
-// Socket creates a non-blocking, close-on-exec socket of addr's family.
+// Socket creates a non-blocking, close-on-exec socket of addr's family;
+// an IPv4-mapped address is IPv4, as PutSockaddr writes it.
 func Socket(addr netip.AddrPort, typ int) (int, error) {
 	family := unix.AF_INET6
-	if addr.Addr().Is4() {
+	if addr.Addr().Unmap().Is4() {
 		family = unix.AF_INET
 	}
 	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -153,40 +145,4 @@ func ResetOnClose(fd int) error {
 		return os.NewSyscallError("setsockopt(SO_LINGER)", err)
 	}
 	return nil
-}
-
-// Sockaddr converts addr to the x/sys form.
-func Sockaddr(addr netip.AddrPort) unix.Sockaddr {
-	if addr.Addr().Is4() {
-		return &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
-	}
-	return &unix.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
-}
-
-// LocalAddr is the address socket fd is bound to.
-func LocalAddr(fd int) (netip.AddrPort, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return netip.AddrPort{}, os.NewSyscallError("getsockname", err)
-	}
-	return addrPort(sa)
-}
-
-// PeerAddr is the address of the peer connected to socket fd.
-func PeerAddr(fd int) (netip.AddrPort, error) {
-	sa, err := unix.Getpeername(fd)
-	if err != nil {
-		return netip.AddrPort{}, os.NewSyscallError("getpeername", err)
-	}
-	return addrPort(sa)
-}
-
-func addrPort(sa unix.Sockaddr) (netip.AddrPort, error) {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)), nil
-	}
-	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
 }

@@ -55,9 +55,9 @@ func ListenTCP(addr netip.AddrPort, cfg ListenConfig) (int, error) {
 		windows.Closesocket(h)
 		return -1, err
 	}
-	if err := windows.Bind(h, Sockaddr(addr)); err != nil {
+	if err := bindAddr(fd, IPAddr(addr)); err != nil {
 		windows.Closesocket(h)
-		return -1, os.NewSyscallError("bind", err)
+		return -1, err
 	}
 	backlog := cfg.Backlog
 	if backlog <= 0 {
@@ -81,12 +81,7 @@ func UnixSocket(typ int) (int, error) {
 }
 
 // Bind binds socket fd to addr.
-func Bind(fd int, addr netip.AddrPort) error {
-	if err := windows.Bind(windows.Handle(fd), Sockaddr(addr)); err != nil {
-		return os.NewSyscallError("bind", err)
-	}
-	return nil
-}
+func Bind(fd int, addr netip.AddrPort) error { return bindAddr(fd, IPAddr(addr)) }
 
 // Close closes socket fd.
 func Close(fd int) error {
@@ -122,45 +117,6 @@ func Socket(addr netip.AddrPort, typ int) (int, error) {
 		}
 	}
 	return int(h), nil
-}
-
-// Sockaddr converts addr to the x/sys form.
-// An IPv4-mapped address (what net.TCPAddr.AddrPort gives for an IPv4
-// literal) becomes plain IPv4, matching the socket Socket made for it.
-func Sockaddr(addr netip.AddrPort) windows.Sockaddr {
-	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-	if addr.Addr().Is4() {
-		return &windows.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
-	}
-	return &windows.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
-}
-
-// LocalAddr is the address socket fd is bound to.
-func LocalAddr(fd int) (netip.AddrPort, error) {
-	sa, err := windows.Getsockname(windows.Handle(fd))
-	if err != nil {
-		return netip.AddrPort{}, os.NewSyscallError("getsockname", err)
-	}
-	return addrPort(sa)
-}
-
-// PeerAddr is the address of the peer connected to socket fd.
-func PeerAddr(fd int) (netip.AddrPort, error) {
-	sa, err := windows.Getpeername(windows.Handle(fd))
-	if err != nil {
-		return netip.AddrPort{}, os.NewSyscallError("getpeername", err)
-	}
-	return addrPort(sa)
-}
-
-func addrPort(sa windows.Sockaddr) (netip.AddrPort, error) {
-	switch a := sa.(type) {
-	case *windows.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
-	case *windows.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)), nil
-	}
-	return netip.AddrPort{}, fmt.Errorf("sock: not an IP socket address: %T", sa)
 }
 
 // CheckFree does nothing on Windows, where listening sockets do not share

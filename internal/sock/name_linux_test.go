@@ -1,0 +1,122 @@
+package sock
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The kernel's own addresses through getsockname and getpeername: the
+// cases the table can only describe.
+
+func TestPeerOfDualStackSocketIsIPv4(t *testing.T) {
+	ln, err := ListenTCP(netip.MustParseAddrPort("[::]:0"), ListenConfig{})
+	if err != nil {
+		t.Skipf("no IPv6 listener: %v", err)
+	}
+	defer Close(ln)
+	bound, err := LocalAddr(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(c)
+	if err := unix.Connect(c, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: int(bound.Port())}); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	a, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	defer unix.Close(a)
+	client, err := LocalAddr(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := PeerAddr(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peer != client || !peer.Addr().Is4() {
+		t.Errorf("peer of the dual-stack socket = %v (Is4 %v), want %v as IPv4", peer, peer.Addr().Is4(), client)
+	}
+	if got, want := net.TCPAddrFromAddrPort(peer).String(), client.String(); got != want {
+		t.Errorf("as net.TCPAddr: %s, want %s", got, want)
+	}
+}
+
+func TestUnixNames(t *testing.T) {
+	for _, name := range []string{
+		filepath.Join(t.TempDir(), "s"),
+		fmt.Sprintf("@cport-sock-test-%d", os.Getpid()),
+	} {
+		ln, err := ListenUnix(name, ListenConfig{})
+		if err != nil {
+			t.Fatalf("listen %q: %v", name, err)
+		}
+		if got, err := LocalSocketAddr(ln); err != nil || got != UnixAddr(name) {
+			t.Errorf("listener's address = %#v, %v; want %q", got, err, name)
+		}
+		c, err := UnixSocket(unix.SOCK_STREAM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Connect(c, &unix.SockaddrUnix{Name: name}); err != nil {
+			t.Fatalf("connect to %q: %v", name, err)
+		}
+		a, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := PeerSocketAddr(c); err != nil || got != UnixAddr(name) {
+			t.Errorf("client's peer = %#v, %v; want %q", got, err, name)
+		}
+		// The client never bound: it is unnamed, which is not "@".
+		if got, err := PeerSocketAddr(a); err != nil || got != UnixAddr("") {
+			t.Errorf("accepted socket's peer = %#v, %v; want the unnamed address", got, err)
+		}
+		for _, fd := range []int{a, c, ln} {
+			Close(fd)
+		}
+	}
+}
+
+func TestLinkLocalZone(t *testing.T) {
+	ifs, _ := net.Interfaces()
+	for _, ifc := range ifs {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || !ipn.IP.IsLinkLocalUnicast() || ipn.IP.To4() != nil {
+				continue
+			}
+			ip, _ := netip.AddrFromSlice(ipn.IP)
+			want := netip.AddrPortFrom(ip.WithZone(ifc.Name), 0)
+			fd, err := Socket(want, unix.SOCK_DGRAM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Close(fd)
+			if err := Bind(fd, want); err != nil {
+				t.Fatalf("bind %v: %v", want, err)
+			}
+			got, err := LocalAddr(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Addr() != want.Addr() {
+				t.Errorf("bound to %v, getsockname says %v", want, got)
+			}
+			return
+		}
+	}
+	t.Skip("no interface with an IPv6 link-local address")
+}
