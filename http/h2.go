@@ -1,0 +1,176 @@
+package http
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	nethttp "net/http"
+	"sync"
+
+	"golang.org/x/net/http2"
+
+	"github.com/cport/cport/flow"
+	"github.com/cport/cport/loop"
+	"github.com/cport/cport/transport"
+)
+
+// HTTP/2 is served by golang.org/x/net/http2 on the connections that
+// choose it; HTTP/1.1 connections stay on the loop as before, with no
+// goroutine. A connection that chooses h2 (ALPN on TLS, or H2C's
+// preface or Upgrade on plain TCP) is adopted as a flow.Conn, and a
+// goroutine runs x/net/http2's ServeConn on it: HTTP/2 multiplexes
+// streams on one connection, each stream a goroutine there, which is
+// that package's design and what users of Go's own server expect.
+//
+// The streams' handler is the server's Handler: one made by Adapt runs
+// as the net/http.Handler it wraps, directly in the stream's goroutine; a
+// native one runs in a flow of the connection's loop, as it does on
+// HTTP/1.1 (h2native.go).
+
+// h2State is the server's HTTP/2 side: one x/net/http2 server for every
+// connection that speaks it, and those connections, for Shutdown and
+// Close.
+type h2State struct {
+	once sync.Once
+	srv  *http2.Server
+	// base carries the limits and the HTTP2 config to x/net/http2; its
+	// Shutdown starts x/net/http2's graceful one (GOAWAY on every
+	// connection).
+	base *nethttp.Server
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup // the ServeConn goroutines
+}
+
+// h2Server returns the x/net/http2 server, made on first use from s's
+// limits.
+func (s *Server) h2Server() *http2.Server {
+	h := &s.h2
+	h.once.Do(func() {
+		h.srv = &http2.Server{IdleTimeout: s.lim.IdleTimeout}
+		h.base = &nethttp.Server{
+			MaxHeaderBytes:    s.lim.MaxHeaderBytes,
+			ReadHeaderTimeout: s.lim.ReadHeaderTimeout,
+			IdleTimeout:       s.lim.IdleTimeout,
+			HTTP2:             s.HTTP2,
+			ErrorLog:          nil,
+		}
+		// ConfigureServer is how x/net/http2 hears of base's Shutdown.
+		//lint:ignore SA1019 ServeConn of a connection the loop adopted is x/net/http2's alone; net/http serves only its own listeners.
+		_ = http2.ConfigureServer(h.base, h.srv)
+	})
+	return h.srv
+}
+
+// negotiatedH2 reports whether t is a TLS connection whose client chose
+// h2 (ALPN), which the server offered.
+func (s *Server) negotiatedH2(t transport.Transport) bool {
+	if s.DisableHTTP2 {
+		return false
+	}
+	cs, ok := t.(interface{ ConnectionState() tls.ConnectionState })
+	return ok && cs.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS
+}
+
+// serveH2 hands t over to x/net/http2, on t's loop: its reads begin with
+// buffered. opts carries an h2c upgrade's request, if any.
+func (s *Server) serveH2(t transport.Transport, buffered []byte, opts *http2.ServeConnOpts) error {
+	srv := s.h2Server()
+	fc, err := flow.Adopt(t, buffered)
+	if err != nil {
+		return err
+	}
+	var nc net.Conn = fc
+	if cs, ok := t.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		// x/net/http2 checks the TLS version and cipher suite and fills
+		// Request.TLS from this.
+		nc = &tlsStateConn{fc, cs.ConnectionState()}
+	}
+	if !s.h2.add(nc) {
+		_ = fc.Close()
+		return ErrServerClosed
+	}
+	opts.BaseConfig = s.h2.base
+	opts.Handler = s.h2Handler(t.Loop(), fc.RemoteAddr())
+	go func() {
+		defer s.h2.remove(nc)
+		//lint:ignore SA1019 see h2Server.
+		srv.ServeConn(nc, opts)
+	}()
+	return nil
+}
+
+// h2Handler is the net/http.Handler the streams of a connection on l
+// run: Adapt's own handler, or the bridge to a native one.
+func (s *Server) h2Handler(l *loop.Loop, remote net.Addr) nethttp.Handler {
+	if a, ok := s.Handler.(adapted); ok {
+		return a.h
+	}
+	return &nativeH2{s: s, l: l, remote: remote}
+}
+
+// tlsStateConn is an adopted TLS connection that tells its TLS state.
+type tlsStateConn struct {
+	*flow.Conn
+	cs tls.ConnectionState
+}
+
+// ConnectionState is the connection's TLS state.
+func (c *tlsStateConn) ConnectionState() tls.ConnectionState { return c.cs }
+
+// add records a connection, unless the server is closing.
+func (h *h2State) add(c net.Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	if h.conns == nil {
+		h.conns = make(map[net.Conn]struct{})
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *h2State) remove(c net.Conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// count is how many connections are still serving HTTP/2.
+func (h *h2State) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// shutdown refuses new connections and asks the open ones to end after
+// their streams (GOAWAY).
+func (h *h2State) shutdown() {
+	h.mu.Lock()
+	h.closed = true
+	base := h.base
+	h.mu.Unlock()
+	if base != nil {
+		// base serves no listener of its own: its Shutdown only runs
+		// x/net/http2's hook, and returns.
+		_ = base.Shutdown(context.Background())
+	}
+}
+
+// closeAll closes every connection and waits for their ServeConn to
+// return.
+func (h *h2State) closeAll() {
+	h.mu.Lock()
+	h.closed = true
+	for c := range h.conns {
+		_ = c.Close()
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+}
