@@ -35,8 +35,9 @@ var ErrHandlerReturned = errors.New("http: response written after its handler re
 // they handed over before the handler returns is sent before the response
 // ends; later calls fail with ErrHandlerReturned. (A handler that waits
 // for its goroutines does so with flow.Blocking, not by blocking its
-// loop's thread.) http.Hijacker is offered (see ResponseWriter.Hijack);
-// HTTP/2 is not.
+// loop's thread.) http.Hijacker is offered (see ResponseWriter.Hijack).
+// On HTTP/2 connections (Server.H2C, or TLS's h2) x/net/http2 calls h
+// itself, in each stream's goroutine, as Go's own server does.
 func Adapt(h http.Handler) Handler { return adapted{h} }
 
 // adapted is Adapt's Handler. The server finds h in it to serve HTTP/2

@@ -3,8 +3,6 @@ package http
 import (
 	"context"
 
-	"golang.org/x/net/http2"
-
 	"github.com/cport/cport/transport"
 )
 
@@ -101,7 +99,7 @@ func (c *conn) ConnectionMade(t transport.Transport) {
 	c.ls = ls
 	if s.negotiatedH2(t) {
 		c.closing = true
-		if err := s.serveH2(t, nil, &http2.ServeConnOpts{}); err != nil {
+		if err := s.serveH2(t, nil, nil); err != nil {
 			_ = t.Close()
 		}
 		return

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net/http2 deprecates its server for net/http's, which serves only its own listeners; ServeConn is how a connection the loop accepted, and adopted, is served HTTP/2.
+
 package http
 
 import (
@@ -58,7 +60,6 @@ func (s *Server) h2Server() *http2.Server {
 			ErrorLog:          nil,
 		}
 		// ConfigureServer is how x/net/http2 hears of base's Shutdown.
-		//lint:ignore SA1019 ServeConn of a connection the loop adopted is x/net/http2's alone; net/http serves only its own listeners.
 		_ = http2.ConfigureServer(h.base, h.srv)
 	})
 	return h.srv
@@ -75,9 +76,12 @@ func (s *Server) negotiatedH2(t transport.Transport) bool {
 }
 
 // serveH2 hands t over to x/net/http2, on t's loop: its reads begin with
-// buffered. opts carries an h2c upgrade's request, if any.
+// buffered. opts carries an h2c upgrade's request, if any (nil: none).
 func (s *Server) serveH2(t transport.Transport, buffered []byte, opts *http2.ServeConnOpts) error {
 	srv := s.h2Server()
+	if opts == nil {
+		opts = &http2.ServeConnOpts{}
+	}
 	fc, err := flow.Adopt(t, buffered)
 	if err != nil {
 		return err
@@ -96,7 +100,6 @@ func (s *Server) serveH2(t transport.Transport, buffered []byte, opts *http2.Ser
 	opts.Handler = s.h2Handler(t.Loop(), fc.RemoteAddr())
 	go func() {
 		defer s.h2.remove(nc)
-		//lint:ignore SA1019 see h2Server.
 		srv.ServeConn(nc, opts)
 	}()
 	return nil

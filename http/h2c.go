@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 see h2.go: x/net/http2's ServeConn serves the upgraded connection.
+
 package http
 
 import (
@@ -33,7 +35,7 @@ func (c *conn) startH2C() {
 	buf := c.buf
 	c.buf, c.off, c.scan = nil, 0, 0
 	c.rpaused = false // Adopt resumes reading
-	err := c.ls.s.serveH2(c.t, buf, &http2.ServeConnOpts{})
+	err := c.ls.s.serveH2(c.t, buf, nil)
 	c.ls.putBuf(buf) // Adopt copied it
 	if err != nil {
 		_ = c.t.Close()
