@@ -88,10 +88,20 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 // server offers ALPN's "h2" and "http/1.1", or "http/1.1" alone with
 // DisableHTTP2, whatever cfg's NextProtos say: a client that chooses h2
 // is served HTTP/2, any other HTTP/1.1 (a client that insists on a
-// protocol not offered fails its handshake). A handshake is bounded by Limits.ReadHeaderTimeout, as the head that
-// follows it is. Request.TLS and Adapt's http.Request.TLS describe the
+// protocol not offered fails its handshake). A handshake is bounded by
+// Limits.ReadHeaderTimeout, as the head that follows it is. Request.TLS and Adapt's http.Request.TLS describe the
 // connection.
 func (s *Server) ListenTLS(g *loop.Group, network, address string, cfg *tls.Config) (net.Addr, error) {
+	ts, err := s.tlsServer(g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := ts.Listen(g, network, address)
+	return s.added(ln, err)
+}
+
+// tlsServer is the TLS front of ListenTLS and ListenFileTLS.
+func (s *Server) tlsServer(g *loop.Group, cfg *tls.Config) (*flow.TLSServer, error) {
 	if cfg == nil {
 		return nil, errors.New("http: ListenTLS needs a tls.Config with a certificate")
 	}
@@ -104,14 +114,12 @@ func (s *Server) ListenTLS(g *loop.Group, network, address string, cfg *tls.Conf
 	if !s.DisableHTTP2 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	ts := &flow.TLSServer{
+	return &flow.TLSServer{
 		Config:           cfg,
 		Factory:          func() transport.Protocol { return newConn(unbound) },
 		HandshakeTimeout: s.lim.ReadHeaderTimeout,
 		ListenConfig:     s.ListenConfig,
-	}
-	ln, err := ts.Listen(g, network, address)
-	return s.added(ln, err)
+	}, nil
 }
 
 // ListenFile serves on an inherited listening socket (systemd's socket
@@ -123,6 +131,17 @@ func (s *Server) ListenFile(g *loop.Group, f *os.File) (net.Addr, error) {
 		return nil, err
 	}
 	ln, err := s.ListenConfig.ListenFile(g, f, func() transport.Protocol { return newConn(unbound) })
+	return s.added(ln, err)
+}
+
+// ListenFileTLS is ListenFile over TLS with cfg, as ListenTLS is Listen
+// over TLS.
+func (s *Server) ListenFileTLS(g *loop.Group, f *os.File, cfg *tls.Config) (net.Addr, error) {
+	ts, err := s.tlsServer(g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := ts.ListenFile(g, f)
 	return s.added(ln, err)
 }
 
