@@ -3,6 +3,7 @@
 package http
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
@@ -86,11 +87,12 @@ func (s *Server) serveH2(t transport.Transport, buffered []byte, opts *http2.Ser
 	if err != nil {
 		return err
 	}
-	var nc net.Conn = fc
+	bc := &h2Conn{Conn: fc, r: bufio.NewReaderSize(fc, h2ReadBuffer)}
+	var nc net.Conn = bc
 	if cs, ok := t.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		// x/net/http2 checks the TLS version and cipher suite and fills
 		// Request.TLS from this.
-		nc = &tlsStateConn{fc, cs.ConnectionState()}
+		nc = &tlsStateConn{bc, cs.ConnectionState()}
 	}
 	if !s.h2.add(nc) {
 		_ = fc.Close()
@@ -114,9 +116,24 @@ func (s *Server) h2Handler(l *loop.Loop, remote net.Addr) nethttp.Handler {
 	return &nativeH2{s: s, l: l, remote: remote}
 }
 
+// h2ReadBuffer is what an HTTP/2 connection reads ahead: a frame of the
+// default maximum size and its header.
+const h2ReadBuffer = 16<<10 + 9
+
+// h2Conn is an adopted connection as x/net/http2 reads it: through a
+// buffer, since each Read of a flow.Conn from a goroutine is a trip to
+// the loop and x/net/http2 reads a frame's header and payload apart.
+type h2Conn struct {
+	*flow.Conn
+	r *bufio.Reader
+}
+
+// Read reads from the buffer, which reads from the connection.
+func (c *h2Conn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
 // tlsStateConn is an adopted TLS connection that tells its TLS state.
 type tlsStateConn struct {
-	*flow.Conn
+	*h2Conn
 	cs tls.ConnectionState
 }
 
