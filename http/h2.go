@@ -53,12 +53,20 @@ func (s *Server) h2Server() *http2.Server {
 	h := &s.h2
 	h.once.Do(func() {
 		h.srv = &http2.Server{IdleTimeout: s.lim.IdleTimeout}
+		// A peer that reads none of its responses is cut off after
+		// SendTimeout, as on HTTP/1.1, unless HTTP2 says otherwise.
+		conf := nethttp.HTTP2Config{WriteByteTimeout: s.lim.SendTimeout}
+		if s.HTTP2 != nil {
+			conf = *s.HTTP2
+			if conf.WriteByteTimeout == 0 {
+				conf.WriteByteTimeout = s.lim.SendTimeout
+			}
+		}
 		h.base = &nethttp.Server{
 			MaxHeaderBytes:    s.lim.MaxHeaderBytes,
 			ReadHeaderTimeout: s.lim.ReadHeaderTimeout,
 			IdleTimeout:       s.lim.IdleTimeout,
-			HTTP2:             s.HTTP2,
-			ErrorLog:          nil,
+			HTTP2:             &conf,
 		}
 		// ConfigureServer is how x/net/http2 hears of base's Shutdown.
 		_ = http2.ConfigureServer(h.base, h.srv)
@@ -111,9 +119,25 @@ func (s *Server) serveH2(t transport.Transport, buffered []byte, opts *http2.Ser
 // run: Adapt's own handler, or the bridge to a native one.
 func (s *Server) h2Handler(l *loop.Loop, remote net.Addr) nethttp.Handler {
 	if a, ok := s.Handler.(adapted); ok {
-		return a.h
+		return s.limitBody(a.h)
 	}
-	return &nativeH2{s: s, l: l, remote: remote}
+	return s.limitBody(&nativeH2{s: s, l: l, remote: remote})
+}
+
+// limitBody applies Limits.MaxBodyBytes to HTTP/2 requests as the
+// HTTP/1.1 server does: a larger declared length is answered 413 before
+// the handler runs, and a body that grows past it fails the handler's
+// Read (net/http's MaxBytesError; ErrBodyTooLarge for a native handler).
+func (s *Server) limitBody(h nethttp.Handler) nethttp.Handler {
+	limit := s.lim.MaxBodyBytes
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if r.ContentLength > limit {
+			nethttp.Error(w, errBodyTooLarge.msg, errBodyTooLarge.code)
+			return
+		}
+		r.Body = nethttp.MaxBytesReader(w, r.Body, limit)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // h2ReadBuffer is what an HTTP/2 connection reads ahead: a frame of the

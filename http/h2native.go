@@ -110,6 +110,12 @@ func (st *h2Stream) finish(w *ResponseWriter) {
 	if w.status == 0 {
 		w.status = 200
 	}
+	var se *statusError
+	if !w.started && errors.As(w.r.bodyErr, &se) {
+		// A body past Limits.MaxBodyBytes is answered as on HTTP/1.1.
+		w.status, w.clen, w.written, w.body = se.code, -1, 0, w.body[:0]
+		clear(st.nw.Header())
+	}
 	if !w.started && w.clen < 0 && !w.bodyless() {
 		w.clen = w.written
 	}
@@ -225,6 +231,10 @@ func (st *h2Stream) read(r *Request, p []byte) (int, error) {
 		return err
 	})
 	if err != nil {
+		var tooLarge *nethttp.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			err = ErrBodyTooLarge
+		}
 		r.bodyErr = err
 		if n > 0 {
 			return n, nil
