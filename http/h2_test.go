@@ -6,11 +6,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +101,16 @@ func h2Routes(adapted cphttp.Handler) cphttp.HandlerFunc {
 		case "/sleep":
 			flow.Sleep(r.Context(), 10*time.Millisecond) // a flow call: parks the flow
 			w.WriteString("slept")
+		case "/hints":
+			if err := w.WriteInterim(103, map[string][]string{"Link": {"</style.css>; rel=preload"}}); err != nil {
+				w.WriteHeader(500)
+				return
+			}
+			if _, err := w.Hijack(); !errors.Is(err, cphttp.ErrHijackHTTP2) && r.ProtoMajor == 2 {
+				w.WriteHeader(500)
+				return
+			}
+			w.WriteString("hinted")
 		case "/panic":
 			panic("handler panic (expected by the test)")
 		default:
@@ -183,6 +196,24 @@ func h2Checks(t *testing.T, client *nethttp.Client, base, tlsState string, nativ
 	resp, body = get(t, client, "GET", base+"/sleep", nil)
 	if body != "slept" {
 		t.Errorf("GET /sleep: %s %q", resp.Status, body)
+	}
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprint(code, " ", h.Get("Link")))
+		return nil
+	}}
+	req, _ := nethttp.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", base+"/hints", nil)
+	if resp, err := client.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "hinted" || len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload" {
+			t.Errorf("GET /hints: %s %q, 1xx %q; want 103 with its Link, then hinted", resp.Status, b, hints)
+		}
+		if resp.Header.Get("Link") != "" {
+			t.Errorf("the 103's fields leaked into the final response: %v", resp.Header)
+		}
 	}
 	resp, _ = get(t, client, "GET", base+"/panic", nil)
 	if resp.StatusCode != 500 {
