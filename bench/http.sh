@@ -82,11 +82,21 @@ for r in $(seq "$rounds"); do
 		scheme=http
 		case $m in https | h2) scheme=https ;; esac
 		for s in $(servers_of "$m"); do
-			port=$((port + 1))
-			start "$m" "$s" "$port" >"$tmp/$m.$s.$r.log" 2>&1 &
-			pid=$!
-			url="$scheme://127.0.0.1:$port/plaintext"
-			for _ in $(seq 50); do curl -ks -o /dev/null "$url" && break; sleep 0.1; done
+			# A port another program took meanwhile (this machine may be
+			# shared) costs a retry on the next one, not the run.
+			for _ in 1 2 3 4 5; do
+				port=$((port + 1))
+				start "$m" "$s" "$port" >"$tmp/$m.$s.$r.log" 2>&1 &
+				pid=$!
+				url="$scheme://127.0.0.1:$port/plaintext"
+				for _ in $(seq 50); do
+					kill -0 "$pid" 2>/dev/null || break
+					curl -ks -o /dev/null "$url" && break
+					sleep 0.1
+				done
+				kill -0 "$pid" 2>/dev/null && break
+				grep -q 'address already in use' "$tmp/$m.$s.$r.log" || break
+			done
 			if ! kill -0 "$pid" 2>/dev/null; then
 				echo "$m $s did not start:"; cat "$tmp/$m.$s.$r.log"; exit 1
 			fi
