@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Cluster runner benchmark: herd against parallel-ssh (Debian pssh) and
 # clush (Debian clustershell), each running `true` on many hosts of the
-# OpenSSH lab (tools/sshlab: every 127.x address is a host of one sshd).
+# OpenSSH lab (tools/sshlab: every 127.x address is a host of one sshd),
+# and herd over its mTLS agents (herd-agent) on as many hosts of the agent
+# lab (tools/agentlab: every address a host of a few herd agent processes),
+# on the same machine with the same pinning.
 #
 # Every scenario (HOSTSxFANOUT) runs the tools in interleaved rounds
 # (A B C, A B C, ...) and reports per tool the median of: wall time, the
@@ -9,10 +12,11 @@
 # clush's ssh children count), the controller's own peak RSS, the summed
 # RSS of its children (the ssh clients), and sshd's CPU time (the lab
 # server's, children included) over the same run, as Markdown on stdout.
+# For herd-agent the server is the agent processes, their commands included.
 #
-# sshd runs pinned to core SSHD_CPU (default 0) and the controller with
-# everything it starts to core CTL_CPU (default 1): each tool gets one
-# core, and the server one. PIN=0 leaves both unpinned.
+# The servers (sshd, the agents) run pinned to core SSHD_CPU (default 0)
+# and the controller with everything it starts to core CTL_CPU (default 1):
+# each tool gets one core, and the server one. PIN=0 leaves both unpinned.
 #
 # All tools use the same key, known_hosts (strict checking), user and
 # port, no ssh config file (-F none), no agent, BatchMode, and no
@@ -23,9 +27,14 @@
 #   ROUNDS      interleaved rounds per scenario (default 3)
 #   SCENARIOS   HOSTSxFANOUT list (default "100x64 400x64 400x400"); hosts
 #               are 127.0.0.2-201, then 127.0.1.2-201 (at most 400)
-#   TOOLS       default "herd herd-noguard pssh clush" (herd-noguard: herd
-#               --no-guard, whose sessions run the command bare as the
-#               others do, without herd's sh watchdog)
+#   TOOLS       default "herd herd-noguard herd-agent pssh clush"
+#               (herd-noguard: herd --no-guard, whose sessions run the
+#               command bare as the others do, without herd's sh watchdog;
+#               herd-agent: herd run --agent on the agent lab)
+#   AGENT_SCENARIOS  HOSTSxFANOUT list run by herd-agent alone, beyond the
+#               sshlab's 400 hosts (default "10000x10000"; "" for none)
+#   AGENTLAB    a running agent lab's directory (default: start one with
+#               as many hosts as the scenarios need, stop it after)
 #   HERD_ARGS   extra options for herd run
 #   HERD_BIN    herd binary (default: built from ./cmd/herd)
 #   SSHD_CPU, CTL_CPU, PIN   see above
@@ -49,7 +58,8 @@ root=$(dirname "$here")
 
 ROUNDS=${ROUNDS:-3}
 SCENARIOS=${SCENARIOS:-"100x64 400x64 400x400"}
-TOOLS=${TOOLS:-"herd herd-noguard pssh clush"}
+TOOLS=${TOOLS:-"herd herd-noguard herd-agent pssh clush"}
+AGENT_SCENARIOS=${AGENT_SCENARIOS-"10000x10000"}
 HERD_ARGS=${HERD_ARGS:-}
 SSHD_CPU=${SSHD_CPU:-0}
 CTL_CPU=${CTL_CPU:-1}
@@ -71,31 +81,34 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 tools = sys.argv[2].split()
 med = lambda xs: statistics.median(xs) if xs else float("nan")
-names = {"herd": "herd", "herd-noguard": "herd --no-guard", "pssh": "parallel-ssh", "clush": "clush"}
+names = {"herd": "herd", "herd-noguard": "herd --no-guard", "herd-agent": "herd --agent", "pssh": "parallel-ssh", "clush": "clush"}
 for sc in dict.fromkeys(r["scenario"] for r in rows):
     n, f = sc.split("x")
     print(f"\n### {n} hosts, fan-out {f}\n")
-    print("| tool | wall s | ÷ best peer | controller CPU s | controller CPU ÷ wall | sshd CPU s | sshd CPU ÷ wall | bound by | controller peak RSS MiB | ssh children's RSS MiB: sum (private) | ok hosts (worst round) |")
+    print("| tool | wall s | ÷ best peer | controller CPU s | controller CPU ÷ wall | server CPU s | server CPU ÷ wall | bound by | controller peak RSS MiB | ssh children's RSS MiB: sum (private) | ok hosts (worst round) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    by = {t: [r for r in rows if r["scenario"] == sc and r["tool"] == t] for t in tools}
-    wall = {t: med([float(r["wall_s"]) for r in by[t]]) for t in tools}
-    peers = [wall[t] for t in tools if not t.startswith("herd")]
+    here = [t for t in tools if any(r["scenario"] == sc and r["tool"] == t for r in rows)]
+    by = {t: [r for r in rows if r["scenario"] == sc and r["tool"] == t] for t in here}
+    wall = {t: med([float(r["wall_s"]) for r in by[t]]) for t in here}
+    peers = [wall[t] for t in here if not t.startswith("herd")]
     best = min(peers) if peers else float("nan")
-    for t in tools:
+    for t in here:
         rs = by[t]
         m = lambda k: med([float(r[k]) for r in rs])
         ctl = med([float(r["cpu_s"]) / float(r["wall_s"]) for r in rs])
         srv = med([float(r["sshd_cpu_s"]) / float(r["wall_s"]) for r in rs])
-        bound = "sshd" if srv >= 0.85 else "controller" if ctl >= 0.85 else "neither"
+        bound = ("agents" if t == "herd-agent" else "sshd") if srv >= 0.85 else "controller" if ctl >= 0.85 else "neither"
         kids = "—" if m("kids") == 0 else f"{m('kids_rss_kib')/1024:.0f} ({m('kids_anon_kib')/1024:.0f})"
-        print(f"| {names[t]} | {wall[t]:.1f} | {wall[t]/best:.2f} | {m('cpu_s'):.1f} | {ctl:.0%} | {m('sshd_cpu_s'):.1f} | {srv:.0%} | {bound} | "
+        ratio = f"{wall[t]/best:.2f}" if peers else "—"
+        print(f"| {names[t]} | {wall[t]:.1f} | {ratio} | {m('cpu_s'):.1f} | {ctl:.0%} | {m('sshd_cpu_s'):.1f} | {srv:.0%} | {bound} | "
               f"{m('ctl_rss_kib')/1024:.1f} | {kids} | {min(int(r['ok']) for r in rs)}/{n} |")
-    base = [r for r in rows if r["scenario"] == sc and r["tool"] == "herd-base"]
-    if by.get("herd") and base:
-        b = med([float(r["ctl_rss_kib"]) for r in base])
-        peak = med([float(r["ctl_rss_kib"]) for r in by["herd"]])
-        inflight = min(int(n), int(f))
-        print(f"\nherd RSS per host in flight: ({peak/1024:.1f} MiB peak − {b/1024:.1f} MiB on one host) ÷ {inflight} = {(peak-b)/inflight:.1f} KiB")
+    for t in ("herd", "herd-agent"):
+        base = [r for r in rows if r["scenario"] == sc and r["tool"] == t + "-base"]
+        if by.get(t) and base:
+            b = med([float(r["ctl_rss_kib"]) for r in base])
+            peak = med([float(r["ctl_rss_kib"]) for r in by[t]])
+            inflight = min(int(n), int(f))
+            print(f"\n{names[t]} RSS per host: ({peak/1024:.1f} MiB peak − {b/1024:.1f} MiB on one host) ÷ {inflight} (hosts or fan-out, the fewer) = {(peak-b)/inflight:.1f} KiB")
 loads = [float(r["load1"]) for r in rows]
 print(f"\nLoad average (1 min) before each run: {min(loads):.2f} to {max(loads):.2f}, median {med(loads):.2f}.")
 EOF
@@ -103,7 +116,7 @@ EOF
 
 # REPORT=results.tsv prints the tables of an earlier run and exits.
 if [ -n "${REPORT:-}" ]; then
-	RESULTS=$REPORT TOOLS=$(cut -f2 "$REPORT" | tail -n +2 | grep -v herd-base | awk '!seen[$0]++' | tr '\n' ' ')
+	RESULTS=$REPORT TOOLS=$(cut -f2 "$REPORT" | tail -n +2 | grep -v -- -base | awk '!seen[$0]++' | tr '\n' ' ')
 	report
 	exit 0
 fi
@@ -149,11 +162,17 @@ fi
 TREESTAT=$work/treestat
 ulimit -n "$(ulimit -Hn)"
 
-# --- the lab -----------------------------------------------------------------
+# --- the labs ----------------------------------------------------------------
+cleanups=()
+cleanup() {
+	local c
+	for c in "${cleanups[@]}"; do eval "$c" || true; done
+}
+trap cleanup EXIT
 if [ -z "${LAB:-}" ]; then
 	LAB=$LOGDIR/lab
 	bash "$root/tools/sshlab/start.sh" "$LAB" >/dev/null
-	trap 'bash "$root/tools/sshlab/stop.sh" "$LAB" >/dev/null 2>&1 || true' EXIT
+	cleanups+=('bash "$root/tools/sshlab/stop.sh" "$LAB" >/dev/null 2>&1')
 fi
 # shellcheck disable=SC1091
 . "$LAB/env"
@@ -168,6 +187,29 @@ if [ "$PIN" = 1 ]; then
 	pin_ctl=(taskset -c "$CTL_CPU")
 fi
 
+# The agent lab, for herd-agent: as many hosts as its scenarios need.
+with_agents=0
+case " $TOOLS " in *" herd-agent "*) with_agents=1 ;; esac
+[ -n "$AGENT_SCENARIOS" ] && with_agents=1
+agent_pids=""
+if [ "$with_agents" = 1 ]; then
+	agent_n=1
+	for sc in $SCENARIOS $AGENT_SCENARIOS; do
+		if [ "${sc%x*}" -gt "$agent_n" ]; then agent_n=${sc%x*}; fi
+	done
+	if [ -z "${AGENTLAB:-}" ]; then
+		AGENTLAB=$LOGDIR/agentlab
+		HERD=$HERD_BIN bash "$root/tools/agentlab/start.sh" "$agent_n" "$AGENTLAB"
+		cleanups+=('bash "$root/tools/agentlab/stop.sh" "$AGENTLAB" >/dev/null 2>&1')
+	fi
+	HERD_AGENT_ARGS=$(. "$AGENTLAB/env" && echo "$HERD_AGENT_ARGS")
+	agent_pids=$(cat "$AGENTLAB"/agent*.pid | tr '\n' ' ')
+	for p in $agent_pids; do
+		kill -0 "$p" 2>/dev/null || die "no agent $p in $AGENTLAB"
+		if [ "$PIN" = 1 ]; then taskset -a -c -p "$SSHD_CPU" "$p" >/dev/null; fi
+	done
+fi
+
 hz=$(getconf CLK_TCK)
 # sshd's CPU time: perf's task-clock over the listener and every process it
 # starts, when perf is here. The tick-sampled times in /proc (cutime, kept
@@ -180,6 +222,18 @@ fi
 user=$HERD_LAB_USER port=$HERD_LAB_PORT key=$HERD_LAB_KEY known=$HERD_LAB_KNOWN_HOSTS
 ssh_opts=(-F none -oPort="$port" -oIdentityFile="$key" -oIdentitiesOnly=yes -oUserKnownHostsFile="$known"
 	-oGlobalKnownHostsFile=/dev/null -oStrictHostKeyChecking=yes -oBatchMode=yes)
+
+# agent_hosts N: the node set of the agent lab's first N hosts, 250 to a
+# row from 127.0.1.1 (as tools/agentlab/start.sh numbers them).
+agent_hosts() {
+	local n=$1 expr="" row=1
+	while [ "$n" -gt 0 ]; do
+		local k=$((n < 250 ? n : 250))
+		expr="${expr:+$expr,}127.0.$row.[1-$k]"
+		n=$((n - k)) row=$((row + 1))
+	done
+	echo "$expr"
+}
 
 # hosts N: the node set of the first N lab hosts; hostlist N: one a line.
 hosts() {
@@ -202,6 +256,14 @@ hostlist() {
 tool_cmd() {
 	local tool=$1 n=$2 f=$3
 	case $tool in
+	herd-agent | herd-agent-base)
+		# The baseline's one host runs sleep 0.5, not true: a run on one
+		# agent ends before treestat's first sample of its peak RSS.
+		local job=true
+		[ "$tool" = herd-agent-base ] && job="sleep 0.5"
+		# shellcheck disable=SC2206
+		cmd=("$HERD_BIN" run $HERD_AGENT_ARGS --retries 0 -f "$f" $HERD_ARGS "$(agent_hosts "$n")" -- $job)
+		;;
 	herd | herd-base | herd-noguard)
 		local extra=()
 		[ "$tool" = herd-noguard ] && extra=(--no-guard)
@@ -230,9 +292,22 @@ ok_hosts() {
 	esac
 }
 
-# sshd_ticks: CPU clock ticks of the lab's sshd and its reaped children.
-sshd_ticks() {
-	awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] + f[14] + f[15] }' "/proc/$sshd_pid/stat"
+# server_pids TOOL: the server processes TOOL talks to: sshd, or the agents.
+server_pids() {
+	case $1 in
+	herd-agent*) echo "$agent_pids" ;;
+	*) echo "$sshd_pid" ;;
+	esac
+}
+
+# server_ticks PID...: CPU clock ticks of the processes and their reaped
+# children.
+server_ticks() {
+	local p t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] + f[14] + f[15] }' "/proc/$p/stat")))
+	done
+	echo "$t"
 }
 
 # cpu_busy: "busy total" jiffies of one core, from /proc/stat.
@@ -240,14 +315,18 @@ cpu_busy() {
 	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 
-# settle: wait (at most 30 s) until the last connection's processes ended
-# and were reaped, so their CPU time is in sshd's count.
+# settle PID...: wait (at most 30 s) until the servers' last connection's
+# processes ended and were reaped, so their CPU time is in the servers'
+# count.
 settle() {
+	local p
 	for _ in $(seq 1 300); do
-		pgrep -P "$sshd_pid" >/dev/null || return 0
-		sleep 0.1
+		for p in "$@"; do
+			pgrep -P "$p" >/dev/null && continue 2
+		done
+		return 0
 	done
-	log "herd.sh: sshd still has children after 30 s"
+	log "herd.sh: the servers ($*) still have children after 30 s"
 }
 
 RESULTS=$LOGDIR/results.tsv
@@ -259,16 +338,18 @@ run_one() {
 	local base=$LOGDIR/$sc.$tool.$round
 	tool_cmd "$tool" "$n" "$f"
 	printf '%q ' "${cmd[@]}" >"$base.cmd"
-	settle
+	local servers
+	read -r -a servers <<<"$(server_pids "$tool")"
+	settle "${servers[@]}"
 	wait_quiet
 	local load1 s0 s1 a0 a1 b0 b1
 	load1=$(cut -d' ' -f1 /proc/loadavg)
-	s0=$(sshd_ticks)
+	s0=$(server_ticks "${servers[@]}")
 	read -r -a a0 <<<"$(cpu_busy "$SSHD_CPU")"
 	read -r -a b0 <<<"$(cpu_busy "$CTL_CPU")"
 	local perf_pid=""
 	if [ "$have_perf" = 1 ]; then
-		perf stat -e task-clock -x, -o "$base.sshd" -p "$sshd_pid" >/dev/null 2>&1 &
+		perf stat -e task-clock -x, -o "$base.sshd" -p "$(tr ' ' , <<<"${servers[*]}")" >/dev/null 2>&1 &
 		perf_pid=$!
 		sleep 0.3 # attached before the first connection
 	fi
@@ -277,8 +358,8 @@ run_one() {
 	"${pin_ctl[@]}" "$TREESTAT" -interval 100ms -o "$base.result" -- "${cmd[@]}" </dev/null >"$base.out" 2>"$base.err" || true
 	read -r -a a1 <<<"$(cpu_busy "$SSHD_CPU")"
 	read -r -a b1 <<<"$(cpu_busy "$CTL_CPU")"
-	settle
-	s1=$(sshd_ticks)
+	settle "${servers[@]}"
+	s1=$(server_ticks "${servers[@]}")
 	local sshd_ms=""
 	if [ -n "$perf_pid" ]; then
 		kill -INT "$perf_pid"
@@ -322,6 +403,16 @@ for sc in $SCENARIOS; do
 		done
 		# herd's baseline: one host, for its memory per host in flight.
 		case " $TOOLS " in *" herd "*) run_one "${sc}" herd-base "$round" 1 1 ;; esac
+		case " $TOOLS " in *" herd-agent "*) run_one "${sc}" herd-agent-base "$round" 1 1 ;; esac
+	done
+done
+
+# Beyond the sshlab: herd --agent alone.
+for sc in $AGENT_SCENARIOS; do
+	n=${sc%x*} f=${sc#*x}
+	for round in $(seq 1 "$ROUNDS"); do
+		run_one "$sc" herd-agent "$round" "$n" "$f"
+		run_one "$sc" herd-agent-base "$round" 1 1
 	done
 done
 
@@ -336,9 +427,9 @@ fi
 
 
 {
-	echo "## herd vs parallel-ssh vs clush: \`true\` on the sshlab ($ROUNDS rounds, medians)"
+	echo "## herd vs parallel-ssh vs clush: \`true\` on the sshlab, and herd --agent on the agent lab ($ROUNDS rounds, medians)"
 	echo
-	echo "sshd pinned to core $SSHD_CPU, each controller (and its children) to core $CTL_CPU (PIN=$PIN); $(nproc) cores; $(uname -r)."
+	echo "sshd and the agents pinned to core $SSHD_CPU, each controller (and its children) to core $CTL_CPU (PIN=$PIN); $(nproc) cores; $(uname -r). Server CPU: sshd's, or the agents' (herd --agent)."
 	report
 	if [ -n "$memprofile_top" ]; then
 		printf '\n### herd heap at its peak (--memprofile, largest scenario)\n\n```\n%s\n```\n' "$memprofile_top"

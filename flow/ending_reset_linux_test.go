@@ -4,12 +4,11 @@ package flow_test
 // close with SO_LINGER 0 into a reset its peer sees, so it runs on Linux.
 
 import (
-	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/internal/streamtest"
 )
 
 // The loop closes while a flow's Write is parked: the Write fails, and
@@ -33,8 +32,7 @@ func TestFlowEndingLoopClose(t *testing.T) {
 		if werr := within(t, done, "the parked Write's end"); werr == nil {
 			t.Error("Write returned nil though the loop closed before the peer read anything")
 		}
-		c.SetReadDeadline(time.Now().Add(hangGuard))
-		got, err := io.ReadAll(c)
+		got, err := streamtest.ReadToEnd(c, hangGuard)
 		if err == nil {
 			t.Errorf("the peer read %d of %d bytes and a clean end of stream after the loop closed", len(got), n+8<<20)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/internal/streamtest"
 	"github.com/cport/cport/loop"
 )
 
@@ -76,8 +77,7 @@ func readToEnd(t *testing.T, addr string, before func(*net.TCPConn)) ([]byte, er
 	if before != nil {
 		before(tc)
 	}
-	c.SetReadDeadline(time.Now().Add(hangGuard))
-	return io.ReadAll(c)
+	return streamtest.ReadToEnd(c, hangGuard)
 }
 
 func wantAllOf(t *testing.T, got []byte, err error, n int) {

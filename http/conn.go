@@ -12,6 +12,10 @@ import (
 //     being read, so a fast uploader streams without a pause per packet;
 //   - pipelineReadAhead is the unread input buffered beyond the request
 //     being served: requests pipelined behind it;
+//   - headReceive is the most one receive takes while no body is being
+//     read, so a peer that pipelines overshoots the read-ahead by a little
+//     and what it sends beyond waits in its socket, not here (a body is
+//     received in whole buffers);
 //   - pipelineAhead is how much of the answers may wait in the write
 //     queue before the next pipelined request waits too (a client that
 //     pipelines and reads nothing holds that much, and no flow);
@@ -21,8 +25,9 @@ import (
 //     (nginx's client_body_buffer_size, 8 KiB on x86-64).
 const (
 	readLimit         = 64 << 10
-	pipelineReadAhead = 8 << 10
-	pipelineAhead     = 16 << 10
+	pipelineReadAhead = 4 << 10
+	headReceive       = 2 << 10
+	pipelineAhead     = 4 << 10
 	gatherMax         = 8 << 10
 )
 
@@ -109,6 +114,7 @@ func (c *conn) ConnectionMade(t transport.Transport) {
 		t.Close()
 		return
 	}
+	transport.SetReceiveSize(t, headReceive)
 	c.idleSince = c.now()
 }
 
@@ -288,6 +294,9 @@ func (c *conn) begin(w *worker) bool {
 		return false
 	}
 	c.off = c.headEnd
+	if !w.req.bodyDone() {
+		transport.SetReceiveSize(c.t, 0) // serveOne caps it again
+	}
 	return true
 }
 
@@ -455,11 +464,15 @@ func (c *conn) serveOne(ctx context.Context) {
 	r, w := &c.w.req, &c.w.resp
 	r.ctx = ctx
 	w.reset(r)
+	body := !r.bodyDone()
 	if !c.callHandler(w, r) {
 		return
 	}
 	w.finish(ctx)
 	r.done(context.Canceled)
+	if body {
+		transport.SetReceiveSize(c.t, headReceive) // begin lifted it
+	}
 	if w.closeAfter {
 		c.closing = true
 		_ = c.t.Close()

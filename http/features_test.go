@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	nethttp "net/http"
 	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	cphttp "github.com/cport/cport/http"
+	"github.com/cport/cport/internal/looptest"
+	"github.com/cport/cport/loop"
 )
 
 // echo answers with the request body.
@@ -293,24 +297,65 @@ func TestHTTP10ExpectIgnored(t *testing.T) {
 }
 
 // TestPipelineBackpressure pipelines many requests while not reading the
-// answers for a while: the server must wait for the client (not queue
-// every answer) and then answer all of them, in order.
+// answers: once the answers fill the kernel's buffers, the server must
+// stop reading requests (what it has taken in stays within what it served
+// and a small read-ahead, however much the client sends) and not queue
+// answers, and then, as the client reads, answer every request, in order.
 func TestPipelineBackpressure(t *testing.T) {
-	page := strings.Repeat("p", 8<<10)
-	_, addr := startServer(t, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+	looptest.Watch(t)
+	g, err := loop.NewGroup(1, loop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	page := strings.Repeat("p", 64<<10)
+	var served atomic.Int64
+	s := &cphttp.Server{Handler: cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+		served.Add(1)
 		w.WriteString(page)
-	}), cphttp.Limits{})
-	c, br := rawConn(t, addr)
-	const n = 2000
+	}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	defer s.Close()
+	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, br := rawConn(t, addr.String())
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("x", 1000) + "\r\n\r\n")
+	const n = 500 // half a megabyte of requests, far more than the read-ahead
 	go func() {
-		req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 		for i := 0; i < n; i++ {
 			if _, err := c.Write(req); err != nil {
 				return
 			}
 		}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// The server is stalled once neither its count of answers nor its
+	// queue moves, with answers queued: the client reads none.
+	l := g.Loops()[0]
+	deadline := time.Now().Add(hangGuard)
+	var stable int
+	var last [2]int64
+	for stable < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never stalled on a client that reads nothing")
+		}
+		time.Sleep(100 * time.Millisecond)
+		cur := [2]int64{served.Load(), l.Stats().WriteQueued}
+		if cur == last && cur[1] > 0 {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = cur
+	}
+	st := l.Stats()
+	t.Logf("stalled after %d answers: %d bytes read, %d queued", served.Load(), st.BytesIn, st.WriteQueued)
+	if took, want := int64(st.BytesIn), served.Load()*int64(len(req))+16<<10; took > want {
+		t.Errorf("stalled after %d answers, the server has read %d bytes of requests; want at most %d (what it served and a read-ahead)", served.Load(), took, want)
+	}
+	if st.WriteQueued > 256<<10 {
+		t.Errorf("stalled, the server queues %d bytes of answers; want a bounded few", st.WriteQueued)
+	}
 	for i := 0; i < n; i++ {
 		_, body, err := readResponse(br)
 		if err != nil || len(body) != len(page) {

@@ -63,3 +63,46 @@ func TestEpollBufferPoolTrimsAfterBurst(t *testing.T) {
 		t.Errorf("after the trim buffer %d is handed out first, want one of the first %d", id, buffersKeptResident)
 	}
 }
+
+// A second burst that ends sooner after the last trim than the trim
+// interval is given back too, once the interval is over, although the
+// loop sleeps on with nothing to do: the backend wakes for the trim.
+func TestEpollBufferPoolTrimsBurstWithinInterval(t *testing.T) {
+	defer func(d int64) { bufferTrimEvery = d }(bufferTrimEvery)
+	bufferTrimEvery = int64(50 * time.Millisecond)
+	p, err := Open(Config{Backend: "epoll", Buffers: 256, BufferSize: 16 << 10})
+	if err != nil {
+		t.Skipf("epoll: %v", err)
+	}
+	defer p.Close()
+	b := p.b.(*epollBackend)
+	burst := func() {
+		var ids []uint16
+		for range 200 {
+			id, ok := b.free.take()
+			if !ok {
+				t.Fatal("the pool ran dry")
+			}
+			buf := p.bufs.get(id)
+			for i := 0; i < len(buf); i += 4096 {
+				buf[i] = 1
+			}
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			b.free.put(id)
+		}
+	}
+	tail := p.bufs.mem[buffersKeptResident*p.bufs.size:]
+	events := make([]Completion, 4)
+	burst()
+	p.Wait(events, time.Millisecond) // the first trim
+	burst()                          // within the interval
+	if n := residentPages(t, tail); n == 0 {
+		t.Fatal("the second burst's buffers are not resident to begin with")
+	}
+	p.Wait(events, 10*time.Duration(bufferTrimEvery)) // idle, long past the interval
+	if n := residentPages(t, tail); n != 0 {
+		t.Errorf("%d pages of the second burst's buffers still resident after an idle wait past the trim interval", n)
+	}
+}

@@ -262,11 +262,17 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 			now := b.now()
 			// About to sleep: a good moment to give back what a burst
 			// of receives left resident.
-			if from, ok := b.free.trimIfIdle(now); ok && b.bufs != nil {
+			from, ok, retryAt := b.free.trimIfIdle(now)
+			if ok && b.bufs != nil {
 				b.bufs.discardFrom(from)
 			}
 			if timeout > 0 {
 				wait = time.Duration(max(end-now, 0))
+			}
+			if retryAt > 0 {
+				if d := time.Duration(max(retryAt-now, 0)); wait < 0 || d < wait {
+					wait = d
+				}
 			}
 			if t, ok := b.nextTimer(); ok {
 				if d := time.Duration(max(t-now, 0)); wait < 0 || d < wait {

@@ -163,7 +163,7 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 				b.finish(i, -int32(unix.ENOBUFS))
 				return true
 			}
-			buf := b.bufs.get(bid)
+			buf := r.s.op.recvCap(b.bufs.get(bid))
 			res = sysRecv(r.s.op.fd, buf, r.s.op.flags)
 			if res > 0 {
 				flags = FlagBuffer | uint32(bid)<<bufferIDShift

@@ -198,7 +198,7 @@ func (b *iocp) received(s *slot, e syscall.Errno) {
 			}
 			break
 		}
-		s.sys.buf = wsabuf(b.bufs.get(bid))
+		s.sys.buf = wsabuf(s.op.recvCap(b.bufs.get(bid)))
 		s.sys.flags = uint32(s.op.flags)
 		err := windows.WSARecv(h, &s.sys.buf, 1, &s.sys.n, &s.sys.flags, nil, nil)
 		if err != nil || s.sys.n == 0 {

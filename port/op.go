@@ -127,6 +127,27 @@ func RecvMultishotLimit(fd, limit int) Op {
 	return Op{code: opRecvMultishot, fd: int32(fd), off: int64(max(limit, 0))}
 }
 
+// RecvMultishotCapped is RecvMultishotLimit whose completions each carry
+// at most each bytes, however large the pool's buffers: a connection that
+// keeps only a little unread input then takes only that much out of the
+// socket per receive, and the rest waits in the kernel. io_uring caps each
+// receive from Linux 6.10 on (multishot sqe.len); on older kernels the
+// port drops the cap, once, by itself, and receives fill whole buffers.
+// each <= 0 means no cap.
+func RecvMultishotCapped(fd, limit, each int) Op {
+	op := RecvMultishotLimit(fd, limit)
+	op.bufn = int32(max(each, 0)) // no buffer of its own: the field is free
+	return op
+}
+
+// recvCap cuts buf, a provided buffer, to a capped receive's size.
+func (op *Op) recvCap(buf []byte) []byte {
+	if op.code == opRecvMultishot && op.bufn > 0 && int(op.bufn) < len(buf) {
+		return buf[:op.bufn]
+	}
+	return buf
+}
+
 // spendLimit counts res bytes against a limited multishot receive's
 // budget and reports whether it is spent: as io_uring does, the backends
 // that emulate the limit (epoll, IOCP) then end the receive with that

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -62,6 +63,9 @@ var (
 	ErrNoBuffers = errors.New("port: no provided buffers configured")
 	// ErrUnsupported: the operation does not exist on this backend or kernel.
 	ErrUnsupported = errors.New("port: operation not supported by this backend")
+	// ErrStuckOps: Close gave up waiting for operations the kernel did
+	// not end; the port keeps the memory they may still write.
+	ErrStuckOps = errors.New("port: closed with operations in flight")
 )
 
 // Config tunes a port. The zero value is a good default.
@@ -365,13 +369,28 @@ func (p *Port) InFlight() int { return p.slots.inFlight() }
 
 // closeDrainLimit bounds how long Close waits for cancelled operations to
 // report; an operation the kernel cannot cancel (a regular-file read stuck
-// in a driver) must not hang the program's shutdown.
-const closeDrainLimit = 2 * time.Second
+// in a driver) must not hang the program's shutdown. A variable so that
+// the port's own tests can shorten it.
+var closeDrainLimit = 2 * time.Second
+
+// abandoned keeps the ports closed with operations still in flight, and so
+// everything those operations point at: their buffers, messages and the
+// provided-buffer pool, which the kernel may still write after Close has
+// returned. Their memory is never given back; that is the price of an
+// operation the kernel would not end, rather than a late write into memory
+// the process has reused.
+var abandoned struct {
+	mu    sync.Mutex
+	ports []*Port
+}
 
 // Close cancels what is in flight, waits for the kernel to let go of it and
 // releases the port. Completions that arrive while draining are dropped;
-// callers that care drain with Cancel and Wait before closing. Later calls
-// return ErrClosed.
+// callers that care drain with Cancel and Wait before closing. The memory
+// the kernel may write is freed only once every operation has completed
+// finally; if some have not within closeDrainLimit, the port keeps it
+// (see abandoned) and Close returns ErrStuckOps. Later calls return
+// ErrClosed.
 func (p *Port) Close() error {
 	if p.closed.Swap(true) {
 		return ErrClosed
@@ -390,6 +409,12 @@ func (p *Port) Close() error {
 		}
 	}
 	err := p.b.close()
+	if n := p.slots.inFlight(); n > 0 {
+		abandoned.mu.Lock()
+		abandoned.ports = append(abandoned.ports, p)
+		abandoned.mu.Unlock()
+		return fmt.Errorf("%w: %d operations never completed; their memory is kept", ErrStuckOps, n)
+	}
 	if p.bufs != nil {
 		p.bufs.free()
 	}

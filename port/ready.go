@@ -50,10 +50,10 @@ type freeBuffers struct {
 // connections that all read at once then costs the loop no resident
 // memory once it is over, and a steady load pays a fault per page per
 // interval at most.
-const (
-	buffersKeptResident = 32
-	bufferTrimEvery     = int64(1e9)
-)
+const buffersKeptResident = 32
+
+// bufferTrimEvery is in nanoseconds; a variable for the port's tests.
+var bufferTrimEvery = int64(1e9)
 
 // newFreeBuffers has every ID of a pool of n free; they are handed out
 // from 0 up.
@@ -89,15 +89,22 @@ func (f *freeBuffers) take() (uint16, bool) {
 // trimIfIdle reports, when every buffer is free and more than
 // buffersKeptResident were lent at once since the last trim (at least
 // bufferTrimEvery ago), the first ID whose memory may be given back; it
-// restacks the IDs so that those below it are handed out first.
-func (f *freeBuffers) trimIfIdle(now int64) (from int, ok bool) {
+// restacks the IDs so that those below it are handed out first. When a
+// trim is wanted but the last was too recent, it reports when it may run
+// (retryAt, else 0): a backend about to sleep wakes then, or the memory
+// of a burst that ended within the interval would stay resident for as
+// long as the loop is idle.
+func (f *freeBuffers) trimIfIdle(now int64) (from int, ok bool, retryAt int64) {
 	n := len(f.isFree)
-	if len(f.ids) != n || n-f.fewest <= buffersKeptResident || now-f.trimAt < bufferTrimEvery {
-		return 0, false
+	if len(f.ids) != n || n-f.fewest <= buffersKeptResident {
+		return 0, false, 0
+	}
+	if now-f.trimAt < bufferTrimEvery {
+		return 0, false, f.trimAt + bufferTrimEvery
 	}
 	f.reset()
 	f.trimAt = now
-	return buffersKeptResident, true
+	return buffersKeptResident, true, 0
 }
 
 // put returns bid; an ID not of this pool, or already free, is ignored.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +24,7 @@ type uring struct {
 	features uint32
 
 	noRecvLimit bool // the kernel refused a multishot receive's byte limit
+	noRecvCap   bool // the kernel refused a multishot receive's per-receive cap
 
 	ringMem []byte // SQ and CQ rings (one mapping: FEAT_SINGLE_MMAP)
 	sqeMem  []byte
@@ -124,6 +126,13 @@ func openURing(cfg *Config, bufs *bufferPool) (backend, error) {
 	if err := useURing(); err != nil {
 		return nil, err
 	}
+	// A single-issuer ring belongs to the thread that set it up, and
+	// refuses the registrations below (EEXIST) from any other: the
+	// goroutine must not move between threads meanwhile. (Its driver must
+	// stay on that thread afterwards too; port's doc asks for
+	// LockOSThread before Open. This lock only nests in the caller's.)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	r := &uring{fd: -1, eventfd: -1, bufs: bufs}
 	var p ioUringParams
 	var err error
@@ -277,13 +286,19 @@ func (r *uring) forget(fd int) {}
 // submission polls again. Reported as a failure, it once turned a slow
 // reader into a lost connection whose queue vanished.
 //
-// A multishot receive with a byte limit that the kernel refuses (EINVAL,
-// before 6.17) is retried once without the limit, which this ring then
-// stops asking for.
+// A multishot receive with a per-receive cap (before 6.10) or a byte
+// limit (before 6.17) that the kernel refuses with EINVAL is retried
+// without the newer of the two, which this ring then stops asking for.
 func (r *uring) retries(s *slot, res int32) bool {
-	if res == -int32(unix.EINVAL) && s.op.code == opRecvMultishot && s.op.off > 0 && !r.noRecvLimit {
-		r.noRecvLimit = true
-		return true
+	if res == -int32(unix.EINVAL) && s.op.code == opRecvMultishot {
+		switch {
+		case s.op.off > 0 && !r.noRecvLimit:
+			r.noRecvLimit = true
+			return true
+		case s.op.bufn > 0 && !r.noRecvCap:
+			r.noRecvCap = true
+			return true
+		}
 	}
 	if res != -int32(unix.EAGAIN) {
 		return false
@@ -375,8 +390,13 @@ func (r *uring) prep(sqe *ioUringSQE, i uint32, req pending) error {
 		return nil
 	}
 	prepOp(sqe, req.s, &r.sqTS[i])
-	if op := &req.s.op; op.code == opRecvMultishot && op.off > 0 && !r.noRecvLimit {
-		sqe.spliceFdIn = int32(min(op.off, 1<<31-1)) // optlen: the total byte limit
+	if op := &req.s.op; op.code == opRecvMultishot {
+		if op.off > 0 && !r.noRecvLimit {
+			sqe.spliceFdIn = int32(min(op.off, 1<<31-1)) // optlen: the total byte limit
+		}
+		if op.bufn > 0 && !r.noRecvCap {
+			sqe.len = uint32(op.bufn) // each receive's cap
+		}
 	}
 	sqe.userData = uint64(req.key)
 	return nil

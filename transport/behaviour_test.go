@@ -445,12 +445,43 @@ func TestPauseResumeReading(t *testing.T) {
 	tr.Loop().Post(func() { close(sync) })
 	<-sync
 	c.Write([]byte("two,three"))
-	time.Sleep(20 * time.Millisecond) // give the data time to arrive; nothing may be delivered
+	// Nothing may be delivered once the data is here: in the socket's
+	// receive queue, or held by a receive that completed before the pause
+	// cancelled it. Wait for that, then give the loop a turn to deliver.
+	waitArrived(t, tr.(*conn), len("two,three"), func() bool { return len(r.bytes()) > len("one,") })
 	if got := string(r.bytes()); got != "one," {
 		t.Fatalf("while paused, received %q", got)
 	}
 	tr.ResumeReading()
 	waitBytes(t, r, "one,two,three")
+}
+
+// waitArrived waits until n bytes wait unread in c, in its socket or
+// held, or delivered says they went to the protocol; then it lets c's
+// loop run one more turn.
+func waitArrived(t *testing.T, c *conn, n int, delivered func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for {
+		got := make(chan int, 1)
+		c.l.Post(func() {
+			queued := unreadInSocket(t, int(c.fd))
+			if x := c.x; x != nil {
+				queued += len(x.held) - x.heldOff
+			}
+			got <- queued
+		})
+		if <-got >= n || delivered() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes sent never arrived", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	turn := make(chan struct{})
+	c.l.Post(func() { close(turn) })
+	<-turn
 }
 
 func waitBytes(t *testing.T, r *recorder, want string) {

@@ -68,9 +68,10 @@ type conn struct {
 	wq  writeQueue
 	msg *port.Msg // the vectored send in flight, if any
 
-	other atomic.Uint32             // offClosed, offEOF: what other goroutines check
-	attrs atomic.Pointer[connAttrs] // the user's value and the addresses, for any goroutine
-	x     *connExtra
+	other    atomic.Uint32             // offClosed, offEOF: what other goroutines check
+	recvSize int32                     // the most one receive takes (SetReceiveSize); 0: a whole buffer
+	attrs    atomic.Pointer[connAttrs] // the user's value and the addresses, for any goroutine
+	x        *connExtra
 }
 
 // connExtra is the state of the few connections that pause, time out, or
@@ -177,7 +178,12 @@ func (c *conn) armRecv() {
 	if c.has(stCautious) {
 		limit = 1 // ends after its first completion, at most a buffer
 	}
-	if err := c.l.Submit(c.recvKey, port.RecvMultishotLimit(int(c.fd), limit)); err != nil {
+	if c.recvSize > 0 {
+		// What one arm takes before the protocol can pause it stays small
+		// too: two receives' worth.
+		limit = min(limit, 2*int(c.recvSize))
+	}
+	if err := c.l.Submit(c.recvKey, port.RecvMultishotCapped(int(c.fd), limit, int(c.recvSize))); err != nil {
 		c.lose(c.opErr("read", err))
 		return
 	}
@@ -698,6 +704,19 @@ func (c *conn) Write(b []byte) error {
 func (c *conn) writePosted(b []byte) {
 	if err := c.write(b); err != nil && err != ErrClosed {
 		c.lose(c.opErr("write", err))
+	}
+}
+
+// SetReceiveSize caps how much each receive of t takes out of the socket,
+// from its next receive on; n <= 0 lifts the cap. A protocol that keeps
+// only a little unread input, such as a server holding requests pipelined
+// behind one it cannot answer yet, asks for small receives, so that what
+// it has not asked for waits in the kernel, where TCP pushes back on the
+// peer, rather than in this process. It runs on t's loop; other
+// transports than this package's stream connections ignore it.
+func SetReceiveSize(t Transport, n int) {
+	if c, ok := t.(*conn); ok && c.l.InLoop() {
+		c.recvSize = int32(min(max(n, 0), 1<<30))
 	}
 }
 

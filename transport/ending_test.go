@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/cport/cport/internal/streamtest"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 )
@@ -93,10 +93,7 @@ func serveEnder(t *testing.T, g *loop.Group, setup func(*ender)) (string, chan *
 
 // readAll reads c to its end and reports the bytes and how the stream
 // ended (nil for a clean end).
-func readAll(c net.Conn) ([]byte, error) {
-	c.SetReadDeadline(time.Now().Add(hangGuard))
-	return io.ReadAll(c)
-}
+func readAll(c net.Conn) ([]byte, error) { return streamtest.ReadToEnd(c, hangGuard) }
 
 // wantWhole fails unless got is the whole pattern of n bytes and the
 // stream ended cleanly.

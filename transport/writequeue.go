@@ -6,11 +6,11 @@ import "sync/atomic"
 // thousand connections each with a 64-byte reply in flight hold 10 MB, not
 // 160; a large write fills 64 KiB chunks, so a vectored send carries a lot
 // in a few iovecs.
-var chunkClasses = [...]int{1 << 10, 16 << 10, 64 << 10}
+var chunkClasses = [...]int{1 << 10, 4 << 10, 16 << 10, 64 << 10}
 
 // maxFreeChunks bounds each class's free list, so the memory a burst took
 // is given back to the collector rather than kept forever.
-var maxFreeChunks = [...]int{4096, 512, 64}
+var maxFreeChunks = [...]int{4096, 1024, 512, 64}
 
 // maxIovecs is how many segments one vectored send carries.
 const maxIovecs = 64

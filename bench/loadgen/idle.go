@@ -110,8 +110,7 @@ func runIdle(cfg config, stdout io.Writer) error {
 		}
 	}
 	wg.Wait()
-	time.Sleep(500 * time.Millisecond) // let the server settle
-	m1, err := processMem(cfg.serverPID)
+	m1, err := settledMem(cfg.serverPID)
 	if err != nil {
 		return err
 	}
@@ -162,4 +161,33 @@ func awaitFDs(pid, want int, within time.Duration) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// settledMem reads the server's memory once it has settled after the
+// echoes: a server may give back what a burst took a moment after it,
+// when it next finds itself idle (cport's epoll backend trims its buffer
+// pool at most once a second), and what it holds then is what an idle
+// connection costs. It waits at least 500 ms, then until the RSS has not
+// fallen for a second, at most 5 s.
+func settledMem(pid int) (procMem, error) {
+	time.Sleep(500 * time.Millisecond)
+	m, err := processMem(pid)
+	if err != nil {
+		return m, err
+	}
+	steady := 0
+	for deadline := time.Now().Add(5 * time.Second); steady < 4 && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		next, err := processMem(pid)
+		if err != nil {
+			return m, err
+		}
+		if next.rss < m.rss {
+			steady = 0
+		} else {
+			steady++
+		}
+		m = next
+	}
+	return m, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,34 +19,46 @@ import (
 	"github.com/cport/cport/loop"
 )
 
-// agentLab is one agent process's server listening on 127.0.0.2-4 (one
-// port, a listener per address), with certificates made by herd ca.
+// agentLab is agents on 127.0.0.2 and up, one server per address, all on
+// one port, with certificates made by herd ca. Each address is a host
+// that can be killed on its own.
 type agentLab struct {
 	dir   string
 	port  string
 	hosts []string
+	expr  string // the node set of hosts
+
+	mu      sync.Mutex
+	servers map[string]*agentHost
 }
 
-func newAgentLab(t *testing.T) *agentLab {
+// agentHost is one host's agent and its listener.
+type agentHost struct {
+	srv *agent.Server
+	ln  net.Listener
+}
+
+// newAgentLab starts agents on 127.0.0.[2-4].
+func newAgentLab(t *testing.T) *agentLab { return newAgentLabN(t, 3) }
+
+// newAgentLabN starts agents on n addresses from 127.0.0.2 (n at most
+// 250), sharing one loop.
+func newAgentLabN(t *testing.T, n int) *agentLab {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "ca")
+	lb := &agentLab{dir: filepath.Join(t.TempDir(), "ca"), expr: fmt.Sprintf("127.0.0.[2-%d]", n+1), servers: map[string]*agentHost{}}
 	for _, args := range [][]string{
-		{"ca", "init", dir},
-		{"ca", "issue", dir, "--agent", "lab", "--san", "127.0.0.[2-4]"},
-		{"ca", "issue", dir, "--controller", "ops", "--days", "2"},
+		{"ca", "init", lb.dir},
+		{"ca", "issue", lb.dir, "--agent", "lab", "--san", lb.expr},
+		{"ca", "issue", lb.dir, "--controller", "ops", "--days", "2"},
 	} {
 		if code, out, errOut := herd(t, "", args...); code != 0 {
 			t.Fatalf("herd %q: %d\n%s%s", args, code, out, errOut)
 		}
 	}
-	if st, err := os.Stat(filepath.Join(dir, "ops.key")); err != nil || st.Mode().Perm() != 0o600 {
+	if st, err := os.Stat(filepath.Join(lb.dir, "ops.key")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("controller key: %v, %v; want mode 0600", st, err)
 	}
-	cfg, err := agent.ServerTLS(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "lab.crt"), filepath.Join(dir, "lab.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := agent.New(agent.Config{TLS: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg, err := agent.ServerTLS(filepath.Join(lb.dir, "ca.crt"), filepath.Join(lb.dir, "lab.crt"), filepath.Join(lb.dir, "lab.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,49 +66,71 @@ func newAgentLab(t *testing.T) *agentLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := &agentLab{dir: dir}
-	var lns []net.Listener
 	t.Cleanup(func() {
-		for _, ln := range lns {
-			ln.Close()
+		for _, h := range lb.hosts {
+			lb.kill(h)
 		}
-		srv.Close(5 * time.Second)
 		g.Close()
 	})
-	// One port on the three addresses: the first listener picks it; if
-	// another address has it taken, start over with another.
-	ips := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
-	for attempt := 0; len(lns) < len(ips); attempt++ {
+	// One port on every address: the first listener picks it; if another
+	// address has it taken, start over with another.
+	for i := range n {
+		lb.hosts = append(lb.hosts, fmt.Sprintf("127.0.0.%d", i+2))
+	}
+	for attempt := 0; len(lb.servers) < n; attempt++ {
+		h := lb.hosts[len(lb.servers)]
 		port := "0"
-		if len(lns) > 0 {
+		if len(lb.servers) > 0 {
 			port = lb.port
 		}
-		ln, err := srv.Listen(context.Background(), g, net.JoinHostPort(ips[len(lns)], port))
+		srv, err := agent.New(agent.Config{TLS: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := srv.Listen(context.Background(), g, net.JoinHostPort(h, port))
 		if err != nil {
 			if attempt >= 10 {
 				t.Fatal(err)
 			}
-			for _, ln := range lns {
-				ln.Close()
+			for _, h := range lb.hosts {
+				lb.kill(h)
 			}
-			lns = nil
 			continue
 		}
-		lns = append(lns, ln)
+		lb.mu.Lock()
+		lb.servers[h] = &agentHost{srv: srv, ln: ln}
+		lb.mu.Unlock()
 		_, lb.port, _ = net.SplitHostPort(ln.Addr().String())
 	}
-	lb.hosts = ips
-	for _, ln := range lns {
-		go srv.Serve(ln)
+	for _, ah := range lb.servers {
+		go ah.srv.Serve(ah.ln)
 	}
 	return lb
 }
 
+// kill stops host's agent: its listener closes, its connections drop and
+// their commands are killed, as when the agent's process dies.
+func (lb *agentLab) kill(host string) {
+	lb.mu.Lock()
+	ah := lb.servers[host]
+	delete(lb.servers, host)
+	lb.mu.Unlock()
+	if ah != nil {
+		ah.ln.Close()
+		ah.srv.Close(5 * time.Second)
+	}
+}
+
+// flags are the flags that reach the lab's agents.
+func (lb *agentLab) flags() []string {
+	return []string{"--agent", "--ca", filepath.Join(lb.dir, "ca.crt"),
+		"--cert", filepath.Join(lb.dir, "ops.crt"), "--key", filepath.Join(lb.dir, "ops.key"),
+		"--agent-port", lb.port}
+}
+
 func (lb *agentLab) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	base := []string{"run", "--agent", "--ca", filepath.Join(lb.dir, "ca.crt"),
-		"--cert", filepath.Join(lb.dir, "ops.crt"), "--key", filepath.Join(lb.dir, "ops.key"),
-		"--agent-port", lb.port, "--connect-timeout", "5s", "--retries", "0"}
+	base := append(append([]string{"run"}, lb.flags()...), "--connect-timeout", "5s", "--retries", "0")
 	return herd(t, "", append(base, args...)...)
 }
 
@@ -209,10 +244,8 @@ func TestMapAgent(t *testing.T) {
 	for i := 1; i <= 12; i++ {
 		fmt.Fprintf(&in, "item %d\n", i)
 	}
-	args := []string{"map", "--agent", "--ca", filepath.Join(lb.dir, "ca.crt"),
-		"--cert", filepath.Join(lb.dir, "ops.crt"), "--key", filepath.Join(lb.dir, "ops.key"),
-		"--agent-port", lb.port, "--retries", "0", "--slots", "2", "--joblog", joblog,
-		"127.0.0.[2-5]", "--", "echo got {}"}
+	args := append(append([]string{"map"}, lb.flags()...), "--retries", "0", "--slots", "2", "--joblog", joblog,
+		"127.0.0.[2-5]", "--", "echo got {}")
 	code, out, errOut := herd(t, in.String(), args...)
 	if code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", code, errOut)

@@ -15,15 +15,18 @@ import (
 
 	"github.com/cport/cport/herd/mapper"
 	"github.com/cport/cport/herd/nodeset"
+	"github.com/cport/cport/herd/runner"
 	"github.com/cport/cport/loop"
 )
 
 // mapFlags are herd map's options: run's connection options and these.
 type mapFlags struct {
 	runFlags
-	argsFile string
-	slots    int
-	joblog   string
+	argsFile  string
+	slots     int
+	joblog    string
+	resume    bool
+	keepOrder bool
 }
 
 func newMapCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -36,13 +39,17 @@ whichever target has a free slot, with {} replaced by the line, shell-quoted
 (appended when COMMAND has no {}). Each target runs --slots jobs at once. A
 target that cannot be reached, or fails during a job, takes no more jobs, and
 the job goes to another target; a job that runs and fails is not retried.
-Each job's output is printed when it ends; --joblog writes GNU parallel's
-job log.
+Each job's output is printed, all of it together, when it ends, or with
+--keep-order in input order. --joblog writes GNU parallel's job log; with
+--resume, jobs the log shows done (the same sequence number and command,
+exit value 0) are skipped and the log is added to, so a run cut short, or
+one with failed jobs, can be run again to finish only what is left.
 
 Exit status: 0 every job exited 0, 1 some job failed or timed out, 2 some job
 found no target left, 130 interrupted, 64 bad command line.`,
 		Example: `  ls *.tar | herd map 'web[01-20]' -- 'tar -tf /data/{} | wc -l'
-  herd map --slots 4 --args urls.txt --joblog jobs.log @workers -- curl -sO {}`,
+  herd map --slots 4 --args urls.txt --joblog jobs.log @workers -- curl -sO {}
+  herd map --slots 4 --args urls.txt --joblog jobs.log --resume @workers -- curl -sO {}`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dash := cmd.ArgsLenAtDash()
 			if dash < 0 || dash == len(args) {
@@ -57,6 +64,8 @@ found no target left, 130 interrupted, 64 bad command line.`,
 	fl.StringVar(&f.argsFile, "args", "", "read the job arguments from `FILE`, one a line (default: stdin)")
 	fl.IntVar(&f.slots, "slots", 1, "jobs running at once on each target")
 	fl.StringVar(&f.joblog, "joblog", "", "write a job log to `FILE`, in GNU parallel's --joblog format")
+	fl.BoolVar(&f.resume, "resume", false, "with --joblog: skip the jobs the log shows done (exit 0) and add to the log")
+	fl.BoolVarP(&f.keepOrder, "keep-order", "k", false, "print the jobs' output in input order, not as they end")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "time to connect, per attempt")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time a job may run before it is killed (0: no limit)")
 	fl.IntVar(&f.retries, "retries", 1, "further connection attempts per slot, with backoff")
@@ -69,6 +78,10 @@ found no target left, 130 interrupted, 64 bad command line.`,
 	f.agentFlags.add(cmd)
 	return cmd
 }
+
+// mapConnectorHook, set by tests, wraps herd map's connector: the seam
+// through which they watch each job start and end on each host.
+var mapConnectorHook func(runner.Connector) runner.Connector
 
 // readJobs makes a job of each non-empty line of r.
 func readJobs(r io.Reader, template string) ([]mapper.Job, error) {
@@ -96,6 +109,9 @@ func (f *mapFlags) run(targets []string, template string, stdin io.Reader, stdou
 	if f.slots <= 0 {
 		return errors.New("map: --slots must be positive")
 	}
+	if f.resume && f.joblog == "" {
+		return errors.New("map: --resume needs --joblog FILE, the log of the run to resume")
+	}
 	set, err := f.resolve(targets)
 	if err != nil {
 		return err
@@ -120,13 +136,23 @@ func (f *mapFlags) run(targets []string, template string, stdin io.Reader, stdou
 	if len(jobs) == 0 {
 		return errors.New("map: no job arguments (one a line, from stdin or --args)")
 	}
+	skipped := 0
+	if f.resume {
+		done, err := doneJobs(f.joblog)
+		if err != nil {
+			return fmt.Errorf("map: --resume: %w", err)
+		}
+		if jobs, skipped = pendingJobs(jobs, done); len(jobs) == 0 {
+			fmt.Fprintf(stderr, "herd: all %d jobs are done in %s: nothing to run\n", skipped, f.joblog)
+			return nil
+		}
+	}
 	var joblog *os.File
 	if f.joblog != "" {
-		if joblog, err = os.Create(f.joblog); err != nil {
-			return err
+		if joblog, err = openJobLog(f.joblog, f.resume); err != nil {
+			return fmt.Errorf("map: --joblog: %w", err)
 		}
 		defer joblog.Close()
-		fmt.Fprintln(joblog, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand")
 	}
 	raiseFileLimit()
 	l, err := loop.Start(loop.Config{})
@@ -138,6 +164,9 @@ func (f *mapFlags) run(targets []string, template string, stdin io.Reader, stdou
 	conn, connectTimeout, settle, err := f.connector(l, hosts, nil)
 	if err != nil {
 		return err
+	}
+	if mapConnectorHook != nil {
+		conn = mapConnectorHook(conn)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -152,17 +181,26 @@ func (f *mapFlags) run(targets []string, template string, stdin io.Reader, stdou
 		case <-ctx.Done():
 		}
 	}()
+	show := func(r mapper.Result) {
+		stdout.Write(r.Stdout)
+		stderr.Write(r.Stderr)
+		if r.Err != nil {
+			fmt.Fprintf(stderr, "herd: job %d (%s) on %s: %v\n", r.Seq, r.Arg, orNone(r.Host), r.Err)
+		}
+	}
+	if f.keepOrder {
+		show = mapper.InOrder(jobs, show)
+	}
 	results, failures, err := mapper.Run(ctx, l, conn, hosts, jobs, mapper.Config{
 		Slots: f.slots, Timeout: f.timeout, ConnectTimeout: connectTimeout, Retries: f.retries,
 		Done: func(r mapper.Result) {
-			stdout.Write(r.Stdout)
-			stderr.Write(r.Stderr)
-			if r.Err != nil {
-				fmt.Fprintf(stderr, "herd: job %d (%s) on %s: %v\n", r.Seq, r.Arg, orNone(r.Host), r.Err)
-			}
+			// The log hears of a job as it ends, whatever the order of
+			// the output, so that a run cut short is resumed from all
+			// it finished.
 			if joblog != nil {
 				writeJobLog(joblog, r)
 			}
+			show(r)
 		},
 	})
 	settle()
@@ -180,8 +218,12 @@ func (f *mapFlags) run(targets []string, template string, stdin io.Reader, stdou
 			notRun++
 		}
 	}
-	fmt.Fprintf(stderr, "herd: %d jobs: %d ok, %d failed, %d not run; %d of %d hosts failed%s\n",
-		len(results), ok, failed, notRun, len(failures), len(hosts), foldFailed(failures))
+	resumed := ""
+	if f.resume {
+		resumed = fmt.Sprintf(" (%d more done before, in the job log)", skipped)
+	}
+	fmt.Fprintf(stderr, "herd: %d jobs: %d ok, %d failed, %d not run%s; %d of %d hosts failed%s\n",
+		len(results), ok, failed, notRun, resumed, len(failures), len(hosts), foldFailed(failures))
 	switch {
 	case errors.Is(err, context.Canceled):
 		return exitError{130}
@@ -193,23 +235,6 @@ func (f *mapFlags) run(targets []string, template string, stdin io.Reader, stdou
 		return exitError{1}
 	}
 	return nil
-}
-
-// writeJobLog writes r as a line of GNU parallel's job log: start as
-// Unix time and runtime in seconds, bytes sent (none: no stdin) and
-// received, exit value and signal.
-func writeJobLog(w io.Writer, r mapper.Result) {
-	start, runtime := 0.0, 0.0
-	if !r.Start.IsZero() {
-		start = float64(r.Start.UnixNano()) / 1e9
-		runtime = r.Duration.Seconds()
-	}
-	exit, sig := r.Exit, 0
-	if r.TimedOut {
-		exit, sig = -1, 9
-	}
-	fmt.Fprintf(w, "%d\t%s\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t%s\n", r.Seq, orNone(r.Host), start, runtime,
-		0, len(r.Stdout)+len(r.Stderr), exit, sig, strings.ReplaceAll(r.Command, "\n", " "))
 }
 
 func orNone(host string) string {

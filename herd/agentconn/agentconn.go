@@ -59,6 +59,8 @@ type Connector struct {
 	handshakes *flow.Semaphore // of cfg.Loop's flows
 }
 
+var _ runner.Queued = (*Connector)(nil)
+
 // New returns a Connector for cfg.
 func New(cfg Config) (*Connector, error) {
 	if cfg.Loop == nil || cfg.TLS == nil {
@@ -132,12 +134,34 @@ func (c *Connector) address(name string) (addr, host string, err error) {
 	return net.JoinHostPort(host, strconv.Itoa(port)), host, nil
 }
 
+// turnKey marks a context whose flow holds a handshake slot of the
+// Connector it maps to (Turn).
+type turnKey struct{}
+
+// Turn waits for a handshake slot; it makes c a runner.Queued, so that
+// runner.Connect gives the connect timeout to the handshake alone, not
+// to the wait behind other hosts' handshakes. Connect with the returned
+// context (or one derived from it) uses the slot; release gives it back.
+func (c *Connector) Turn(ctx context.Context) (context.Context, func(), error) {
+	if err := c.handshakes.Acquire(ctx); err != nil {
+		return nil, nil, fmt.Errorf("waiting for a handshake slot: %w", err)
+	}
+	released := false
+	return context.WithValue(ctx, turnKey{}, c), func() {
+		if !released { // on the flow that took it: no lock needed
+			released = true
+			c.handshakes.Release()
+		}
+	}, nil
+}
+
 // Connect dials the agent at name, completes the mutual TLS handshake
 // and asks for the agent's facts, all before ctx ends. The agent's
 // verdict on our certificate comes only after the handshake (TLS 1.3),
 // so the facts' round trip is what proves the session was accepted.
 // Call it from a flow of the Config's loop (ctx that flow's context or
-// derived from it); it may wait there for a handshake slot.
+// derived from it); it may wait there for a handshake slot, unless ctx
+// comes from Turn.
 func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, error) {
 	addr, host, err := c.address(name)
 	if err != nil {
@@ -146,10 +170,12 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 	if !c.cfg.Loop.InLoop() {
 		return nil, &runner.ClassError{Class: runner.Error, Err: errors.New("agentconn: Connect called outside a flow of the connector's loop")}
 	}
-	if err := c.handshakes.Acquire(ctx); err != nil {
-		return nil, fmt.Errorf("waiting for a handshake slot: %w", err)
+	if ctx.Value(turnKey{}) != c {
+		if err := c.handshakes.Acquire(ctx); err != nil {
+			return nil, fmt.Errorf("waiting for a handshake slot: %w", err)
+		}
+		defer c.handshakes.Release()
 	}
-	defer c.handshakes.Release()
 	cfg := c.cfg.TLS.Clone()
 	cfg.ServerName = host
 	tc, err := flow.DialTLS(ctx, c.cfg.Loop, "tcp", addr, cfg)

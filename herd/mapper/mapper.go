@@ -261,15 +261,9 @@ func (m *mapper) run(f *flow.Flow, h *host, s runner.Session, i int) bool {
 func (m *mapper) connect(f *flow.Flow, name string) (runner.Session, error) {
 	backoff := m.cfg.Backoff
 	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(f.Context(), m.cfg.ConnectTimeout)
-		s, err := m.conn.Connect(ctx, name)
-		timedOut := expired(ctx)
-		cancel()
+		s, err := runner.Connect(f.Context(), m.conn, name, m.cfg.ConnectTimeout)
 		if err == nil {
 			return s, nil
-		}
-		if timedOut {
-			err = fmt.Errorf("connect timeout after %v: %w", m.cfg.ConnectTimeout, err)
 		}
 		if f.Cancelled() || runner.Classify(err) != runner.Unreachable || attempt >= m.cfg.Retries {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +51,13 @@ func (s *fakeSession) Run(ctx context.Context, cmd string, stdout, stderr io.Wri
 		s.n.mu.Unlock()
 	}()
 	// Let the other slots start: their overlap is what the test counts.
-	if err := flow.Sleep(ctx, time.Millisecond); err != nil {
+	// "sleep N" takes N ms more.
+	pause := time.Millisecond
+	if ms, ok := strings.CutPrefix(cmd, "sleep "); ok {
+		n, _ := strconv.Atoi(ms)
+		pause += time.Duration(n) * time.Millisecond
+	}
+	if err := flow.Sleep(ctx, pause); err != nil {
 		return -1, err
 	}
 	switch {
@@ -181,5 +188,78 @@ func TestTimeoutAndCancel(t *testing.T) {
 	_, _, err = mapper.Run(ctx, l, newFakeNet(), []string{"hang1"}, jobs(2), mapper.Config{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Run: %v", err)
+	}
+}
+
+// Through InOrder, Done hears of the jobs in their order, though later
+// jobs end first; without it, in the order they end.
+func TestInOrder(t *testing.T) {
+	l := startLoop(t)
+	js := jobs(8)
+	for i := range js {
+		js[i].Command = fmt.Sprintf("sleep %d", 10*(len(js)-i)) // the last ends first
+	}
+	for _, keep := range []bool{true, false} {
+		var told []int
+		done := func(r mapper.Result) { told = append(told, r.Seq) }
+		if keep {
+			done = mapper.InOrder(js, done)
+		}
+		res, _, err := mapper.Run(context.Background(), l, newFakeNet(), []string{"a"}, js,
+			mapper.Config{Slots: len(js), Done: done})
+		if err != nil || len(told) != len(js) {
+			t.Fatalf("in order %v: %v, Done heard %v", keep, err, told)
+		}
+		inOrder := true
+		for i, seq := range told {
+			inOrder = inOrder && seq == i+1 && res[i].OK()
+		}
+		if inOrder != keep {
+			t.Errorf("in order %v: Done heard jobs %v", keep, told)
+		}
+	}
+}
+
+// queuedNet is a fakeNet whose connections take turns, one at a time,
+// each holding its turn for hold (as agentconn's handshake slots do).
+type queuedNet struct {
+	*fakeNet
+	turns *flow.Semaphore
+	hold  time.Duration
+}
+
+type turnKey struct{}
+
+func (q *queuedNet) Turn(ctx context.Context) (context.Context, func(), error) {
+	if err := q.turns.Acquire(ctx); err != nil {
+		return nil, nil, err
+	}
+	return context.WithValue(ctx, turnKey{}, true), q.turns.Release, nil
+}
+
+func (q *queuedNet) Connect(ctx context.Context, host string) (runner.Session, error) {
+	if ctx.Value(turnKey{}) == nil {
+		return nil, &runner.ClassError{Class: runner.Error, Err: errors.New("Connect without a turn")}
+	}
+	if err := flow.Sleep(ctx, q.hold); err != nil {
+		return nil, err
+	}
+	return q.fakeNet.Connect(ctx, host)
+}
+
+// Slots waiting for their connection's turn do not time out: six slots,
+// one connection at a time, each 100 ms of a 300 ms connect timeout.
+func TestQueuedConnectWait(t *testing.T) {
+	l := startLoop(t)
+	q := &queuedNet{fakeNet: newFakeNet(), turns: flow.NewSemaphore(1), hold: 100 * time.Millisecond}
+	res, failures, err := mapper.Run(context.Background(), l, q, []string{"a", "b", "c"}, jobs(12),
+		mapper.Config{Slots: 2, ConnectTimeout: 300 * time.Millisecond})
+	if err != nil || len(failures) != 0 {
+		t.Fatalf("Run: %v, failures %v", err, failures)
+	}
+	for _, r := range res {
+		if !r.OK() {
+			t.Errorf("job %d: %+v", r.Seq, r)
+		}
 	}
 }

@@ -3,8 +3,10 @@
 // hold a connection at once, however many hosts there are.
 //
 // The runner knows hosts only through Connector and Session, so the SSH
-// implementation (package herd/sshsession) and a future mTLS agent plug in
-// the same way, and tests use a fake.
+// implementation (package herd/sshsession) and the mTLS agents' (package
+// herd/agentconn) plug in the same way, and tests use a fake. A
+// connector whose connections queue for a turn (Queued) has the wait kept
+// out of the connect timeout.
 package runner
 
 import (
@@ -298,19 +300,13 @@ func (r *Runner) runHost(f *flow.Flow, host, cmd string) (res Result) {
 	for {
 		res.Attempts++
 		var err error
-		cctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
-		s, err = r.conn.Connect(cctx, host)
-		timedOut := expired(cctx)
-		cancel()
+		s, err = Connect(ctx, r.conn, host, r.cfg.ConnectTimeout)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
 			res.Class, res.Err = Cancelled, ctx.Err()
 			return res
-		}
-		if timedOut {
-			err = fmt.Errorf("connect timeout after %v: %w", r.cfg.ConnectTimeout, err)
 		}
 		res.Class, res.Err = Classify(err), err
 		if res.Class != Unreachable || res.Attempts > r.cfg.Retries {

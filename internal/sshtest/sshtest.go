@@ -187,24 +187,26 @@ func (srv *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	execs := make(chan string, 1)
 	subsystem := make(chan string, 1)
 	go func() {
+		// The reply goes out before the request is handed over: the
+		// command may finish and close the channel at once, and a reply
+		// after the close never reaches the client, which then sees the
+		// channel end without an answer (EOF) instead of the exit status.
+		started := false
 		for r := range reqs {
 			switch r.Type {
 			case "subsystem":
-				ok := str(r.Payload) == "sftp" && (srv.opts.Root != "" || srv.opts.SFTPStall)
-				if ok {
-					select {
-					case subsystem <- "sftp":
-					default:
-						ok = false
-					}
-				}
+				ok := !started && str(r.Payload) == "sftp" && (srv.opts.Root != "" || srv.opts.SFTPStall)
 				r.Reply(ok, nil)
+				if ok {
+					started = true
+					subsystem <- "sftp"
+				}
 			case "exec":
-				select {
-				case execs <- str(r.Payload):
-					r.Reply(true, nil)
-				default:
-					r.Reply(false, nil)
+				ok := !started
+				r.Reply(ok, nil)
+				if ok {
+					started = true
+					execs <- str(r.Payload)
 				}
 			case "signal":
 				select {

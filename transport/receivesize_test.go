@@ -1,0 +1,66 @@
+package transport
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/cport/cport/loop"
+)
+
+// cappedRecorder asks for small receives as soon as it has its transport.
+type cappedRecorder struct {
+	*recorder
+	size   int
+	oversz int // deliveries larger than size (loop only)
+}
+
+func (c *cappedRecorder) ConnectionMade(t Transport) {
+	SetReceiveSize(t, c.size)
+	c.recorder.ConnectionMade(t)
+}
+
+func (c *cappedRecorder) DataReceived(data []byte) {
+	if len(data) > c.size {
+		c.oversz++
+	}
+	c.recorder.DataReceived(data)
+}
+
+// With a receive size set, no delivery is larger than it, however much
+// the peer sends at once, and every byte arrives in order. (Held data,
+// which a paused connection delivers in larger pieces, is not at issue:
+// this protocol never pauses.)
+func TestSetReceiveSizeCapsDeliveries(t *testing.T) {
+	const size = 512
+	g := startGroup(t, 1, loop.Config{})
+	recs := make(chan *cappedRecorder, 1)
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol {
+		r := &cappedRecorder{recorder: newRecorder(), size: size}
+		recs <- r
+		return r
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := dialNet(t, "tcp", ln.Addr().String())
+	defer c.Close()
+	src := bytes.Repeat([]byte("0123456789abcdef"), 16<<10) // 256 KiB
+	if _, err := c.Write(src); err != nil {
+		t.Fatal(err)
+	}
+	r := <-recs
+	deadline := time.Now().Add(hangGuard)
+	for len(r.bytes()) < len(src) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !bytes.Equal(r.bytes(), src) {
+		t.Fatalf("received %d bytes, want the %d sent, in order", len(r.bytes()), len(src))
+	}
+	over := make(chan int, 1)
+	r.t.Loop().Post(func() { over <- r.oversz })
+	if n := <-over; n > 0 {
+		t.Fatalf("%d deliveries were larger than the receive size %d", n, size)
+	}
+}
