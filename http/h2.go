@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	nethttp "net/http"
 	"sync"
@@ -62,11 +63,18 @@ func (s *Server) h2Server() *http2.Server {
 				conf.WriteByteTimeout = s.lim.SendTimeout
 			}
 		}
+		lg := s.Logger
+		if lg == nil {
+			lg = slog.Default()
+		}
 		h.base = &nethttp.Server{
 			MaxHeaderBytes:    s.lim.MaxHeaderBytes,
 			ReadHeaderTimeout: s.lim.ReadHeaderTimeout,
 			IdleTimeout:       s.lim.IdleTimeout,
 			HTTP2:             &conf,
+			// x/net/http2's reports (a bad preface, a handler's panic)
+			// go where the server's own do.
+			ErrorLog: slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
 		}
 		// ConfigureServer is how x/net/http2 hears of base's Shutdown.
 		_ = http2.ConfigureServer(h.base, h.srv)
