@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,23 @@ func (s *TLSServer) Listen(g *loop.Group, network, address string) (*transport.L
 	return s.ListenConfig.Listen(g, network, address, func() transport.Protocol {
 		w := newTLSWire(newConn(netw))
 		w.made = func(c *Conn) { Go(c.l, func(f *Flow) { s.serve(f, w) }) }
+		return w
+	})
+}
+
+// ListenFile serves on an inherited listening socket (systemd's socket
+// activation), as transport.ListenConfig.ListenFile does; f stays open,
+// the caller's.
+func (s *TLSServer) ListenFile(g *loop.Group, f *os.File) (*transport.Listener, error) {
+	if s.Config == nil || s.Factory == nil {
+		return nil, errors.New("flow: TLSServer needs a Config and a Factory")
+	}
+	return s.ListenConfig.ListenFile(g, f, func() transport.Protocol {
+		w := newTLSWire(newConn(""))
+		w.made = func(c *Conn) {
+			c.net = streamNet(c.laddr.Network()) // the socket's, known now
+			Go(c.l, func(f *Flow) { s.serve(f, w) })
+		}
 		return w
 	})
 }

@@ -35,19 +35,25 @@ var ErrHandlerReturned = errors.New("http: response written after its handler re
 // they handed over before the handler returns is sent before the response
 // ends; later calls fail with ErrHandlerReturned. (A handler that waits
 // for its goroutines does so with flow.Blocking, not by blocking its
-// loop's thread.) http.Hijacker is offered (see ResponseWriter.Hijack);
-// HTTP/2 is not.
-func Adapt(h http.Handler) Handler {
-	return HandlerFunc(func(w *ResponseWriter, r *Request) {
-		req, err := toNetRequest(r)
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		aw := &adaptedWriter{w: w, h: make(http.Header), l: w.c.ls.l, ctx: r.Context()}
-		h.ServeHTTP(aw, req)
-		aw.finish()
-	})
+// loop's thread.) http.Hijacker is offered (see ResponseWriter.Hijack).
+// On HTTP/2 connections (Server.H2C, or TLS's h2) x/net/http2 calls h
+// itself, in each stream's goroutine, as Go's own server does.
+func Adapt(h http.Handler) Handler { return adapted{h} }
+
+// adapted is Adapt's Handler. The server finds h in it to serve HTTP/2
+// streams: x/net/http2 calls h directly, in the stream's goroutine, as
+// Go's own server does.
+type adapted struct{ h http.Handler }
+
+func (a adapted) ServeHTTP(w *ResponseWriter, r *Request) {
+	req, err := toNetRequest(r)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	aw := &adaptedWriter{w: w, h: make(http.Header), l: w.loop(), ctx: r.Context()}
+	a.h.ServeHTTP(aw, req)
+	aw.finish()
 }
 
 // toNetRequest builds the net/http view of r.
@@ -65,15 +71,15 @@ func toNetRequest(r *Request) (*http.Request, error) {
 	req := &http.Request{
 		Method:        string(r.Method),
 		URL:           u,
-		Proto:         "HTTP/1." + strconv.Itoa(r.ProtoMinor),
-		ProtoMajor:    1,
+		Proto:         "HTTP/" + strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor),
+		ProtoMajor:    r.ProtoMajor,
 		ProtoMinor:    r.ProtoMinor,
 		Header:        h,
 		ContentLength: r.ContentLength,
 		Host:          string(r.Host),
 		RemoteAddr:    r.RemoteAddr().String(),
 		RequestURI:    target,
-		Close:         r.close || r.ProtoMinor == 0 && !r.keepAlive,
+		Close:         r.ProtoMajor == 1 && (r.close || r.ProtoMinor == 0 && !r.keepAlive),
 		Body:          http.NoBody,
 		TLS:           r.TLS(),
 	}

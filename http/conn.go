@@ -63,15 +63,15 @@ type conn struct {
 	// the request is whole.
 	scan    int32
 	headEnd int32
-	idx     int32 // in ls.conns, while tracked
+	idx     int32 // in ls.conns, or -1 while not there (newConn)
 
-	tracked bool // in ls.conns
 	busy    bool // queued for a worker, served by one, or waiting (wait)
 	eof     bool
 	lost    bool
 	closing bool
 	rpaused bool
 	wpaused bool
+	served  bool  // a request has begun: HTTP/2's preface may come only first
 	wait    uint8 // waitNone, waitData, waitBody or waitSend
 
 	idleSince mono // when it began waiting for a request
@@ -89,6 +89,9 @@ const (
 	reqFailed         // refused; the connection is closing
 )
 
+// newConn is a connection of ls's server, not yet tracked.
+func newConn(ls *loopState) transport.Protocol { return &conn{ls: ls, idx: -1} }
+
 func (c *conn) ConnectionMade(t transport.Transport) {
 	c.t = t
 	s := c.ls.s
@@ -99,6 +102,13 @@ func (c *conn) ConnectionMade(t transport.Transport) {
 		return
 	}
 	c.ls = ls
+	if s.negotiatedH2(t) {
+		c.closing = true
+		if err := s.serveH2(t, nil, nil); err != nil {
+			_ = t.Close()
+		}
+		return
+	}
 	if !ls.track(c) {
 		c.closing = true
 		t.Close()
@@ -222,6 +232,10 @@ func (c *conn) readAhead() int {
 func (c *conn) startNext() {
 	switch c.nextRequest() {
 	case reqReady:
+		if c.isH2Preface() {
+			c.startH2C()
+			return
+		}
 		c.busy = true
 		c.ls.dispatch(c)
 	}
@@ -371,6 +385,11 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 	}
 	for {
 		if c.gatherBody(w) {
+			return
+		}
+		c.served = true
+		if c.upgradeH2C(w) {
+			c.busy = false
 			return
 		}
 		c.serveOne(ctx)

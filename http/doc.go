@@ -18,4 +18,12 @@
 // with a 400.
 //
 // Adapt serves any net/http.Handler on the same machinery.
+//
+// HTTP/2 is served by golang.org/x/net/http2 on the connections that
+// choose it: over TLS (ALPN "h2", on unless Server.DisableHTTP2) and, with
+// Server.H2C, in cleartext (prior knowledge or Upgrade: h2c). Such a
+// connection is handed to a goroutine running x/net/http2's ServeConn;
+// HTTP/1.1 connections keep to the loop. The same Handler serves both:
+// a native one in a flow of the connection's loop, one made by Adapt as
+// the net/http.Handler it wraps.
 package http

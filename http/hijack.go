@@ -16,6 +16,9 @@ var (
 	// ErrHijackOffLoop: Hijack from a goroutine other than the handler's
 	// flow (or another flow of its loop).
 	ErrHijackOffLoop = errors.New("http: Hijack off the handler's loop")
+	// ErrHijackHTTP2: Hijack of a request that came over HTTP/2, whose
+	// connection carries other streams.
+	ErrHijackHTTP2 = errors.New("http: Hijack of an HTTP/2 stream")
 )
 
 // Hijack takes the connection over from the server, for the protocol
@@ -29,6 +32,8 @@ var (
 func (w *ResponseWriter) Hijack() (net.Conn, error) {
 	c := w.c
 	switch {
+	case w.st != nil:
+		return nil, ErrHijackHTTP2
 	case w.hijacked:
 		return nil, ErrHijacked
 	case w.started:
@@ -63,8 +68,11 @@ func (w *ResponseWriter) WriteInterim(code int, header map[string][]string) erro
 	if err := w.writable(); err != nil {
 		return err
 	}
-	if code < 100 || code > 199 || code == 100 || w.started || w.r.ProtoMinor == 0 {
+	if code < 100 || code > 199 || code == 100 || w.started || w.r.ProtoMajor == 1 && w.r.ProtoMinor == 0 {
 		return ErrInterimNotAllowed
+	}
+	if w.st != nil {
+		return w.st.writeInterim(w.r.ctx, code, header)
 	}
 	c := w.c
 	b := appendStatusLine(c.ls.scratch[:0], code)

@@ -175,7 +175,7 @@ func parseRequestLine(line []byte, r *Request) *statusError {
 	if v[5] != '1' {
 		return errVersionNotSupp
 	}
-	r.ProtoMinor = 0
+	r.ProtoMajor, r.ProtoMinor = 1, 0
 	if v[7] != '0' {
 		r.ProtoMinor = 1 // HTTP/1.x for x > 1 is served as 1.1 (RFC 9110 2.5)
 	}

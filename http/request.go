@@ -17,8 +17,10 @@ type Request struct {
 	// Method and Target are the request line's method and
 	// request-target, as sent.
 	Method, Target []byte
-	// ProtoMinor is 0 for HTTP/1.0 and 1 for HTTP/1.1.
-	ProtoMinor int
+	// ProtoMajor is 1, or 2 for a request that came over HTTP/2;
+	// ProtoMinor is 0 for HTTP/1.0 and 1 for HTTP/1.1 (and 0 for
+	// HTTP/2).
+	ProtoMajor, ProtoMinor int
 	// Host is the Host field's value.
 	Host []byte
 	// ContentLength is the declared body length, or -1 for a chunked
@@ -34,6 +36,7 @@ type Request struct {
 	continued      bool // 100 Continue sent (or no longer useful)
 
 	c         *conn
+	st        *h2Stream               // the HTTP/2 stream it came on, instead of c
 	ctx       context.Context         // the serving flow's
 	reqCtx    context.Context         // Context's, made by its first call
 	cancelReq context.CancelCauseFunc // ends reqCtx
@@ -122,6 +125,9 @@ func (r *Request) Context() context.Context {
 		if r.c != nil && (r.c.lost || r.c.eof) {
 			r.cancelReq(ErrClientGone)
 		}
+		if r.st != nil {
+			r.st.watchClient(r.cancelReq)
+		}
 	}
 	return r.reqCtx
 }
@@ -134,10 +140,18 @@ func (r *Request) done(cause error) {
 }
 
 // RemoteAddr is the client's address.
-func (r *Request) RemoteAddr() net.Addr { return r.c.t.RemoteAddr() }
+func (r *Request) RemoteAddr() net.Addr {
+	if r.st != nil {
+		return r.st.remote
+	}
+	return r.c.t.RemoteAddr()
+}
 
 // TLS describes the connection's TLS session, or is nil on plain TCP.
 func (r *Request) TLS() *tls.ConnectionState {
+	if r.st != nil {
+		return r.st.nr.TLS
+	}
 	if t, ok := r.c.t.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		cs := t.ConnectionState()
 		return &cs
@@ -147,6 +161,9 @@ func (r *Request) TLS() *tls.ConnectionState {
 
 // bodyDone reports whether the whole body has been consumed.
 func (r *Request) bodyDone() bool {
+	if r.st != nil {
+		return r.bodyErr != nil
+	}
 	if r.chunked {
 		return r.dec.state == chunkDone
 	}
@@ -159,6 +176,9 @@ func (r *Request) bodyDone() bool {
 func (r *Request) Read(p []byte) (int, error) {
 	if r.bodyErr != nil {
 		return 0, r.bodyErr
+	}
+	if r.st != nil {
+		return r.st.read(r, p)
 	}
 	if r.bodyDone() {
 		return 0, io.EOF

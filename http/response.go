@@ -7,6 +7,8 @@ import (
 	"net"
 	nethttp "net/http"
 	"strconv"
+
+	"github.com/cport/cport/loop"
 )
 
 // flushSize is how much body a response buffers before it starts
@@ -22,6 +24,7 @@ var ErrConnClosed = fmt.Errorf("http: connection closed: %w", net.ErrClosed)
 // it is reused for the connection's next request.
 type ResponseWriter struct {
 	c          *conn
+	st         *h2Stream // the HTTP/2 stream it answers, instead of c
 	r          *Request
 	status     int
 	hdrs       []byte // the handler's fields, "Name: value\r\n" each
@@ -56,6 +59,10 @@ func (w *ResponseWriter) WriteHeader(code int) {
 // invalid name.
 func (w *ResponseWriter) AddHeader(name, value string) {
 	if w.started || !isTokenString(name) || !validValueString(value) {
+		return
+	}
+	if w.st != nil {
+		w.st.addHeader(w, name, value)
 		return
 	}
 	switch {
@@ -98,7 +105,7 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if w.body == nil {
-		w.body = w.c.ls.getBuf()
+		w.body = w.getBuf()
 	}
 	w.body = append(w.body, p...)
 	if len(w.body) >= flushSize {
@@ -120,7 +127,7 @@ func (w *ResponseWriter) WriteString(s string) (int, error) {
 		return len(s), nil
 	}
 	if w.body == nil {
-		w.body = w.c.ls.getBuf()
+		w.body = w.getBuf()
 	}
 	w.body = append(w.body, s...)
 	if len(w.body) >= flushSize {
@@ -142,10 +149,30 @@ func (w *ResponseWriter) writable() error {
 	if w.hijacked {
 		return ErrHijacked
 	}
+	if w.st != nil {
+		return w.st.writable()
+	}
 	if w.c.lost {
 		return ErrConnClosed
 	}
 	return nil
+}
+
+// getBuf is a buffer for the body: the loop's pool serves HTTP/1.1; an
+// HTTP/2 stream's body is handed to another goroutine, so it has its own.
+func (w *ResponseWriter) getBuf() []byte {
+	if w.st != nil {
+		return make([]byte, 0, bufSize)
+	}
+	return w.c.ls.getBuf()
+}
+
+// loop is the loop the handler runs on.
+func (w *ResponseWriter) loop() *loop.Loop {
+	if w.st != nil {
+		return w.st.l
+	}
+	return w.c.ls.l
 }
 
 // bodyless reports whether the response carries no body: HEAD, 1xx, 204
@@ -197,10 +224,13 @@ func (w *ResponseWriter) finish(ctx context.Context) {
 // final says the handler is done, so a body sent in one go gets a
 // Content-Length.
 func (w *ResponseWriter) flush(ctx context.Context, final bool) error {
-	c := w.c
 	if w.status == 0 {
 		w.status = 200
 	}
+	if w.st != nil {
+		return w.st.flush(ctx, w)
+	}
+	c := w.c
 	b := c.ls.scratch[:0]
 	if !w.started {
 		w.started = true

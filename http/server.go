@@ -43,6 +43,20 @@ type Server struct {
 	// ListenConfig is how Listen spreads connections over the loops, and
 	// whether the port may be shared with other processes.
 	ListenConfig transport.ListenConfig
+	// DisableHTTP2 keeps ListenTLS to HTTP/1.1. Without it the server
+	// offers ALPN "h2" before "http/1.1", as Go's net/http does, and
+	// serves the clients that choose h2 over HTTP/2 (h2.go).
+	DisableHTTP2 bool
+	// H2C also serves cleartext HTTP/2 on Listen's and ListenFile's
+	// connections: a client that opens with HTTP/2's preface (prior
+	// knowledge) or asks for "Upgrade: h2c". Off by default, as in Go's
+	// net/http: a proxy in front that speaks only HTTP/1.1 may pass the
+	// preface on without understanding it.
+	H2C bool
+	// HTTP2 tunes the HTTP/2 connections (streams per connection, frame
+	// and window sizes), as net/http.Server's field of the same name
+	// does; nil takes the defaults.
+	HTTP2 *nethttp.HTTP2Config
 
 	lim      Limits
 	loops    map[*loop.Loop]*loopState // fixed by Listen, then read-only
@@ -52,6 +66,7 @@ type Server struct {
 
 	mu  sync.Mutex
 	lns []*transport.Listener
+	h2  h2State // the connections serving HTTP/2, and their server
 }
 
 // ErrServerClosed is returned by Listen after Shutdown or Close.
@@ -65,18 +80,28 @@ func (s *Server) Listen(g *loop.Group, network, address string) (net.Addr, error
 	if err != nil {
 		return nil, err
 	}
-	ln, err := s.ListenConfig.Listen(g, network, address, func() transport.Protocol { return &conn{ls: unbound} })
+	ln, err := s.ListenConfig.Listen(g, network, address, func() transport.Protocol { return newConn(unbound) })
 	return s.added(ln, err)
 }
 
 // ListenTLS is Listen over TLS with cfg (certificates at least). The
-// server offers ALPN's "http/1.1" and nothing else, whatever cfg's
-// NextProtos say: a client that asks for h2 gets HTTP/1.1 or, if it
-// insists, a failed handshake, never HTTP/2 frames read as HTTP/1.1. A
-// handshake is bounded by Limits.ReadHeaderTimeout, as the head that
-// follows it is. Request.TLS and Adapt's http.Request.TLS describe the
+// server offers ALPN's "h2" and "http/1.1", or "http/1.1" alone with
+// DisableHTTP2, whatever cfg's NextProtos say: a client that chooses h2
+// is served HTTP/2, any other HTTP/1.1 (a client that insists on a
+// protocol not offered fails its handshake). A handshake is bounded by
+// Limits.ReadHeaderTimeout, as the head that follows it is. Request.TLS and Adapt's http.Request.TLS describe the
 // connection.
 func (s *Server) ListenTLS(g *loop.Group, network, address string, cfg *tls.Config) (net.Addr, error) {
+	ts, err := s.tlsServer(g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := ts.Listen(g, network, address)
+	return s.added(ln, err)
+}
+
+// tlsServer is the TLS front of ListenTLS and ListenFileTLS.
+func (s *Server) tlsServer(g *loop.Group, cfg *tls.Config) (*flow.TLSServer, error) {
 	if cfg == nil {
 		return nil, errors.New("http: ListenTLS needs a tls.Config with a certificate")
 	}
@@ -86,14 +111,15 @@ func (s *Server) ListenTLS(g *loop.Group, network, address string, cfg *tls.Conf
 	}
 	cfg = cfg.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
-	ts := &flow.TLSServer{
+	if !s.DisableHTTP2 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return &flow.TLSServer{
 		Config:           cfg,
-		Factory:          func() transport.Protocol { return &conn{ls: unbound} },
+		Factory:          func() transport.Protocol { return newConn(unbound) },
 		HandshakeTimeout: s.lim.ReadHeaderTimeout,
 		ListenConfig:     s.ListenConfig,
-	}
-	ln, err := ts.Listen(g, network, address)
-	return s.added(ln, err)
+	}, nil
 }
 
 // ListenFile serves on an inherited listening socket (systemd's socket
@@ -104,7 +130,18 @@ func (s *Server) ListenFile(g *loop.Group, f *os.File) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := s.ListenConfig.ListenFile(g, f, func() transport.Protocol { return &conn{ls: unbound} })
+	ln, err := s.ListenConfig.ListenFile(g, f, func() transport.Protocol { return newConn(unbound) })
+	return s.added(ln, err)
+}
+
+// ListenFileTLS is ListenFile over TLS with cfg, as ListenTLS is Listen
+// over TLS.
+func (s *Server) ListenFileTLS(g *loop.Group, f *os.File, cfg *tls.Config) (net.Addr, error) {
+	ts, err := s.tlsServer(g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := ts.ListenFile(g, f)
 	return s.added(ln, err)
 }
 
@@ -147,7 +184,7 @@ func (ls *loopState) track(c *conn) bool {
 	if ls.s.shutting.Load() {
 		return false
 	}
-	c.idx, c.tracked = int32(len(ls.conns)), true
+	c.idx = int32(len(ls.conns))
 	ls.conns = append(ls.conns, c)
 	ls.s.nconns.Add(1)
 	if ls.sweeper == 0 {
@@ -157,13 +194,13 @@ func (ls *loopState) track(c *conn) bool {
 }
 
 func (ls *loopState) untrack(c *conn) {
-	if !c.tracked {
+	if c.idx < 0 {
 		return
 	}
-	c.tracked = false
 	last := len(ls.conns) - 1
 	ls.conns[c.idx] = ls.conns[last]
 	ls.conns[c.idx].idx = c.idx
+	c.idx = -1
 	ls.conns[last] = nil
 	ls.conns = ls.conns[:last]
 	ls.s.nconns.Add(-1)
@@ -205,16 +242,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, ln := range lns {
 		_ = ln.Close()
 	}
+	s.h2Server()
+	s.h2.shutdown()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if s.nconns.Load() == 0 {
+		if s.nconns.Load() == 0 && s.h2.count() == 0 {
 			s.stopWorkers()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			s.abortAll()
+			s.h2.closeAll()
 			s.stopWorkers()
 			return ctx.Err()
 		case <-tick.C:
@@ -233,6 +273,7 @@ func (s *Server) Close() error {
 		_ = ln.Close()
 	}
 	s.abortAll()
+	s.h2.closeAll()
 	s.stopWorkers()
 	return nil
 }

@@ -55,12 +55,13 @@ func startTLSServer(t *testing.T, h cphttp.Handler, cfg *tls.Config) (*loop.Grou
 	return g, addr.String()
 }
 
-// The server over TLS: Go's client, which offers h2 first, is answered
-// in HTTP/1.1 (ALPN "http/1.1"), and the handler sees the TLS state,
-// natively and through Adapt.
+// The server over TLS: a client that offers only HTTP/1.1 is answered in
+// it (ALPN "http/1.1", which the server offers whatever the config's
+// NextProtos say), and the handler sees the TLS state, natively and
+// through Adapt. (HTTP/2 over TLS: h2_test.go.)
 func TestServerTLS(t *testing.T) {
 	cfg, roots := testTLS(t)
-	cfg.NextProtos = []string{"h2", "http/1.1"} // the server must not take h2 from here
+	cfg.NextProtos = []string{"h2"} // the server must not take its protocols from here
 	mux := nethttp.NewServeMux()
 	mux.HandleFunc("/adapted", func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		if r.TLS == nil {
@@ -83,8 +84,8 @@ func TestServerTLS(t *testing.T) {
 		w.WriteString("native " + cs.NegotiatedProtocol)
 	}), cfg)
 	client := &nethttp.Client{Transport: &nethttp.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: roots},
-		ForceAttemptHTTP2: true,
+		TLSClientConfig: &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}},
+		TLSNextProto:    map[string]func(string, *tls.Conn) nethttp.RoundTripper{}, // HTTP/1.1 only
 	}}
 	defer client.CloseIdleConnections()
 	for path, want := range map[string]string{"/": "native http/1.1", "/adapted": "adapted http/1.1"} {

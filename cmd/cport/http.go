@@ -85,7 +85,9 @@ func runHTTP(args []string, stdout io.Writer) error {
 	share := fs.Bool("reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
 	listenFD := fs.Int("listen-fd", -1, "serve on this inherited listening socket instead of --addr (systemd socket activation: 3)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the loops' counters, Go's, the process's) on this address's /metrics")
-	tlsFiles := fs.String("tls", "", "serve HTTPS with these PEM files: CERT,KEY (ALPN http/1.1; not with --handler stdlib)")
+	tlsFiles := fs.String("tls", "", "serve HTTPS with these PEM files: CERT,KEY (ALPN h2 and http/1.1: HTTP/2 to the clients that ask)")
+	http2 := fs.Bool("http2", true, "offer HTTP/2 over TLS (ALPN h2); --http2=false serves HTTP/1.1 only")
+	h2c := fs.Bool("h2c", true, "serve cleartext HTTP/2 too on a plain listener, to clients with prior knowledge (h2load, curl --http2-prior-knowledge) or that ask for Upgrade: h2c; --h2c=false for HTTP/1.1 only")
 	var lim cphttp.Limits
 	fs.DurationVar(&lim.ReadHeaderTimeout, "header-timeout", 0, "time from a request's first byte to the end of its head (default 10s)")
 	fs.DurationVar(&lim.BodyReadTimeout, "body-timeout", 0, "how long a handler may wait for more of a request body (default 60s)")
@@ -101,10 +103,10 @@ func runHTTP(args []string, stdout io.Writer) error {
 	case "nethttp":
 		h = cphttp.Adapt(netHTTPRoutes())
 	case "stdlib":
-		if *tlsFiles != "" || *listenFD >= 0 {
-			return errors.New("--tls and --listen-fd are for cport's server, not --handler stdlib")
+		if *listenFD >= 0 {
+			return errors.New("--listen-fd is for cport's server, not --handler stdlib")
 		}
-		return serveStdlib(*addr, stdout)
+		return serveStdlib(*addr, *tlsFiles, *http2, *h2c, stdout)
 	default:
 		return fmt.Errorf("--handler %q: want native, nethttp or stdlib", *handler)
 	}
@@ -124,33 +126,44 @@ func runHTTP(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer g.Close()
-	s := &cphttp.Server{Handler: h, Limits: lim, ListenConfig: transport.ListenConfig{SharePort: *share}}
+	s := &cphttp.Server{Handler: h, Limits: lim, ListenConfig: transport.ListenConfig{SharePort: *share},
+		DisableHTTP2: !*http2, H2C: *h2c}
+	var listenFile *os.File
+	if *listenFD >= 0 {
+		listenFile = os.NewFile(uintptr(*listenFD), "listen-fd")
+		defer listenFile.Close()
+	}
 	var bound net.Addr
-	scheme := "http"
-	if *tlsFiles != "" && *listenFD >= 0 {
-		return errors.New("--tls with --listen-fd is not supported yet: give --addr")
+	scheme, protos := "http", "http/1.1"
+	if *h2c {
+		protos = "http/1.1,h2c"
 	}
 	if *tlsFiles != "" {
 		cfg, err := loadTLS(*tlsFiles)
 		if err != nil {
 			return err
 		}
-		scheme = "https"
-		bound, err = s.ListenTLS(g, "tcp", *addr, cfg)
+		scheme, protos = "https", "http/1.1"
+		if *http2 {
+			protos = "h2,http/1.1"
+		}
+		if listenFile != nil {
+			bound, err = s.ListenFileTLS(g, listenFile, cfg)
+		} else {
+			bound, err = s.ListenTLS(g, "tcp", *addr, cfg)
+		}
 		if err != nil {
 			return err
 		}
-	} else if *listenFD >= 0 {
-		f := os.NewFile(uintptr(*listenFD), "listen-fd")
-		defer f.Close()
-		if bound, err = s.ListenFile(g, f); err != nil {
+	} else if listenFile != nil {
+		if bound, err = s.ListenFile(g, listenFile); err != nil {
 			return err
 		}
 	} else if bound, err = s.Listen(g, "tcp", *addr); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "http: listening on %s://%s, %d loops, %s backend, %s handler, pid %d\n",
-		scheme, bound, len(g.Loops()), g.Loops()[0].Backend(), *handler, os.Getpid())
+	fmt.Fprintf(stdout, "http: listening on %s://%s, %d loops, %s backend, %s handler, %s, pid %d\n",
+		scheme, bound, len(g.Loops()), g.Loops()[0].Backend(), *handler, protos, os.Getpid())
 	stopMetrics, err := serveMetrics(*metricsAddr, g, stdout)
 	if err != nil {
 		return err
@@ -165,14 +178,28 @@ func runHTTP(args []string, stdout io.Writer) error {
 }
 
 // serveStdlib serves the routes with Go's net/http server, the baseline
-// benchmarks compare against.
-func serveStdlib(addr string, stdout io.Writer) error {
+// benchmarks compare against: HTTPS with tlsFiles, HTTP/2 as cport's
+// server offers it (its own implementation, over TLS and as h2c).
+func serveStdlib(addr, tlsFiles string, http2, h2c bool, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &nethttp.Server{Handler: netHTTPRoutes()}
-	fmt.Fprintf(stdout, "http: listening on %s, net/http server, pid %d\n", ln.Addr(), os.Getpid())
+	srv := &nethttp.Server{Handler: netHTTPRoutes(), Protocols: new(nethttp.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(h2c && tlsFiles == "")
+	scheme := "http"
+	if tlsFiles != "" {
+		cfg, err := loadTLS(tlsFiles)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv.TLSConfig = cfg
+		srv.Protocols.SetHTTP2(http2)
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "http: listening on %s://%s, net/http server, pid %d\n", scheme, ln.Addr(), os.Getpid())
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -181,7 +208,12 @@ func serveStdlib(addr string, stdout io.Writer) error {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}()
-	if err := srv.Serve(ln); err != nethttp.ErrServerClosed {
+	if tlsFiles != "" {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nethttp.ErrServerClosed {
 		return err
 	}
 	return nil
