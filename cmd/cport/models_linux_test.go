@@ -17,7 +17,7 @@ func TestBenchModelsRunsEveryModel(t *testing.T) {
 	fds0 := openFDs(t)
 	svg := filepath.Join(t.TempDir(), "models.svg")
 	cfg, err := parseModelsFlags([]string{"--conns", "4", "--duration", "300ms", "--warmup", "50ms",
-		"--idle", "20", "--switches", "2000", "--server-cpu", "0", "--load-cpu", "-1", "--svg", svg})
+		"--idle", "8", "--switches", "2000", "--server-cpu", "0", "--load-cpu", "-1", "--svg", svg})
 	if err != nil {
 		t.Fatal(err)
 	}
