@@ -112,7 +112,9 @@ func Recv(fd int, buf []byte) Op { return Op{code: opRecv, fd: int32(fd)}.withBu
 // buffer taken from the port's provided-buffer pool (FlagBuffer and
 // BufferID), until an error, end of stream (result 0) or cancel ends it.
 // When the pool runs dry it ends with ENOBUFS: recycle buffers and
-// resubmit. Holding no buffer while idle is the point: a connection that
+// resubmit. (On io_uring, ENOBUFS may also come while buffers are free:
+// the kernel's ring holds a working set of the pool, which grows when a
+// receive finds it empty; resubmitting is right there too.) Holding no buffer while idle is the point: a connection that
 // waits costs no read memory.
 func RecvMultishot(fd int) Op { return Op{code: opRecvMultishot, fd: int32(fd)} }
 
