@@ -44,7 +44,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 HOST=${HOST:-127.0.0.1}
 port=${PORT_BASE:-17000}
-SERVERS=${SERVERS:-"cport-uring cport-epoll cport-flow uring-c gnet nbio gonet"}
+SERVERS=${SERVERS:-"cport-uring cport-epoll cport-flow cport-min uring-c gnet nbio gonet"}
 LOADGEN=${LOADGEN:-both}
 case $LOADGEN in
 cport) GENS=(cport) ;;
@@ -128,7 +128,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "building servers…"
-(cd "$here" && go build -o "$tmp/" ./servers/gonet ./servers/gnet ./servers/nbio ./loadgen) || die "go build of bench/servers or bench/loadgen failed"
+(cd "$here" && go build -o "$tmp/" ./servers/gonet ./servers/gnet ./servers/nbio ./loadgen && go build -o "$tmp/cport-min" ./servers/cport) || die "go build of bench/servers or bench/loadgen failed"
 if ((have_uring_c)); then
 	cc -O2 -Wall -o "$tmp/uring-c" "$here/servers/uring-c/echo.c" -luring || {
 		log "cc failed; the uring-c row is skipped"
@@ -149,6 +149,7 @@ server_title() {
 	cport-uring) echo "cport (uring)" ;;
 	cport-epoll) echo "cport (epoll)" ;;
 	cport-flow) echo "cport flows (uring)" ;;
+	cport-min) echo "cport minimal (uring)" ;;
 	uring-c) echo "C io_uring (liburing)" ;;
 	gnet) echo "gnet $gnet_v" ;;
 	nbio) echo "nbio $nbio_v" ;;
@@ -164,11 +165,12 @@ server_cmd() {
 	cport-uring) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring) ;;
 	cport-epoll) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend epoll) ;;
 	cport-flow) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring --style flow) ;;
+	cport-min) cmd=("$tmp/cport-min" --addr "$addr" --loops 1 --backend uring) ;;
 	uring-c) cmd=("$tmp/uring-c" --addr "$addr") ;;
 	gnet) cmd=("$tmp/gnet" --addr "$addr" --loops 1) ;;
 	nbio) cmd=("$tmp/nbio" --addr "$addr" --loops 1) ;;
 	gonet) cmd=("$tmp/gonet" --addr "$addr") ;;
-	*) die "unknown server $1 (known: cport-uring cport-epoll cport-flow uring-c gnet nbio gonet)" ;;
+	*) die "unknown server $1 (known: cport-uring cport-epoll cport-flow cport-min uring-c gnet nbio gonet)" ;;
 	esac
 }
 

@@ -28,6 +28,8 @@ func TestEcho(t *testing.T) {
 		{"gonet", nil, goBuild("./gonet")},
 		{"gnet", nil, goBuild("./gnet")},
 		{"nbio", nil, goBuild("./nbio")},
+		{"cport-uring", []string{"--backend", "uring"}, goBuild("./cport")},
+		{"cport-epoll", []string{"--backend", "epoll"}, goBuild("./cport")},
 		{"uring-c", nil, ccBuild},
 		// Two 512 B buffers for 20 connections: exercises the ENOBUFS wait
 		// list and messages split over many buffers.
