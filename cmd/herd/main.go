@@ -396,7 +396,7 @@ func (f *runFlags) connector(l *loop.Loop, hosts []string, transfer *sshsession.
 	}
 	conn, err := sshsession.New(sshsession.Config{
 		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
-		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard,
+		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard, MaxHandshakes: f.maxHandshakes,
 	})
 	if err != nil {
 		return nil, 0, nil, err
