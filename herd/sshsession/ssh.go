@@ -74,7 +74,7 @@ type Connector struct {
 	cfg        Config
 	pool       *flow.Pool
 	handshakes *flow.Semaphore // of cfg.Loop's flows
-	closing sync.WaitGroup // connections being killed or closed in the background
+	closing    sync.WaitGroup  // connections being killed or closed in the background
 }
 
 // Wait waits for the connections closing in the background (after a
