@@ -190,14 +190,14 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 		defer cancel()
 		own = true
 	}
-	client, err := c.dial(ctx, chain)
+	client, conn, err := c.dial(ctx, chain)
 	if err != nil {
 		if d, _ := ctx.Deadline(); own && !time.Now().Before(d) {
 			err = fmt.Errorf("connect timeout after %v: %w", timeout, err)
 		}
 		return nil, err
 	}
-	return &Session{c: c, client: client}, nil
+	return &Session{c: c, client: client, conn: conn}, nil
 }
 
 // classify sorts handshake errors into the runner's classes.
@@ -227,7 +227,8 @@ func classify(err error) error {
 type Session struct {
 	c      *Connector
 	client *ssh.Client
-	closed bool // the client is closing already, after a kill
+	conn   *flow.Conn // the TCP connection under client (to its first jump host, if any)
+	closed bool       // the client is closing already, after a kill
 }
 
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
@@ -307,12 +308,20 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	return -1, &runner.ClassError{Class: runner.Error, Err: err}
 }
 
-// Close closes the connection.
+// Close closes the connection with a TCP reset. x/crypto/ssh cannot send
+// SSH's disconnect message, and OpenSSH's sshd takes a connection that
+// merely ends (a FIN) for a clean logout: its session process then runs
+// its whole exit (freeing every channel and session, OpenSSL's and the
+// C library's teardown), some 6–8 ms of the host's CPU more than after
+// a client's disconnect message or a reset, which end it at once, after
+// the same session clean-up. Nothing is lost: the session is over (the
+// exit status is in, or the run gave up on it) when Close comes.
 func (s *Session) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
+	s.conn.Transport().Abort()
 	s.c.background(func() { s.client.Close() }) // may wait on x/crypto/ssh's goroutines
 	return nil
 }
