@@ -312,7 +312,7 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 // SSH's disconnect message, and OpenSSH's sshd takes a connection that
 // merely ends (a FIN) for a clean logout: its session process then runs
 // its whole exit (freeing every channel and session, OpenSSL's and the
-// C library's teardown), some 6–8 ms of the host's CPU more than after
+// C library's teardown), 10–20 ms of the host's CPU more than after
 // a client's disconnect message or a reset, which end it at once, after
 // the same session clean-up. Nothing is lost: the session is over (the
 // exit status is in, or the run gave up on it) when Close comes.
