@@ -62,7 +62,7 @@ func (f *runFlags) agentConnector(l *loop.Loop) (runner.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return agentconn.New(agentconn.Config{Loop: l, TLS: cfg, Port: f.agentPort})
+	return agentconn.New(agentconn.Config{Loop: l, TLS: cfg, Port: f.agentPort, MaxHandshakes: f.maxHandshakes})
 }
 
 // newAgentCmd is herd agent, the daemon.

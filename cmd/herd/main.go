@@ -380,6 +380,9 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 // connector returns the connector to the hosts, the longest connect
 // timeout among them, and what to wait for before the loop closes.
 func (f *runFlags) connector(l *loop.Loop, hosts []string, transfer *sshsession.Transfer) (runner.Connector, time.Duration, func(), error) {
+	if f.maxHandshakes <= 0 {
+		return nil, 0, nil, errors.New("--max-handshakes must be positive")
+	}
 	if f.agent {
 		c, err := f.agentConnector(l)
 		return c, f.connectTimeout, func() {}, err
@@ -396,7 +399,7 @@ func (f *runFlags) connector(l *loop.Loop, hosts []string, transfer *sshsession.
 	}
 	conn, err := sshsession.New(sshsession.Config{
 		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
-		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard,
+		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard, MaxHandshakes: f.maxHandshakes,
 	})
 	if err != nil {
 		return nil, 0, nil, err

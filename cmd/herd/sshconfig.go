@@ -16,13 +16,15 @@ import (
 // sshFlags choose the ssh config file; with it, the connection flags of
 // runFlags override the file only where given, as OpenSSH's options do.
 type sshFlags struct {
-	configFile string
-	flags      *pflag.FlagSet // to tell a flag given from its default
+	configFile    string
+	maxHandshakes int
+	flags         *pflag.FlagSet // to tell a flag given from its default
 }
 
 func (s *sshFlags) add(cmd *cobra.Command) {
 	s.flags = cmd.Flags()
 	cmd.Flags().StringVarP(&s.configFile, "config", "F", "", "ssh client config `FILE`, or none (default ~/.ssh/config, if it exists)")
+	cmd.Flags().IntVar(&s.maxHandshakes, "max-handshakes", sshsession.DefaultMaxHandshakes, "connections being set up (connect, key exchange, login) at once; more wait their turn, which their connect timeout does not count")
 }
 
 // given reports whether the named flag was on the command line.

@@ -7,11 +7,11 @@ import (
 )
 
 // Queued is implemented by a Connector whose connections wait their turn
-// for something scarce before they start (package herd/agentconn bounds
-// the TLS handshakes in flight). The wait is not connection time: a host
-// that waits behind slow ones must not time out for it, so Connect waits
-// for the turn under the run's context alone, and the connect timeout
-// starts once the turn is taken.
+// for something scarce before they start (packages herd/agentconn and
+// herd/sshsession bound the TLS and SSH handshakes in flight). The wait
+// is not connection time: a host that waits behind slow ones must not
+// time out for it, so Connect waits for the turn under the run's context
+// alone, and the connect timeout starts once the turn is taken.
 type Queued interface {
 	Connector
 	// Turn waits until a connection may start. It returns ctx marked as

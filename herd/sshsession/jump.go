@@ -15,15 +15,15 @@ import (
 // dial reaches the last server of chain, through the ones before it (the
 // ProxyJump hosts): a TCP connection on the loop to the first, then for
 // each next one a direct-tcpip channel opened through the one before, as
-// OpenSSH's ProxyJump does. It returns the last server's client; closing
-// that client closes the jump hosts' too.
-func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, error) {
+// OpenSSH's ProxyJump does. It returns the last server's client (closing
+// it closes the jump hosts' too) and the TCP connection to the first.
+func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, *flow.Conn, error) {
 	conn, err := flow.Dial(ctx, c.cfg.Loop, "tcp", chain[0].addr)
 	if err != nil {
 		if len(chain) > 1 {
 			err = fmt.Errorf("jump host %s: %w", chain[0].name, err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	// The deadline makes the handshakes fail at the connect timeout, so
 	// the worker they run on is released even though the flow has left.
@@ -90,8 +90,8 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, er
 		abandoned = true
 		mu.Unlock()
 		conn.Close()
-		return nil, classify(err)
+		return nil, nil, classify(err)
 	}
 	conn.SetDeadline(time.Time{})
-	return client, nil
+	return client, conn, nil
 }

@@ -36,10 +36,15 @@ type Transfer struct {
 // its stderr; a lost connection is an Error.
 func (c *Connector) Copier(t Transfer) runner.Connector { return copier{c, t} }
 
+var _ runner.Queued = copier{}
+
 type copier struct {
 	c *Connector
 	t Transfer
 }
+
+// Turn makes a copier a runner.Queued, as its Connector is.
+func (cp copier) Turn(ctx context.Context) (context.Context, func(), error) { return cp.c.Turn(ctx) }
 
 func (cp copier) Connect(ctx context.Context, name string) (runner.Session, error) {
 	s, err := cp.c.Connect(ctx, name)
