@@ -24,7 +24,7 @@ type echo struct {
 }
 
 func (e *echo) ConnectionMade(t transport.Transport) { e.t = t }
-func (e *echo) DataReceived(data []byte)            { e.t.Write(data) }
+func (e *echo) DataReceived(data []byte)             { e.t.Write(data) }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "listen address HOST:PORT")
