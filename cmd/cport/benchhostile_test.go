@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -45,4 +46,36 @@ func startSlowBodyTarget(t *testing.T) net.Addr {
 	}
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
 	return addr
+}
+
+// bench hostile's pipelining peers that the server stops reading are told
+// apart from those it answered in full, and every stalled one is closed
+// by a server with a short send timeout.
+func TestBenchHostilePipelineStalled(t *testing.T) {
+	g, err := loop.NewGroup(1, loop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	s := &cphttp.Server{Handler: cphttp.HandlerFunc(nativeRoutes), Limits: cphttp.Limits{SendTimeout: 300 * time.Millisecond},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	var out bytes.Buffer
+	args := []string{"--addr", addr.String(), "--kind", "pipeline", "--peers", "8", "--wait", "20s"}
+	if err := runBenchHostile(args, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var peers, closed, lastMS, stalled, stalledClosed int
+	line := out.String()[strings.Index(out.String(), "RESULT "):]
+	if _, err := fmt.Sscanf(line, "RESULT peers=%d closed=%d last_close_ms=%d stalled=%d stalled_closed=%d",
+		&peers, &closed, &lastMS, &stalled, &stalledClosed); err != nil {
+		t.Fatalf("reading the RESULT line: %v\n%s", err, out.String())
+	}
+	if stalled == 0 || stalledClosed != stalled {
+		t.Fatalf("%d stalled, %d of those closed: want some stalled, all of them closed\n%s", stalled, stalledClosed, out.String())
+	}
 }
