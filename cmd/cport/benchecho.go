@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cport/cport/loop"
@@ -307,7 +309,31 @@ func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, err
 	return r, nil
 }
 
+// serverStartWait is how long the bench waits for a server that refuses
+// connections: one started in the background on the line before (as
+// README's recipe does) may not be listening yet.
+const serverStartWait = 5 * time.Second
+
+// awaitServer returns once addr accepts a connection, retrying while it
+// refuses for up to serverStartWait.
+func awaitServer(addr string) error {
+	deadline := time.Now().Add(serverStartWait)
+	for {
+		c, err := net.DialTimeout("tcp", addr, serverStartWait)
+		if err == nil {
+			return c.Close()
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
+	if err := awaitServer(cfg.addr); err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
 	r, err := pingPong(g, cfg, func() (time.Duration, error) { return serverCPU(cfg.serverPID) })
 	if err != nil {
 		return err

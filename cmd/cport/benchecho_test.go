@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -108,5 +109,37 @@ func TestAwaitServerFDsTimesOut(t *testing.T) {
 	err = awaitServerFDs(os.Getpid(), n+1000, 50*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "has not accepted every connection") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// bench echo waits for a server that is still starting (README's recipe
+// starts it in the background on the line before) rather than failing on
+// its first refused connection.
+func TestBenchEchoWaitsForAStartingServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // refused until the server below starts on it
+	started := make(chan func(), 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		g, _, stop, err := serveEcho(echoConfig{addr: addr, loops: 1, balance: "reuseport", style: "callback"})
+		if err != nil {
+			t.Error(err)
+			started <- func() {}
+			return
+		}
+		started <- func() { stop(); g.Close() }
+	}()
+	defer func() { (<-started)() }()
+	var out bytes.Buffer
+	args := []string{"echo", "--addr", addr, "--conns", "2", "--duration", "200ms", "--warmup", "50ms"}
+	if err := runBench(args, &out); err != nil {
+		t.Fatalf("bench against a server starting 300 ms later: %v", err)
+	}
+	if got := resultField(t, out.String(), "msgs_per_sec"); got <= 0 {
+		t.Fatalf("%v msgs/s, want some", got)
 	}
 }
