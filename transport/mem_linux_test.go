@@ -43,15 +43,33 @@ func TestIdleConnectionHeapCost(t *testing.T) {
 		fds = append(fds, fd)
 		tv := unix.NsecToTimeval(int64(hangGuard))
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		if err := unix.Connect(fd, sa); err != nil {
+		// The runtime's signals interrupt these blocking calls (EINTR):
+		// retry. An interrupted connect goes on in the kernel and says
+		// EALREADY until it is done.
+		err = unix.Connect(fd, sa)
+		for err == unix.EINTR || err == unix.EALREADY {
+			time.Sleep(time.Millisecond)
+			err = unix.Connect(fd, sa)
+		}
+		if err != nil && err != unix.EISCONN {
 			t.Fatal(err)
 		}
 		msg := make([]byte, 64)
-		if _, err := unix.Write(fd, msg); err != nil {
-			t.Fatal(err)
+		for sent := 0; sent < len(msg); {
+			k, err := unix.Write(fd, msg[sent:])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent += k
 		}
 		for got := 0; got < len(msg); {
 			k, err := unix.Read(fd, msg[got:])
+			if err == unix.EINTR {
+				continue
+			}
 			if err != nil || k == 0 {
 				t.Fatalf("echo: %d bytes, %v", got, err)
 			}
