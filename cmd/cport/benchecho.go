@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cport/cport/loop"
@@ -314,8 +313,10 @@ func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, err
 // README's recipe does) may not be listening yet.
 const serverStartWait = 5 * time.Second
 
-// awaitServer returns once addr accepts a connection, retrying while it
-// refuses for up to serverStartWait.
+// awaitServer returns once addr accepts a connection, retrying for up to
+// serverStartWait. (Any dial error is retried: a refusal is spelled
+// differently on each platform, and one that is not a refusal fails the
+// same way when the wait is over.)
 func awaitServer(addr string) error {
 	deadline := time.Now().Add(serverStartWait)
 	for {
@@ -323,7 +324,7 @@ func awaitServer(addr string) error {
 		if err == nil {
 			return c.Close()
 		}
-		if !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+		if time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(50 * time.Millisecond)
