@@ -35,21 +35,7 @@ func TestEpollBufferPoolTrimsAfterBurst(t *testing.T) {
 	}
 	defer p.Close()
 	b := p.b.(*epollBackend)
-	var ids []uint16
-	for range 200 { // a burst: 200 receives' buffers lent at once, each written
-		id, ok := b.free.take()
-		if !ok {
-			t.Fatal("the pool ran dry")
-		}
-		buf := p.bufs.get(id)
-		for i := 0; i < len(buf); i += 4096 {
-			buf[i] = 1
-		}
-		ids = append(ids, id)
-	}
-	for _, id := range ids {
-		b.free.put(id)
-	}
+	epollBurst(t, p, b)
 	tail := p.bufs.mem[buffersKeptResident*p.bufs.size:]
 	if n := residentPages(t, tail); n == 0 {
 		t.Fatal("the burst's buffers are not resident to begin with")
@@ -76,23 +62,7 @@ func TestEpollBufferPoolTrimsBurstWithinInterval(t *testing.T) {
 	}
 	defer p.Close()
 	b := p.b.(*epollBackend)
-	burst := func() {
-		var ids []uint16
-		for range 200 {
-			id, ok := b.free.take()
-			if !ok {
-				t.Fatal("the pool ran dry")
-			}
-			buf := p.bufs.get(id)
-			for i := 0; i < len(buf); i += 4096 {
-				buf[i] = 1
-			}
-			ids = append(ids, id)
-		}
-		for _, id := range ids {
-			b.free.put(id)
-		}
-	}
+	burst := func() { epollBurst(t, p, b) }
 	tail := p.bufs.mem[buffersKeptResident*p.bufs.size:]
 	events := make([]Completion, 4)
 	burst()
@@ -104,5 +74,26 @@ func TestEpollBufferPoolTrimsBurstWithinInterval(t *testing.T) {
 	p.Wait(events, 10*time.Duration(bufferTrimEvery)) // idle, long past the interval
 	if n := residentPages(t, tail); n != 0 {
 		t.Errorf("%d pages of the second burst's buffers still resident after an idle wait past the trim interval", n)
+	}
+}
+
+// epollBurst lends 200 buffers at once, as 200 receives would, writes
+// every page of each, and gives them all back.
+func epollBurst(t *testing.T, p *Port, b *epollBackend) {
+	t.Helper()
+	var ids []uint16
+	for range 200 {
+		id, ok := b.free.take()
+		if !ok {
+			t.Fatal("the pool ran dry")
+		}
+		buf := p.bufs.get(id)
+		for i := 0; i < len(buf); i += 4096 {
+			buf[i] = 1
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		b.free.put(id)
 	}
 }
