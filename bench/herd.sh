@@ -66,6 +66,9 @@ CTL_CPU=${CTL_CPU:-1}
 PIN=${PIN:-1}
 WAIT_IDLE=${WAIT_IDLE:-1800}
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/herdbench.XXXXXX)}
+# The lab's sshd reads its authorized keys as the lab user, through this
+# directory, which mktemp made private to root.
+chmod 755 "$LOGDIR"
 mkdir -p "$LOGDIR"
 
 log() { printf '%s\n' "$*" >&2; }
