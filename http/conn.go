@@ -276,6 +276,14 @@ func (c *conn) nextRequest() int {
 	}
 	if err == nil && end == 0 {
 		c.scan = int32(next)
+		if c.rpaused {
+			// A head longer than half the read-ahead is still coming:
+			// the rest waits in the socket for us, and its time there
+			// is ours, not the peer's.
+			c.rpaused = false
+			c.t.ResumeReading()
+			c.headStart = c.now()
+		}
 		return reqPartial
 	}
 	if err != nil {

@@ -357,8 +357,11 @@ func TestPipelineBackpressure(t *testing.T) {
 		t.Errorf("stalled, the server queues %d bytes of answers; want a bounded few", st.WriteQueued)
 	}
 	for i := 0; i < n; i++ {
-		_, body, err := readResponse(br)
+		resp, body, err := readResponse(br)
 		if err != nil || len(body) != len(page) {
+			if resp != nil {
+				t.Logf("status %s, body %q", resp.Status, body[:min(len(body), 200)])
+			}
 			t.Fatalf("response %d: %v, %d bytes", i, err, len(body))
 		}
 	}
