@@ -102,20 +102,11 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "close a connection after this long without a byte either way (default: never; not with --tls --style flow, whose handshake is bounded at 10s)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the loops' counters, Go's, the process's) on this address's /metrics")
-	memStats := fs.Bool("memstats", false, "on SIGUSR1, print the Go runtime's memory figures (Linux)")
-	memProfile := fs.String("memprofile", "", "on SIGUSR1, also write a heap profile to this file (implies --memstats; Linux)")
+	startMemDebug := memDebugFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *memProfile != "" {
-		// Record every allocation, not one per 512 KiB: a few thousand
-		// connections' worth of small objects would otherwise show as a
-		// handful of samples.
-		runtime.MemProfileRate = 1
-	}
-	if *memStats || *memProfile != "" {
-		dumpMemOnSignal(stdout, *memProfile)
-	}
+	startMemDebug(stdout)
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {

@@ -93,9 +93,11 @@ func runHTTP(args []string, stdout io.Writer) error {
 	fs.DurationVar(&lim.BodyReadTimeout, "body-timeout", 0, "how long a handler may wait for more of a request body (default 60s)")
 	fs.DurationVar(&lim.SendTimeout, "send-timeout", 0, "how long a response may stall on a client that reads nothing (default 60s)")
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", 0, "how long a keep-alive connection may wait for its next request (default 60s)")
+	startMemDebug := memDebugFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	startMemDebug(stdout)
 	var h cphttp.Handler
 	switch *handler {
 	case "native":

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"runtime"
+)
+
+// memDebugFlags adds --memstats and --memprofile to a server command's
+// flags; the function it returns, called after parsing, starts what they
+// ask for.
+func memDebugFlags(fs *flag.FlagSet) func(stdout io.Writer) {
+	memStats := fs.Bool("memstats", false, "on SIGUSR1, print the Go runtime's memory figures (Linux)")
+	memProfile := fs.String("memprofile", "", "on SIGUSR1, also write a heap profile to this file (implies --memstats; Linux)")
+	return func(stdout io.Writer) {
+		if *memProfile != "" {
+			// Record every allocation, not one per 512 KiB: a few
+			// thousand connections' worth of small objects would
+			// otherwise show as a handful of samples.
+			runtime.MemProfileRate = 1
+		}
+		if *memStats || *memProfile != "" {
+			dumpMemOnSignal(stdout, *memProfile)
+		}
+	}
+}
