@@ -25,9 +25,9 @@ import (
 //     (nginx's client_body_buffer_size, 8 KiB on x86-64).
 const (
 	readLimit         = 64 << 10
-	pipelineReadAhead = 4 << 10
+	pipelineReadAhead = 2 << 10
 	headReceive       = 2 << 10
-	pipelineAhead     = 4 << 10
+	pipelineAhead     = 3 << 10
 	gatherMax         = 8 << 10
 )
 

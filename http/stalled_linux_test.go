@@ -22,14 +22,15 @@ import (
 // measures about 1.9 KiB (its connection and a buffer fitted to the
 // request); before, a flow parked in the handler's Read cost 6.6 KiB of
 // heap and a 4 KiB stack. A peer that pipelines requests and reads no
-// answer measures 13–15 KiB with 4 KiB answers: the read-ahead and at
+// answer measures 10–13 KiB with 4 KiB answers: the read-ahead and at
 // most a capped receive beyond it, an answer and the queue before it;
-// with whole-buffer receives and a 16 KiB queue it was 45–55 KiB, and
+// with a 4 KiB read-ahead and two receives per arm it was 13–15 KiB,
+// with whole-buffer receives and a 16 KiB queue 45–55 KiB, and
 // 130 KiB with a parked flow. The goroutine count catches a flow kept per
 // peer, whose stack is not heap.
 const (
 	maxSlowBodyHeap = 4 << 10
-	maxPipelineHeap = 24 << 10
+	maxPipelineHeap = 20 << 10
 )
 
 // TestStalledPeerCost holds many peers of one hostile kind against a

@@ -180,8 +180,10 @@ func (c *conn) armRecv() {
 	}
 	if c.recvSize > 0 {
 		// What one arm takes before the protocol can pause it stays small
-		// too: two receives' worth.
-		limit = min(limit, 2*int(c.recvSize))
+		// too: one receive's worth, or little more. What comes after a
+		// pause until its cancel lands is held, and a stalled peer keeps
+		// that for as long as it stalls.
+		limit = min(limit, int(c.recvSize))
 	}
 	if err := c.l.Submit(c.recvKey, port.RecvMultishotCapped(int(c.fd), limit, int(c.recvSize))); err != nil {
 		c.lose(c.opErr("read", err))

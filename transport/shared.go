@@ -32,7 +32,9 @@ func (s *shared) getMsg() *port.Msg {
 		s.msgs = s.msgs[:n-1]
 		return m
 	}
-	return &port.Msg{Buffers: make([][]byte, 0, maxIovecs)}
+	// Room for a few segments; a longer queue grows it, up to maxIovecs.
+	// A stalled peer's send keeps its message for as long as it stalls.
+	return &port.Msg{Buffers: make([][]byte, 0, 4)}
 }
 
 func (s *shared) putMsg(m *port.Msg) {
