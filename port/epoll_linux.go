@@ -108,6 +108,11 @@ type epollBackend struct {
 	events []unix.EpollEvent
 	epoch  time.Time
 
+	// Config.BatchWait (batchwait.go): a wake-up that brought fewer than
+	// batchSize completions lingers batchWait for more.
+	batchWait time.Duration
+	batchSize int
+
 	ops      chunks[epollOp] // by key index
 	fds      chunks[fdState] // by descriptor
 	sq       opList
@@ -164,6 +169,9 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 		bufs:   bufs,
 		events: make([]unix.EpollEvent, n),
 		epoch:  time.Now(),
+
+		batchWait: cfg.BatchWait,
+		batchSize: cfg.BatchSize,
 	}
 	if bufs != nil {
 		b.free = newFreeBuffers(bufs.count)
@@ -281,6 +289,13 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 		}
 		woke := b.handle(b.events[:max(n, 0)])
 		b.expireTimers(b.now())
+		if wait != 0 && b.batchWait > 0 && b.cq.len() > 0 && b.cq.len() < b.batchSize {
+			linger(b.batchWait)
+			if n, err := b.epollWait(0); err == nil {
+				woke = b.handle(b.events[:n]) || woke
+			}
+			b.expireTimers(b.now())
+		}
 		if b.cq.len() > 0 || woke || timeout == 0 || (timeout > 0 && b.now() >= end) {
 			return b.cq.fill(out), nil
 		}

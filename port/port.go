@@ -84,6 +84,15 @@ type Config struct {
 	Buffers int
 	// BufferSize is the size of each provided buffer. Default 16 KiB.
 	BufferSize int
+	// BatchWait, if positive, lets a Wait that slept and was woken by
+	// fewer than BatchSize completions linger up to this long for more,
+	// so that a loop under steady load wakes once per batch rather than
+	// once per packet. It trades up to BatchWait of latency (timers and
+	// wake-ups included) for CPU; see batchwait.go. io_uring and epoll;
+	// the iocp backend ignores it.
+	BatchWait time.Duration
+	// BatchSize is how many completions end a BatchWait early. Default 16.
+	BatchSize int
 }
 
 const (
@@ -118,7 +127,7 @@ func (c *Config) fill() error {
 	if c.BufferSize < 0 || c.BufferSize > 1<<30 {
 		return fmt.Errorf("port: BufferSize = %d out of range", c.BufferSize)
 	}
-	return nil
+	return c.fillBatch()
 }
 
 func roundPow2(n uint32) uint32 {

@@ -22,6 +22,12 @@ type uring struct {
 	setup    uint32 // setup flags the kernel accepted
 	features uint32
 
+	// Config.BatchWait (batchwait.go): batchNr completions or batchWait,
+	// in the kernel where it can (batchNative), by lingering elsewhere.
+	batchNr     uint32
+	batchWait   time.Duration
+	batchNative bool
+
 	noRecvLimit bool // the kernel refused a multishot receive's byte limit
 	noRecvCap   bool // the kernel refused a multishot receive's per-receive cap
 
@@ -147,6 +153,10 @@ func openURing(cfg *Config, bufs *bufferPool) (backend, error) {
 		return nil, os.NewSyscallError("io_uring_setup", err)
 	}
 	r.setup, r.features = p.flags, p.features
+	if cfg.BatchWait > 0 {
+		r.batchNr, r.batchWait = uint32(cfg.BatchSize), cfg.BatchWait
+		r.batchNative = r.features&featMinTimeout != 0 && !ignoreMinTimeout
+	}
 	if err := r.init(&p); err != nil {
 		r.close()
 		return nil, err
@@ -419,6 +429,10 @@ func (r *uring) enter(minComplete uint32, flags uint32, timeout *unix.Timespec) 
 	var argSize uintptr
 	if flags&enterGetevents != 0 {
 		r.arg = ioUringGeteventsArg{}
+		if minComplete > 1 && r.batchNative {
+			// A batch wait: after this long, what has come is enough.
+			r.arg.minWaitUsec = uint32(max(r.batchWait/time.Microsecond, 1))
+		}
 		if timeout != nil {
 			r.ts = *timeout
 			r.arg.ts = uint64(uintptr(unsafe.Pointer(&r.ts)))
@@ -434,6 +448,15 @@ func (r *uring) enter(minComplete uint32, flags uint32, timeout *unix.Timespec) 
 
 func (r *uring) cqReady() bool {
 	return atomic.LoadUint32(r.cqTail) != *r.cqHead
+}
+
+// ignoreMinTimeout makes rings opened while it is set batch their waits
+// as a kernel without IORING_FEAT_MIN_TIMEOUT must, for the tests.
+var ignoreMinTimeout bool
+
+// cqCount is how many completions wait in the CQ.
+func (r *uring) cqCount() uint32 {
+	return atomic.LoadUint32(r.cqTail) - *r.cqHead
 }
 
 func (r *uring) needsFlush() bool {
@@ -457,6 +480,12 @@ func (r *uring) wait(out []Completion, timeout time.Duration) (int, error) {
 		err = r.enter(0, flags, nil)
 	} else {
 		err = r.sleep(timeout)
+		if r.batchWait > 0 && !r.batchNative && err == nil {
+			if k := r.cqCount(); k > 0 && k < r.batchNr {
+				linger(r.batchWait)
+				err = r.enter(0, enterGetevents, nil)
+			}
+		}
 	}
 	n := r.reap(out)
 	if n < len(out) && r.needsFlush() {
@@ -496,11 +525,15 @@ func (r *uring) sleep(timeout time.Duration) error {
 			d, forTrim = time.Duration(max(retryAt-now, 0)), true
 		}
 		var err error
+		want := uint32(1)
+		if r.batchNative {
+			want = r.batchNr
+		}
 		if d < 0 {
-			err = r.enter(1, enterGetevents, nil)
+			err = r.enter(want, enterGetevents, nil)
 		} else {
 			ts := unix.NsecToTimespec(int64(d))
-			err = r.enter(1, enterGetevents, &ts)
+			err = r.enter(want, enterGetevents, &ts)
 		}
 		if !forTrim || err != syscall.ETIME || r.cqReady() {
 			return err

@@ -135,6 +135,7 @@ const (
 	featSingleMmap = 1 << 0
 	featNodrop     = 1 << 1
 	featExtArg     = 1 << 8
+	featMinTimeout = 1 << 15 // io_uring_getevents_arg.min_wait_usec (6.12)
 )
 
 // io_uring_enter flags.

@@ -6,6 +6,8 @@ import (
 	"runtime"
 )
 
+// Flags that the server commands (echo, http) share.
+
 // memDebugFlags adds --memstats and --memprofile to a server command's
 // flags; the function it returns, called after parsing, starts what they
 // ask for.
@@ -24,3 +26,6 @@ func memDebugFlags(fs *flag.FlagSet) func(stdout io.Writer) {
 		}
 	}
 }
+
+// batchWaitUsage is the help of the servers' --batch-wait.
+const batchWaitUsage = "once woken, wait up to this long (say 50us) for a batch of 16 completions before running them: less CPU per message under load, up to this much more latency (port.Config.BatchWait; 0: none)"
