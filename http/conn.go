@@ -204,7 +204,8 @@ func (c *conn) ResumeWriting() {
 	c.wpaused = false
 	if c.wait == waitSend {
 		c.t.SetWriteBufferLimits(0, -1) // back to the transport's defaults
-		c.resumeServing()
+		c.wait, c.scan = waitNone, 0
+		c.ls.requeue(c) // a pipeline: after the connections with one request
 		return
 	}
 	if c.w != nil {
@@ -391,7 +392,7 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		c.releaseBuf()
 		return
 	}
-	for {
+	for turn := 1; ; turn++ {
 		if c.gatherBody(w) {
 			return
 		}
@@ -409,6 +410,11 @@ func (c *conn) serve(ctx context.Context, w *worker) {
 		switch c.nextRequest() {
 		case reqReady:
 			if c.holdPipeline() {
+				return
+			}
+			if turn >= pipelineTurn && c.ls.queued() > 0 {
+				// Others wait: this pipeline goes on after them.
+				c.ls.requeue(c)
 				return
 			}
 			if !c.begin(w) {

@@ -297,9 +297,10 @@ type loopState struct {
 	conns    []*conn    // every open connection, for Shutdown; conn.idx is its place
 	sweeper  loop.Timer // the next sweep, armed while there are connections
 	sweepFn  func()
-	runq     []*conn // connections with a complete head, runq[runqHead:] waiting
-	runqHead int
-	awake    int // workers woken or started that have not yet looked at runq
+	fresh    connQueue // connections waiting for a worker (runq.go)
+	later    connQueue
+	freshRun int // fresh connections taken since the last of later
+	awake    int // workers woken or started that have not yet looked at the queue
 	idle     []*worker
 	stopped  bool
 	bufs     [][]byte
@@ -358,19 +359,6 @@ type worker struct {
 	resp    ResponseWriter
 }
 
-// dispatch queues c, whose request head is complete, for a worker. One
-// worker awake is enough: workers run one at a time on the loop, and the
-// one that takes a connection wakes another before serving it, in case
-// its handler parks. So a burst of requests that arrive together is
-// served by one or two flows, not by a flow each that would then stay
-// parked.
-func (ls *loopState) dispatch(c *conn) {
-	ls.runq = append(ls.runq, c)
-	if ls.awake == 0 {
-		ls.wake()
-	}
-}
-
 // wake resumes an idle worker, or starts one.
 func (ls *loopState) wake() {
 	ls.awake++
@@ -384,27 +372,13 @@ func (ls *loopState) wake() {
 	w.f = flow.Go(ls.l, w.run)
 }
 
-// next takes the first queued connection, or returns nil.
-func (ls *loopState) next() *conn {
-	if ls.runqHead == len(ls.runq) {
-		return nil
-	}
-	c := ls.runq[ls.runqHead]
-	ls.runq[ls.runqHead] = nil
-	ls.runqHead++
-	if ls.runqHead == len(ls.runq) {
-		ls.runq, ls.runqHead = ls.runq[:0], 0
-	}
-	return c
-}
-
 func (w *worker) run(f *flow.Flow) {
 	ctx := f.Context()
 	ls := w.ls
 	for {
 		ls.awake--
 		for c := ls.next(); c != nil; c = ls.next() {
-			if ls.runqHead < len(ls.runq) && ls.awake == 0 {
+			if ls.queued() > 0 && ls.awake == 0 {
 				ls.wake()
 			}
 			c.serve(ctx, w)
