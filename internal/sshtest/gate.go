@@ -12,18 +12,18 @@ import (
 // hang, not a measure.
 const gateGuard = 20 * time.Second
 
-// Gate is a listener for tests of a bound on handshakes in flight. It
-// accepts connections and never answers, so each stays in its handshake
-// until the test closes it, and it notes how many were open when each
-// arrived.
+// Gate is a listener that accepts connections and never says a word, like
+// a host whose sshd is stuck: each connection stays in its handshake
+// until the test closes it (Release) or ends. For tests of a bound on
+// handshakes in flight, it notes how many were open when each arrived.
 type Gate struct {
 	Addr string
 
-	mu       sync.Mutex
-	conns    []net.Conn
-	closed   int   // conns[:closed] have been closed by the test
-	openAt   []int // for each connection, those open when it arrived, itself included
-	accepted chan struct{}
+	mu      sync.Mutex
+	conns   []net.Conn
+	closed  int           // conns[:closed] have been closed by the test
+	openAt  []int         // for each connection, those open when it arrived, itself included
+	arrival chan struct{} // signalled (never blocking) at each arrival
 }
 
 // StartGate starts a Gate on loopback; it closes with the test.
@@ -33,7 +33,7 @@ func StartGate(t testing.TB) *Gate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &Gate{Addr: ln.Addr().String(), accepted: make(chan struct{}, 64)}
+	g := &Gate{Addr: ln.Addr().String(), arrival: make(chan struct{}, 1)}
 	t.Cleanup(func() {
 		ln.Close()
 		g.mu.Lock()
@@ -52,7 +52,10 @@ func StartGate(t testing.TB) *Gate {
 			g.conns = append(g.conns, c)
 			g.openAt = append(g.openAt, len(g.conns)-g.closed)
 			g.mu.Unlock()
-			g.accepted <- struct{}{}
+			select {
+			case g.arrival <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	return g
@@ -64,11 +67,17 @@ func StartGate(t testing.TB) *Gate {
 // of per handshakes in flight gets each next one going only as the
 // earlier ones fail.
 func (g *Gate) Release(per, total int) error {
-	for arrived := 0; arrived < total; {
-		for range min(per, total-arrived) {
+	for want := 0; want < total; {
+		want = min(want+per, total)
+		for {
+			g.mu.Lock()
+			arrived := len(g.conns)
+			g.mu.Unlock()
+			if arrived >= want {
+				break
+			}
 			select {
-			case <-g.accepted:
-				arrived++
+			case <-g.arrival:
 			case <-time.After(gateGuard):
 				return fmt.Errorf("connection %d of %d did not arrive", arrived+1, total)
 			}
