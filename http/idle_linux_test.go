@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	cphttp "github.com/cport/cport/http"
+	"github.com/cport/cport/internal/streamtest"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 )
@@ -98,7 +99,7 @@ func settledHeap() uint64 {
 // idleClient connects a raw socket, sends one keep-alive GET and reads
 // the whole response; it returns the open socket.
 func idleClient(sa unix.Sockaddr) (int, error) {
-	fd, err := rawConnect(sa)
+	fd, err := streamtest.RawDial(sa)
 	if err != nil {
 		return fd, err
 	}
@@ -106,16 +107,13 @@ func idleClient(sa unix.Sockaddr) (int, error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return fd, err
 	}
-	if err := writeAll(fd, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+	if err := streamtest.RawWriteAll(fd, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 		return fd, err
 	}
 	var buf [512]byte
 	got := 0
 	for !bytes.HasSuffix(buf[:got], []byte("Hello, World!")) {
-		k, err := unix.Read(fd, buf[got:])
-		if err == unix.EINTR {
-			continue
-		}
+		k, err := streamtest.RawRead(fd, buf[got:])
 		if err != nil {
 			return fd, err
 		}
@@ -125,40 +123,4 @@ func idleClient(sa unix.Sockaddr) (int, error) {
 		got += k
 	}
 	return fd, nil
-}
-
-// rawConnect connects a blocking socket to sa; the caller closes it (also
-// on an error, when it is not -1).
-func rawConnect(sa unix.Sockaddr) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	// The runtime's signals interrupt these blocking calls: retry. An
-	// interrupted connect goes on in the kernel and reports EALREADY
-	// until it is done.
-	err = unix.Connect(fd, sa)
-	for err == unix.EINTR || err == unix.EALREADY {
-		time.Sleep(time.Millisecond)
-		err = unix.Connect(fd, sa)
-	}
-	if err != nil && err != unix.EISCONN {
-		return fd, err
-	}
-	return fd, nil
-}
-
-// writeAll writes b on blocking socket fd, across interruptions.
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		k, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[k:]
-	}
-	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	cphttp "github.com/cport/cport/http"
+	"github.com/cport/cport/internal/streamtest"
 	"github.com/cport/cport/loop"
 	"github.com/cport/cport/port"
 )
@@ -128,12 +129,12 @@ func stableHeap(t *testing.T) uint64 {
 // slowbody sends a head and 10 bytes of a 1000-byte body; pipeline is
 // left to fillPipelines.
 func hostilePeer(sa unix.Sockaddr, kind string) (int, error) {
-	fd, err := rawConnect(sa)
+	fd, err := streamtest.RawDial(sa)
 	if err != nil {
 		return fd, err
 	}
 	if kind == "slowbody" {
-		return fd, writeAll(fd, []byte("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789"))
+		return fd, streamtest.RawWriteAll(fd, []byte("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789"))
 	}
 	return fd, unix.SetNonblock(fd, true)
 }

@@ -1,6 +1,10 @@
 package loop
 
-import "github.com/cport/cport/port"
+import (
+	"time"
+
+	"github.com/cport/cport/port"
+)
 
 // Iterations counts loop turns (loop only).
 func (l *Loop) Iterations() uint64 { return l.iterations }
@@ -27,4 +31,13 @@ func (l *Loop) RunFuncsBare(fns []func()) {
 		fns[i] = nil
 		l.invoke(kindFunc, fn)
 	}
+}
+
+// SetRescheduleEvery sets how often a loop started afterwards passes
+// through the Go scheduler (sysmon.go) and returns the function that
+// restores it.
+func SetRescheduleEvery(d time.Duration) (restore func()) {
+	was := rescheduleEvery
+	rescheduleEvery = d.Nanoseconds()
+	return func() { rescheduleEvery = was }
 }

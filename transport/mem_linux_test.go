@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cport/cport/internal/streamtest"
 	"github.com/cport/cport/loop"
 )
 
@@ -36,44 +37,21 @@ func TestIdleConnectionHeapCost(t *testing.T) {
 		}
 	}()
 	echoOnce := func() {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err := streamtest.RawDial(sa)
+		if fd >= 0 {
+			fds = append(fds, fd)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		fds = append(fds, fd)
 		tv := unix.NsecToTimeval(int64(hangGuard))
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		// The runtime's signals interrupt these blocking calls (EINTR):
-		// retry. An interrupted connect goes on in the kernel and says
-		// EALREADY until it is done.
-		err = unix.Connect(fd, sa)
-		for err == unix.EINTR || err == unix.EALREADY {
-			time.Sleep(time.Millisecond)
-			err = unix.Connect(fd, sa)
-		}
-		if err != nil && err != unix.EISCONN {
+		msg := make([]byte, 64)
+		if err := streamtest.RawWriteAll(fd, msg); err != nil {
 			t.Fatal(err)
 		}
-		msg := make([]byte, 64)
-		for sent := 0; sent < len(msg); {
-			k, err := unix.Write(fd, msg[sent:])
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			sent += k
-		}
-		for got := 0; got < len(msg); {
-			k, err := unix.Read(fd, msg[got:])
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || k == 0 {
-				t.Fatalf("echo: %d bytes, %v", got, err)
-			}
-			got += k
+		if err := streamtest.RawReadFull(fd, msg); err != nil {
+			t.Fatalf("echo: %v", err)
 		}
 	}
 	echoOnce() // the loop's tables and pools warm

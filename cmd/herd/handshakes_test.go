@@ -1,11 +1,11 @@
 package main
 
 import (
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cport/cport/internal/sshtest"
 )
 
 // TestRunMaxHandshakes: --max-handshakes 1 sets up one connection at a
@@ -13,61 +13,15 @@ import (
 // handshake has ended.
 func TestRunMaxHandshakes(t *testing.T) {
 	lb := newLab(t, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	// A server that accepts and never answers, noting for each connection
-	// how many the test had closed when it arrived.
-	var (
-		mu     sync.Mutex
-		conns  []net.Conn
-		closed int
-		seen   []int
-	)
-	accepted := make(chan struct{}, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			seen = append(seen, closed)
-			mu.Unlock()
-			accepted <- struct{}{}
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	closeNext := func() {
-		select {
-		case <-accepted:
-		case <-time.After(20 * time.Second): // a guard against a hang, not a measure
-			t.Error("a connection did not arrive")
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		conns[closed].Close()
-		closed++
-	}
-
-	addr := ln.Addr().String()
+	gate := sshtest.StartGate(t) // each connection stays in its handshake until the gate closes it
 	done := make(chan string, 1)
 	go func() {
-		_, _, errOut := lb.run(t, "--max-handshakes", "1", "-f", "2", "--retries", "0", "a@"+addr+",b@"+addr, "--", "true")
+		_, _, errOut := lb.run(t, "--max-handshakes", "1", "-f", "2", "--retries", "0", "a@"+gate.Addr+",b@"+gate.Addr, "--", "true")
 		done <- errOut
 	}()
-	closeNext()
-	closeNext()
+	if err := gate.Release(1, 2); err != nil {
+		t.Error(err)
+	}
 	select {
 	case errOut := <-done:
 		if strings.Count(errOut, "! unreachable: ") != 2 {
@@ -76,10 +30,8 @@ func TestRunMaxHandshakes(t *testing.T) {
 	case <-time.After(20 * time.Second): // a guard against a hang, not a measure
 		t.Fatal("herd did not end")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != 2 || seen[1] == 0 {
-		t.Errorf("connections arrived with %v closed before them, want the second after the first closed", seen)
+	if most, arrived := gate.MaxOpen(); most != 1 || arrived != 2 {
+		t.Errorf("%d connections, at most %d in their handshake at once; want 2, one at a time", arrived, most)
 	}
 
 	if code, _, errOut := lb.run(t, "--max-handshakes", "0", lb.hosts[0], "--", "true"); code != exitUsage || !strings.Contains(errOut, "--max-handshakes must be positive") {

@@ -56,7 +56,7 @@ const DefaultMaxHandshakes = 64
 // Connector opens sessions to agents; it implements runner.Connector.
 type Connector struct {
 	cfg        Config
-	handshakes *flow.Semaphore // of cfg.Loop's flows
+	handshakes *runner.Handshakes // of cfg.Loop's flows
 }
 
 var _ runner.Queued = (*Connector)(nil)
@@ -75,7 +75,7 @@ func New(cfg Config) (*Connector, error) {
 	if cfg.MaxHandshakes <= 0 {
 		cfg.MaxHandshakes = DefaultMaxHandshakes
 	}
-	return &Connector{cfg: cfg, handshakes: flow.NewSemaphore(cfg.MaxHandshakes)}, nil
+	return &Connector{cfg: cfg, handshakes: runner.NewHandshakes(cfg.MaxHandshakes)}, nil
 }
 
 // ClientTLS returns a controller's TLS configuration: its certificate
@@ -134,25 +134,12 @@ func (c *Connector) address(name string) (addr, host string, err error) {
 	return net.JoinHostPort(host, strconv.Itoa(port)), host, nil
 }
 
-// turnKey marks a context whose flow holds a handshake slot of the
-// Connector it maps to (Turn).
-type turnKey struct{}
-
 // Turn waits for a handshake slot; it makes c a runner.Queued, so that
 // runner.Connect gives the connect timeout to the handshake alone, not
 // to the wait behind other hosts' handshakes. Connect with the returned
 // context (or one derived from it) uses the slot; release gives it back.
 func (c *Connector) Turn(ctx context.Context) (context.Context, func(), error) {
-	if err := c.handshakes.Acquire(ctx); err != nil {
-		return nil, nil, fmt.Errorf("waiting for a handshake slot: %w", err)
-	}
-	released := false
-	return context.WithValue(ctx, turnKey{}, c), func() {
-		if !released { // on the flow that took it: no lock needed
-			released = true
-			c.handshakes.Release()
-		}
-	}, nil
+	return c.handshakes.Turn(ctx)
 }
 
 // Connect dials the agent at name, completes the mutual TLS handshake
@@ -170,12 +157,14 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 	if !c.cfg.Loop.InLoop() {
 		return nil, &runner.ClassError{Class: runner.Error, Err: errors.New("agentconn: Connect called outside a flow of the connector's loop")}
 	}
-	if ctx.Value(turnKey{}) != c {
-		if err := c.handshakes.Acquire(ctx); err != nil {
-			return nil, fmt.Errorf("waiting for a handshake slot: %w", err)
-		}
-		defer c.handshakes.Release()
-	}
+	return c.handshakes.Connect(ctx, 0, func(ctx context.Context) (runner.Session, error) {
+		return c.handshake(ctx, addr, host)
+	})
+}
+
+// handshake dials addr, completes the TLS handshake with the agent named
+// host and asks for its facts.
+func (c *Connector) handshake(ctx context.Context, addr, host string) (runner.Session, error) {
 	cfg := c.cfg.TLS.Clone()
 	cfg.ServerName = host
 	tc, err := flow.DialTLS(ctx, c.cfg.Loop, "tcp", addr, cfg)

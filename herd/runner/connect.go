@@ -2,16 +2,16 @@ package runner
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
 // Queued is implemented by a Connector whose connections wait their turn
 // for something scarce before they start (packages herd/agentconn and
-// herd/sshsession bound the TLS and SSH handshakes in flight). The wait
-// is not connection time: a host that waits behind slow ones must not
-// time out for it, so Connect waits for the turn under the run's context
-// alone, and the connect timeout starts once the turn is taken.
+// herd/sshsession bound the TLS and SSH handshakes in flight with
+// Handshakes). The wait is not connection time: a host that waits behind
+// slow ones must not time out for it, so Connect waits for the turn under
+// the run's context alone, and the connect timeout starts once the turn
+// is taken.
 type Queued interface {
 	Connector
 	// Turn waits until a connection may start. It returns ctx marked as
@@ -34,11 +34,7 @@ func Connect(ctx context.Context, c Connector, host string, timeout time.Duratio
 		defer release()
 		ctx = tctx
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	s, err := c.Connect(cctx, host)
-	if err != nil && expired(cctx) && ctx.Err() == nil {
-		err = fmt.Errorf("connect timeout after %v: %w", timeout, err)
-	}
-	return s, err
+	return withConnectTimeout(ctx, timeout, func(ctx context.Context) (Session, error) {
+		return c.Connect(ctx, host)
+	})
 }

@@ -18,17 +18,17 @@ type queuedNet struct {
 	taken int // turns taken and given back
 }
 
-type turnKey struct{}
+type fakeTurnKey struct{}
 
 func (q *queuedNet) Turn(ctx context.Context) (context.Context, func(), error) {
 	if err := q.turns.Acquire(ctx); err != nil {
 		return nil, nil, err
 	}
-	return context.WithValue(ctx, turnKey{}, true), func() { q.taken++; q.turns.Release() }, nil
+	return context.WithValue(ctx, fakeTurnKey{}, true), func() { q.taken++; q.turns.Release() }, nil
 }
 
 func (q *queuedNet) Connect(ctx context.Context, host string) (Session, error) {
-	if ctx.Value(turnKey{}) == nil {
+	if ctx.Value(fakeTurnKey{}) == nil {
 		return nil, &ClassError{Class: Error, Err: errors.New("Connect without a turn")}
 	}
 	if err := flow.Sleep(ctx, q.hold); err != nil {

@@ -73,8 +73,8 @@ const DefaultMaxHandshakes = 64
 type Connector struct {
 	cfg        Config
 	pool       *flow.Pool
-	handshakes *flow.Semaphore // of cfg.Loop's flows
-	closing    sync.WaitGroup  // connections being killed or closed in the background
+	handshakes *runner.Handshakes // of cfg.Loop's flows
+	closing    sync.WaitGroup     // connections being killed or closed in the background
 }
 
 // Wait waits for the connections closing in the background (after a
@@ -116,30 +116,17 @@ func New(cfg Config) (*Connector, error) {
 	if cfg.MaxHandshakes <= 0 {
 		cfg.MaxHandshakes = DefaultMaxHandshakes
 	}
-	return &Connector{cfg: cfg, pool: flow.NewPool(max(cfg.Workers, 1)), handshakes: flow.NewSemaphore(cfg.MaxHandshakes)}, nil
+	return &Connector{cfg: cfg, pool: flow.NewPool(max(cfg.Workers, 1)), handshakes: runner.NewHandshakes(cfg.MaxHandshakes)}, nil
 }
 
 var _ runner.Queued = (*Connector)(nil)
-
-// turnKey marks a context whose flow holds a handshake slot of the
-// Connector it maps to (Turn).
-type turnKey struct{}
 
 // Turn waits for a handshake slot; it makes c a runner.Queued, so that
 // runner.Connect gives the connect timeout to the handshake alone, not to
 // the wait behind other hosts' handshakes. Connect with the returned
 // context (or one derived from it) uses the slot; release gives it back.
 func (c *Connector) Turn(ctx context.Context) (context.Context, func(), error) {
-	if err := c.handshakes.Acquire(ctx); err != nil {
-		return nil, nil, fmt.Errorf("waiting for a handshake slot: %w", err)
-	}
-	released := false
-	return context.WithValue(ctx, turnKey{}, c), func() {
-		if !released { // on the flow that took it: no lock needed
-			released = true
-			c.handshakes.Release()
-		}
-	}, nil
+	return c.handshakes.Turn(ctx)
 }
 
 // SplitHost splits "user@host:port" into its parts; user and port are
@@ -168,12 +155,6 @@ func SplitHost(name string) (user, host string, port int, err error) {
 // cut off then. Call it from a flow of the Config's loop; it waits there
 // for a handshake slot first, unless ctx comes from Turn.
 func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, error) {
-	if ctx.Value(turnKey{}) != c {
-		if err := c.handshakes.Acquire(ctx); err != nil {
-			return nil, fmt.Errorf("waiting for a handshake slot: %w", err)
-		}
-		defer c.handshakes.Release()
-	}
 	chain, timeout, err := c.route(name)
 	if err != nil {
 		var ce *runner.ClassError
@@ -183,21 +164,13 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 		return nil, &runner.ClassError{Class: runner.Error, Err: err}
 	}
 	// The host's own timeout applies when it ends before the caller's.
-	own := false
-	if d, ok := ctx.Deadline(); timeout > 0 && (!ok || time.Until(d) > timeout) {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-		own = true
-	}
-	client, conn, err := c.dial(ctx, chain)
-	if err != nil {
-		if d, _ := ctx.Deadline(); own && !time.Now().Before(d) {
-			err = fmt.Errorf("connect timeout after %v: %w", timeout, err)
+	return c.handshakes.Connect(ctx, timeout, func(ctx context.Context) (runner.Session, error) {
+		client, conn, err := c.dial(ctx, chain)
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
-	}
-	return &Session{c: c, client: client, conn: conn}, nil
+		return &Session{c: c, client: client, conn: conn}, nil
+	})
 }
 
 // classify sorts handshake errors into the runner's classes.
