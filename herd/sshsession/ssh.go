@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -75,6 +76,20 @@ type Connector struct {
 	pool       *flow.Pool
 	handshakes *flow.Semaphore // of cfg.Loop's flows
 	closing    sync.WaitGroup  // connections being killed or closed in the background
+	// remote is the last command run and the line sent for it (through
+	// sudo, guarded): every host of a run gets the same, and the guard's
+	// script would otherwise cost each host in flight a copy of its own.
+	remote atomic.Pointer[[2]string]
+}
+
+// remoteCommand is remoteCommand for c's config, shared while cmd is.
+func (c *Connector) remoteCommand(cmd string) string {
+	if last := c.remote.Load(); last != nil && last[0] == cmd {
+		return last[1]
+	}
+	line := remoteCommand(cmd, c.cfg.Sudo, c.cfg.Guard)
+	c.remote.Store(&[2]string{cmd, line})
+	return line
 }
 
 // Wait waits for the connections closing in the background (after a
@@ -236,7 +251,7 @@ type Session struct {
 // with Config.Guard, the closing kills the command and its children even
 // where sshd ignores the signal.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
-	cmd = remoteCommand(cmd, s.c.cfg.Sudo, s.c.cfg.Guard)
+	cmd = s.c.remoteCommand(cmd)
 	var sess *ssh.Session
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
@@ -253,12 +268,6 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		s.c.background(func() { s.client.Close() }) // also ends a NewSession still in progress
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
-	if stdout != nil {
-		sess.Stdout = leanWriter{stdout}
-	}
-	if stderr != nil {
-		sess.Stderr = leanWriter{stderr}
-	}
 	// With the guard, the session's stdin stays open while it lives: the
 	// watchdog takes its end for the session's end. (A pipe, because a
 	// Stdin reader would make Run wait for it too; closed by the worker,
@@ -271,7 +280,7 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		}
 	}
 	err = s.c.pool.Run(ctx, func() error {
-		err := sess.Run(cmd)
+		err := runCommand(sess, cmd, stdout, stderr)
 		stdin.Close()
 		return err
 	})
