@@ -189,7 +189,22 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 		}
 		defer c.handshakes.Release()
 	}
-	chain, timeout, err := c.route(name)
+	// The route is worked out on a worker, not on the flow: resolving a
+	// name through the ssh config takes more stack than all the rest of
+	// the host's flow, whose stack would then stay twice the size (8 KiB
+	// instead of 4) for as long as the host is in flight.
+	var (
+		chain   []endpoint
+		timeout time.Duration
+	)
+	err := c.pool.Run(ctx, func() error {
+		var err error
+		chain, timeout, err = c.route(name)
+		return err
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, err
+	}
 	if err != nil {
 		var ce *runner.ClassError
 		if errors.As(err, &ce) {
