@@ -104,7 +104,7 @@ type readyCounter struct {
 }
 
 func (rc *readyCounter) Start(string) (io.Writer, io.Writer) { return rc, io.Discard }
-func (rc *readyCounter) Done(runner.Result)                 {}
+func (rc *readyCounter) Done(runner.Result)                  {}
 
 func (rc *readyCounter) Write(p []byte) (int, error) {
 	rc.mu.Lock()
