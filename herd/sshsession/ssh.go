@@ -5,11 +5,14 @@
 // file copies over SFTP (sftp.go).
 //
 // Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
-// channels and starts goroutines of its own (a reader per connection,
-// two per session for output), which a flow must not do on its loop's
-// thread; so the handshake, opening a session and waiting for the command
-// run in a flow.Pool sized to the fan-out, with the flow parked meanwhile.
-// The connection's bytes still move on the loop.
+// channels and starts goroutines of its own (a reader, the key exchange
+// and a multiplexer per connection, a request handler per session),
+// which a flow must not do on its loop's thread; so resolving the host's
+// route, the handshake, opening a session and running the command
+// (reading its stdout, while one more goroutine reads its stderr) run in
+// a flow.Pool sized to the fan-out, with the flow parked meanwhile. The
+// connection's bytes still move on the loop. Those goroutines' stacks
+// are most of what a host in flight holds (see client.go).
 package sshsession
 
 import (
