@@ -14,15 +14,19 @@ import (
 // peak, for the hidden --memprofile flag: at the end of a run the hosts'
 // sessions are gone, so a profile written then would show none of what
 // they held. It watches the heap and the goroutine stacks and, each time
-// grow by a tenth over the last profile, collects garbage and writes
-// the profile again, so the file left behind is the one nearest the peak.
+// they grow by a tenth over the largest profile so far, collects garbage
+// and, if what is left is still the largest, writes the profile again,
+// so the file left behind is the one nearest the peak. (The heap figure
+// it watches dates from the last collection and may count garbage: the
+// collection it forces can find less than that, which must not replace
+// a larger profile.)
 // The collections it forces slow herd down: never time a run with it.
 type memProfiler struct {
 	path    string
 	stop    chan struct{}
 	done    chan struct{}
 	samples []metrics.Sample
-	last    uint64 // live heap + stacks at the last profile
+	peak    uint64 // live heap + stacks at the largest profile
 	summary string
 	err     error
 }
@@ -56,7 +60,7 @@ func (p *memProfiler) watch() {
 		}
 		metrics.Read(p.samples)
 		now := p.samples[0].Value.Uint64() + p.samples[1].Value.Uint64()
-		if now > p.last+p.last/10 {
+		if now > p.peak+p.peak/10 {
 			p.write()
 		}
 	}
@@ -68,7 +72,11 @@ func (p *memProfiler) write() {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	p.last = ms.HeapAlloc + ms.StackInuse
+	size := ms.HeapAlloc + ms.StackInuse
+	if p.summary != "" && size <= p.peak {
+		return // less than the profile written already
+	}
+	p.peak = size
 	f, err := os.Create(p.path)
 	if err != nil {
 		p.err = err

@@ -42,9 +42,9 @@ type Printer struct {
 	stderr io.Writer
 	logDir string
 
-	mu    sync.Mutex // serializes whole lines on stdout and stderr
-	hosts map[string]*host
-	err   error // the first log file error
+	mu    sync.Mutex       // serializes whole lines on stdout and stderr
+	hosts map[string]*host // started; in Gather mode, also the finished
+	err   error            // the first log file error
 }
 
 // New returns a printer writing to stdout and stderr; logDir, if not
@@ -168,6 +168,12 @@ func (p *Printer) lines(name string, text []byte, stderr bool) {
 func (p *Printer) Done(r runner.Result) {
 	p.mu.Lock()
 	h := p.hosts[r.Host]
+	if p.mode != Gather {
+		// Only Gather looks at a host's output again, at the end: in the
+		// other modes a finished host leaves nothing behind, so that a run
+		// over many thousands of hosts holds those in flight only.
+		delete(p.hosts, r.Host)
+	}
 	p.mu.Unlock()
 	if h == nil {
 		return

@@ -143,3 +143,25 @@ func TestJSON(t *testing.T) {
 		t.Errorf("summary = %+v", sum.Summary)
 	}
 }
+
+// TestFinishedHostsForgotten: a finished host's state (its name, buffers
+// and captured output) is let go at once, except in Gather mode, whose
+// end prints it; a run over many hosts then holds those in flight only.
+func TestFinishedHostsForgotten(t *testing.T) {
+	for _, mode := range []Mode{Live, Gather, JSON, Quiet} {
+		p, err := New(mode, io.Discard, io.Discard, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed(p, "a", "out\n", "err\n", runner.Result{Class: runner.OK})
+		p.Start("b") // still running
+		kept := len(p.hosts)
+		if want := 1; mode == Gather {
+			if kept != 2 {
+				t.Errorf("mode %d: %d hosts kept, want both for the gathered output", mode, kept)
+			}
+		} else if kept != want {
+			t.Errorf("mode %d: %d hosts kept, want %d (the one running)", mode, kept, want)
+		}
+	}
+}

@@ -22,6 +22,13 @@ import (
 // port 1) reach nothing, so a test passes only if the config was used.
 func withConfig(t *testing.T, config string, hc *HostConfig) *Connector {
 	t.Helper()
+	return withConfigWorkers(t, config, hc, 16)
+}
+
+// withConfigWorkers is withConfig with a pool of workers workers: one for
+// each host in flight.
+func withConfigWorkers(t *testing.T, config string, hc *HostConfig, workers int) *Connector {
+	t.Helper()
 	t.Setenv("HOME", t.TempDir()) // no default keys or known_hosts
 	path := filepath.Join(t.TempDir(), "config")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
@@ -37,7 +44,7 @@ func withConfig(t *testing.T, config string, hc *HostConfig) *Connector {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	c, err := New(Config{Loop: l, Workers: 16, User: "nobody", Port: 1, Hosts: hc})
+	c, err := New(Config{Loop: l, Workers: workers, User: "nobody", Port: 1, Hosts: hc})
 	if err != nil {
 		t.Fatal(err)
 	}

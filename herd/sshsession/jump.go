@@ -64,7 +64,7 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, *f
 				}
 				return err
 			}
-			clients = append(clients, ssh.NewClient(sc, chans, reqs))
+			clients = append(clients, newClient(sc, chans, reqs))
 		}
 		last := clients[len(clients)-1]
 		if jumps := clients[:len(clients)-1]; len(jumps) > 0 {

@@ -5,11 +5,14 @@
 // file copies over SFTP (sftp.go).
 //
 // Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
-// channels and starts goroutines of its own (a reader per connection,
-// two per session for output), which a flow must not do on its loop's
-// thread; so the handshake, opening a session and waiting for the command
-// run in a flow.Pool sized to the fan-out, with the flow parked meanwhile.
-// The connection's bytes still move on the loop.
+// channels and starts goroutines of its own (a reader, the key exchange
+// and a multiplexer per connection, a request handler per session),
+// which a flow must not do on its loop's thread; so resolving the host's
+// route, the handshake, opening a session and running the command
+// (reading its stdout, while one more goroutine reads its stderr) run in
+// a flow.Pool sized to the fan-out, with the flow parked meanwhile. The
+// connection's bytes still move on the loop. Those goroutines' stacks
+// are most of what a host in flight holds (see client.go).
 package sshsession
 
 import (
@@ -23,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -75,6 +79,20 @@ type Connector struct {
 	pool       *flow.Pool
 	handshakes *runner.Handshakes // of cfg.Loop's flows
 	closing    sync.WaitGroup     // connections being killed or closed in the background
+	// remote is the last command run and the line sent for it (through
+	// sudo, guarded): every host of a run gets the same, and the guard's
+	// script would otherwise cost each host in flight a copy of its own.
+	remote atomic.Pointer[[2]string]
+}
+
+// remoteCommand is remoteCommand for c's config, shared while cmd is.
+func (c *Connector) remoteCommand(cmd string) string {
+	if last := c.remote.Load(); last != nil && last[0] == cmd {
+		return last[1]
+	}
+	line := remoteCommand(cmd, c.cfg.Sudo, c.cfg.Guard)
+	c.remote.Store(&[2]string{cmd, line})
+	return line
 }
 
 // Wait waits for the connections closing in the background (after a
@@ -155,7 +173,22 @@ func SplitHost(name string) (user, host string, port int, err error) {
 // cut off then. Call it from a flow of the Config's loop; it waits there
 // for a handshake slot first, unless ctx comes from Turn.
 func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, error) {
-	chain, timeout, err := c.route(name)
+	// The route is worked out on a worker, not on the flow: resolving a
+	// name through the ssh config takes more stack than all the rest of
+	// the host's flow, whose stack would then stay twice the size (8 KiB
+	// instead of 4) for as long as the host is in flight.
+	var (
+		chain   []endpoint
+		timeout time.Duration
+	)
+	err := c.pool.Run(ctx, func() error {
+		var err error
+		chain, timeout, err = c.route(name)
+		return err
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, err
+	}
 	if err != nil {
 		var ce *runner.ClassError
 		if errors.As(err, &ce) {
@@ -209,7 +242,7 @@ type Session struct {
 // with Config.Guard, the closing kills the command and its children even
 // where sshd ignores the signal.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
-	cmd = remoteCommand(cmd, s.c.cfg.Sudo, s.c.cfg.Guard)
+	cmd = s.c.remoteCommand(cmd)
 	var sess *ssh.Session
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
@@ -226,12 +259,6 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		s.c.background(func() { s.client.Close() }) // also ends a NewSession still in progress
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
-	if stdout != nil {
-		sess.Stdout = leanWriter{stdout}
-	}
-	if stderr != nil {
-		sess.Stderr = leanWriter{stderr}
-	}
 	// With the guard, the session's stdin stays open while it lives: the
 	// watchdog takes its end for the session's end. (A pipe, because a
 	// Stdin reader would make Run wait for it too; closed by the worker,
@@ -244,7 +271,7 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		}
 	}
 	err = s.c.pool.Run(ctx, func() error {
-		err := sess.Run(cmd)
+		err := runCommand(sess, cmd, stdout, stderr)
 		stdin.Close()
 		return err
 	})

@@ -1,0 +1,6 @@
+//go:build race
+
+package sshsession
+
+// raceEnabled says the race detector is on: memory figures mean little then.
+const raceEnabled = true
