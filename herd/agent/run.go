@@ -119,15 +119,26 @@ func (s *Server) run(ctx context.Context, p RunParams) (RunResult, error) {
 	return res, nil
 }
 
-// pump sends a pipe's output as notifications until it ends. When the
-// controller is gone the output is read and dropped, so the command
-// never blocks on a full pipe before it is killed.
+// pump sends a pipe's output as it comes until it ends: as frames, the
+// header written into the room left before the bytes read (one write,
+// no copy), or as notifications. When the controller is gone the output
+// is read and dropped, so the command never blocks on a full pipe before
+// it is killed.
 func (c *conn) pump(ctx context.Context, job string, stream int, p *flow.Pipe) {
-	buf := make([]byte, outputChunk)
+	room := frameHeaderRoom(job)
+	buf := make([]byte, room+outputChunk)
+	hdr := make([]byte, 0, room)
 	for {
-		n, err := p.Read(buf)
+		n, err := p.Read(buf[room:])
 		if n > 0 && !c.broken {
-			c.notify(ctx, NotifyOutput, OutputParams{Job: job, Stream: stream, Data: buf[:n]})
+			if c.frames {
+				hdr = appendFrameHeader(hdr[:0], job, stream, n)
+				start := room - len(hdr)
+				copy(buf[start:], hdr)
+				c.send(ctx, buf[start:room+n])
+			} else {
+				c.notify(ctx, NotifyOutput, OutputParams{Job: job, Stream: stream, Data: buf[room : room+n]})
+			}
 		}
 		if err != nil {
 			return
