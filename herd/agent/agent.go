@@ -3,7 +3,8 @@
 // flows of one loop: a reader flow that takes JSON-RPC messages
 // (wire.go) off the TLS stream and a flow per message; a run's command is
 // a flow.Cmd whose output pipes are read by flows of the same loop and
-// sent back as notifications as they come, so a thousand idle
+// sent back as they come (as binary output frames, frame.go, or as
+// notifications to controllers of protocol 1), so a thousand idle
 // connections or running commands cost no threads.
 //
 // Only controllers are served: a client must present a certificate
