@@ -69,8 +69,8 @@ WAIT_IDLE=${WAIT_IDLE:-1800}
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/herdbench.XXXXXX)}
 # The lab's sshd reads its authorized keys as the lab user, through this
 # directory, which mktemp made private to root.
-chmod 755 "$LOGDIR"
 mkdir -p "$LOGDIR"
+chmod 755 "$LOGDIR"
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
