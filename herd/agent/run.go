@@ -11,8 +11,14 @@ import (
 	"github.com/cport/cport/jsonrpc"
 )
 
-// outputChunk bounds one output notification's data.
-const outputChunk = 32 << 10
+// Bounds of one output chunk (a frame's or a notification's data). A
+// pipe is read with the small size until a read fills it: most commands
+// print a few lines, and a buffer per stream of each run of a thousand
+// adds up, while one that prints more gets the large size from then on.
+const (
+	firstOutputChunk = 2 << 10
+	outputChunk      = 32 << 10
+)
 
 // run is MethodRun: it starts the command in a process group of its own,
 // streams its output and returns its exit status. ctx is the message
@@ -126,7 +132,7 @@ func (s *Server) run(ctx context.Context, p RunParams) (RunResult, error) {
 // it is killed.
 func (c *conn) pump(ctx context.Context, job string, stream int, p *flow.Pipe) {
 	room := frameHeaderRoom(job)
-	buf := make([]byte, room+outputChunk)
+	buf := make([]byte, room+firstOutputChunk)
 	hdr := make([]byte, 0, room)
 	for {
 		n, err := p.Read(buf[room:])
@@ -142,6 +148,9 @@ func (c *conn) pump(ctx context.Context, job string, stream int, p *flow.Pipe) {
 		}
 		if err != nil {
 			return
+		}
+		if n == len(buf)-room && len(buf) < room+outputChunk {
+			buf = make([]byte, room+outputChunk)
 		}
 	}
 }
