@@ -44,7 +44,8 @@
 #               -1: do not wait, for a smoke run)
 #   MEMPROFILE=1  after the rounds, one more herd run of the largest
 #               scenario with --memprofile (its heap profile's top lines are
-#               printed; that run is not timed)
+#               printed; that run is not timed): herd over SSH, or herd
+#               --agent when TOOLS has herd-agent and not herd
 #   LOGDIR      where each run's output goes (default: a new directory
 #               under /tmp, printed at the end; kept)
 #   OUT         also write the tables to this file
@@ -68,8 +69,8 @@ WAIT_IDLE=${WAIT_IDLE:-1800}
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/herdbench.XXXXXX)}
 # The lab's sshd reads its authorized keys as the lab user, through this
 # directory, which mktemp made private to root.
-chmod 755 "$LOGDIR"
 mkdir -p "$LOGDIR"
+chmod 755 "$LOGDIR"
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -112,6 +113,23 @@ for sc in dict.fromkeys(r["scenario"] for r in rows):
             peak = med([float(r["ctl_rss_kib"]) for r in by[t]])
             inflight = min(int(n), int(f))
             print(f"\n{names[t]} RSS per host: ({peak/1024:.1f} MiB peak − {b/1024:.1f} MiB on one host) ÷ {inflight} (hosts or fan-out, the fewer) = {(peak-b)/inflight:.1f} KiB")
+# The figure above charges to the hosts in flight what any run of many
+# hosts costs, at any fan-out: the garbage collector's heap at its goal
+# (4 MiB at least) and the handshakes' garbage. The slope between two
+# fan-outs over the same hosts leaves those out: what one more host in
+# flight holds.
+for t in ("herd", "herd-agent"):
+    scs = {}
+    for sc in dict.fromkeys(r["scenario"] for r in rows):
+        rs = [r for r in rows if r["scenario"] == sc and r["tool"] == t]
+        if rs:
+            n, f = map(int, sc.split("x"))
+            scs.setdefault(n, []).append((min(n, f), med([float(r["ctl_rss_kib"]) for r in rs]), sc))
+    for n, pts in scs.items():
+        pts.sort()
+        for (f0, r0, s0), (f1, r1, s1) in zip(pts, pts[1:]):
+            if f1 > f0:
+                print(f"\n{names[t]} RSS per host in flight, {s0} to {s1}: ({r1/1024:.1f} − {r0/1024:.1f} MiB) ÷ {f1 - f0} more in flight = {(r1-r0)/(f1-f0):.1f} KiB")
 loads = [float(r["load1"]) for r in rows]
 print(f"\nLoad average (1 min) before each run: {min(loads):.2f} to {max(loads):.2f}, median {med(loads):.2f}.")
 EOF
@@ -423,7 +441,10 @@ memprofile_top=""
 if [ "${MEMPROFILE:-0}" = 1 ]; then
 	last=${SCENARIOS##* }
 	n=${last%x*} f=${last#*x}
-	tool_cmd herd "$n" "$f"
+	# herd's own profile when it ran, herd --agent's otherwise.
+	profiled=herd
+	case " $TOOLS " in *" herd "*) ;; *" herd-agent "*) profiled=herd-agent ;; esac
+	tool_cmd "$profiled" "$n" "$f"
 	"${pin_ctl[@]}" "${cmd[0]}" "${cmd[1]}" --memprofile "$LOGDIR/herd.mem.pprof" "${cmd[@]:2}" </dev/null >/dev/null 2>"$LOGDIR/memprofile.err" || true
 	memprofile_top=$(grep memprofile "$LOGDIR/memprofile.err"; go tool pprof -sample_index=inuse_space -top "$HERD_BIN" "$LOGDIR/herd.mem.pprof" 2>/dev/null | sed -n '4,30p')
 fi
@@ -435,7 +456,7 @@ fi
 	echo "sshd and the agents pinned to core $SSHD_CPU, each controller (and its children) to core $CTL_CPU (PIN=$PIN); $(nproc) cores; $(uname -r). Server CPU: sshd's, or the agents' (herd --agent)."
 	report
 	if [ -n "$memprofile_top" ]; then
-		printf '\n### herd heap at its peak (--memprofile, largest scenario)\n\n```\n%s\n```\n' "$memprofile_top"
+		printf '\n### %s heap at its peak (--memprofile, largest scenario)\n\n```\n%s\n```\n' "$profiled" "$memprofile_top"
 	fi
 } | tee ${OUT:+"$OUT"}
 log "raw results: $RESULTS; logs: $LOGDIR"

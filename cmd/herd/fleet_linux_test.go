@@ -63,8 +63,19 @@ func TestRunAgentFleet(t *testing.T) {
 	}
 	ok := strings.Count(out, `"class":"ok"`)
 	if records := strings.Count(out, `"host":`); ok != n || records != n {
-		t.Errorf("%d hosts ok of %d records, want all %d ok; stderr:\n%s", ok, records, n, tail(errOut, 40))
+		t.Errorf("%d hosts ok of %d records, want all %d ok; the first others:\n%s\nstderr:\n%s", ok, records, n, notOK(out, 5), tail(errOut, 40))
 	}
+}
+
+// notOK is the first n records of a --json output whose class is not ok.
+func notOK(out string, n int) string {
+	var bad []string
+	for line := range strings.Lines(out) {
+		if len(bad) < n && strings.Contains(line, `"host":`) && !strings.Contains(line, `"class":"ok"`) {
+			bad = append(bad, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(bad, "\n")
 }
 
 // freePort returns a TCP port free on 127.0.0.1 a moment ago; the lab

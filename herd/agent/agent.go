@@ -3,7 +3,8 @@
 // flows of one loop: a reader flow that takes JSON-RPC messages
 // (wire.go) off the TLS stream and a flow per message; a run's command is
 // a flow.Cmd whose output pipes are read by flows of the same loop and
-// sent back as notifications as they come, so a thousand idle
+// sent back as they come (as binary output frames, frame.go, or as
+// notifications to controllers of protocol 1), so a thousand idle
 // connections or running commands cost no threads.
 //
 // Only controllers are served: a client must present a certificate
@@ -52,6 +53,10 @@ type Config struct {
 	Logger *slog.Logger
 	// RunAs, if set, is the user commands run as (the agent must be root).
 	RunAs *User
+	// Protocol is the newest protocol version the agent grants; default
+	// ProtocolVersion. ProtocolJSON makes it answer as agents did before
+	// output frames, for a controller's compatibility tests.
+	Protocol int
 }
 
 // Defaults of Config.
@@ -103,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Protocol <= 0 || cfg.Protocol > ProtocolVersion {
+		cfg.Protocol = ProtocolVersion
+	}
 	s := &Server{cfg: cfg, conns: map[*conn]struct{}{}}
 	s.tls = cfg.TLS.Clone()
 	inner := s.tls.GetConfigForClient
@@ -118,13 +126,13 @@ func New(cfg Config) (*Server, error) {
 	s.rpc.MaxMessage = cfg.MaxMessage
 	s.rpc.Logger = cfg.Logger
 	host, _ := os.Hostname()
-	s.info = Info{Version: Version, Protocol: ProtocolVersion, Hostname: host,
+	s.info = Info{Version: Version, Hostname: host,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), User: currentUser()}
 	if cfg.RunAs != nil {
 		s.info.User = cfg.RunAs.Name
 	}
 	for name, fn := range map[string]any{
-		MethodInfo:   func(context.Context) (Info, error) { return s.info, nil },
+		MethodInfo:   s.infoFor,
 		MethodRun:    s.run,
 		MethodCancel: s.cancel,
 	} {
@@ -133,6 +141,20 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// infoFor is MethodInfo: the agent's facts, and the protocol version the
+// connection speaks from now on, the controller's newest or ours.
+func (s *Server) infoFor(ctx context.Context, p InfoParams) (Info, error) {
+	info := s.info
+	info.Protocol = ProtocolJSON
+	if p.Protocol >= ProtocolFrames && s.cfg.Protocol >= ProtocolFrames {
+		info.Protocol = ProtocolFrames
+	}
+	if c := connOf(ctx); c != nil {
+		c.frames = info.Protocol >= ProtocolFrames
+	}
+	return info, nil
 }
 
 // Listen listens for controllers on address over g's loops, with the

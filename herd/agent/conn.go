@@ -28,6 +28,7 @@ type conn struct {
 
 	wmu      flow.Mutex
 	broken   bool // a write failed: the controller is gone
+	frames   bool // output goes as frames (ProtocolFrames), not notifications
 	jobs     map[string]context.CancelFunc
 	running  int
 	handlers flow.WaitGroup // message flows still going
@@ -89,7 +90,10 @@ func isTimeout(err error) bool {
 // read takes messages off the connection, each to a flow of its own, so
 // that a cancel gets through while runs go on.
 func (c *conn) read() error {
-	br := bufio.NewReaderSize(c.tc, 16<<10)
+	// Requests are a few hundred bytes, and crypto/tls holds a whole
+	// record anyway: a small buffer, kept by every connection however
+	// long it is idle; a longer request is gathered in pieces.
+	br := bufio.NewReaderSize(c.tc, readBufferSize)
 	for {
 		// An idle controller is let go; one with commands running may be
 		// silent as long as they run.
@@ -102,7 +106,7 @@ func (c *conn) read() error {
 		}
 		line, err := readLine(br, c.s.cfg.MaxMessage)
 		if errors.Is(err, errTooLarge) {
-			c.send(c.f.Context(), []byte(fmt.Sprintf(`{"jsonrpc":"2.0","error":{"code":-32600,"message":"invalid request: message over %d bytes"},"id":null}`, c.s.cfg.MaxMessage)))
+			c.send(c.f.Context(), []byte(fmt.Sprintf(`{"jsonrpc":"2.0","error":{"code":-32600,"message":"invalid request: message over %d bytes"},"id":null}`+"\n", c.s.cfg.MaxMessage)))
 			return err
 		}
 		if len(line) > 0 {
@@ -128,12 +132,13 @@ func (c *conn) handle(msg []byte) {
 		defer c.handlers.Done()
 		ctx := context.WithValue(f.Context(), connKey{}, c)
 		if reply := c.s.rpc.Handle(ctx, msg); reply != nil {
-			c.send(f.Context(), reply)
+			c.send(f.Context(), append(reply, '\n'))
 		}
 	})
 }
 
-// send writes one message whole; after a failed write it drops them.
+// send writes one message (a JSON line with its newline, or a frame)
+// whole; after a failed write it drops them.
 func (c *conn) send(ctx context.Context, msg []byte) {
 	if c.wmu.Lock(ctx) != nil {
 		return
@@ -142,7 +147,7 @@ func (c *conn) send(ctx context.Context, msg []byte) {
 	if c.broken {
 		return
 	}
-	if _, err := c.tc.Write(append(msg, '\n')); err != nil {
+	if _, err := c.tc.Write(msg); err != nil {
 		c.broken = true
 		c.tc.Close() // ends the reader, which kills the runs
 	}
@@ -158,8 +163,11 @@ func (c *conn) notify(ctx context.Context, method string, params any) {
 	if err != nil {
 		return
 	}
-	c.send(ctx, b)
+	c.send(ctx, append(b, '\n'))
 }
+
+// readBufferSize is a connection's read buffer.
+const readBufferSize = 1 << 10
 
 var errTooLarge = errors.New("message too large")
 

@@ -11,8 +11,14 @@ import (
 	"github.com/cport/cport/jsonrpc"
 )
 
-// outputChunk bounds one output notification's data.
-const outputChunk = 32 << 10
+// Bounds of one output chunk (a frame's or a notification's data). A
+// pipe is read with the small size until a read fills it: most commands
+// print a few lines, and a buffer per stream of each run of a thousand
+// adds up, while one that prints more gets the large size from then on.
+const (
+	firstOutputChunk = 2 << 10
+	outputChunk      = 32 << 10
+)
 
 // run is MethodRun: it starts the command in a process group of its own,
 // streams its output and returns its exit status. ctx is the message
@@ -119,18 +125,32 @@ func (s *Server) run(ctx context.Context, p RunParams) (RunResult, error) {
 	return res, nil
 }
 
-// pump sends a pipe's output as notifications until it ends. When the
-// controller is gone the output is read and dropped, so the command
-// never blocks on a full pipe before it is killed.
+// pump sends a pipe's output as it comes until it ends: as frames, the
+// header written into the room left before the bytes read (one write,
+// no copy), or as notifications. When the controller is gone the output
+// is read and dropped, so the command never blocks on a full pipe before
+// it is killed.
 func (c *conn) pump(ctx context.Context, job string, stream int, p *flow.Pipe) {
-	buf := make([]byte, outputChunk)
+	room := frameHeaderRoom(job)
+	buf := make([]byte, room+firstOutputChunk)
+	hdr := make([]byte, 0, room)
 	for {
-		n, err := p.Read(buf)
+		n, err := p.Read(buf[room:])
 		if n > 0 && !c.broken {
-			c.notify(ctx, NotifyOutput, OutputParams{Job: job, Stream: stream, Data: buf[:n]})
+			if c.frames {
+				hdr = appendFrameHeader(hdr[:0], job, stream, n)
+				start := room - len(hdr)
+				copy(buf[start:], hdr)
+				c.send(ctx, buf[start:room+n])
+			} else {
+				c.notify(ctx, NotifyOutput, OutputParams{Job: job, Stream: stream, Data: buf[room : room+n]})
+			}
 		}
 		if err != nil {
 			return
+		}
+		if n == len(buf)-room && len(buf) < room+outputChunk {
+			buf = make([]byte, room+outputChunk)
 		}
 	}
 }

@@ -2,8 +2,16 @@ package agent
 
 // The agent's protocol: JSON-RPC 2.0, one message a line, over mutual
 // TLS. The controller calls MethodInfo and MethodRun; while a run goes
-// on, the agent sends NotifyOutput notifications with its output, then
-// the run's reply with its exit status. MethodCancel stops a run.
+// on, the agent sends its output, then the run's reply with its exit
+// status. MethodCancel stops a run.
+//
+// Two versions carry the output differently. Protocol 1 sends NotifyOutput
+// notifications, their bytes in base64 inside JSON. Protocol 2 sends
+// output frames (frame.go): a binary header and the bytes as they are,
+// between the JSON lines; a frame's first byte, FrameOutput, never
+// begins a JSON text. A controller asks for protocol 2 in MethodInfo's
+// InfoParams; the agent answers with the version the connection then
+// speaks, so controllers and agents of either version work together.
 
 // Method and notification names.
 const (
@@ -13,9 +21,22 @@ const (
 	NotifyOutput = "agent.output"
 )
 
-// ProtocolVersion is the protocol's version, reported by MethodInfo; a
-// controller refuses an agent that speaks another.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest version of the protocol: the one a
+// controller asks for, and the most an agent grants.
+const ProtocolVersion = 2
+
+// Protocol versions.
+const (
+	ProtocolJSON   = 1 // output as NotifyOutput notifications, base64 in JSON
+	ProtocolFrames = 2 // output as binary frames
+)
+
+// InfoParams are MethodInfo's parameters: the newest protocol the
+// controller speaks. Without them (as from controllers before protocol
+// 2) the agent speaks ProtocolJSON.
+type InfoParams struct {
+	Protocol int `json:"protocol,omitempty"`
+}
 
 // Version is the agent's software version.
 const Version = "0.1.0"
@@ -23,7 +44,7 @@ const Version = "0.1.0"
 // Info is MethodInfo's result: the agent and its host.
 type Info struct {
 	Version  string `json:"version"`
-	Protocol int    `json:"protocol"`
+	Protocol int    `json:"protocol"` // the version this connection speaks from now on
 	Hostname string `json:"hostname"`
 	OS       string `json:"os"`
 	Arch     string `json:"arch"`
@@ -56,7 +77,8 @@ const (
 	Stderr = 2
 )
 
-// OutputParams is a NotifyOutput notification: a chunk of a run's output.
+// OutputParams is a NotifyOutput notification (ProtocolJSON): a chunk of
+// a run's output.
 type OutputParams struct {
 	Job    string `json:"job"`
 	Stream int    `json:"stream"`

@@ -24,6 +24,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cport/cport/flow"
@@ -167,20 +168,53 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 func (c *Connector) handshake(ctx context.Context, addr, host string) (runner.Session, error) {
 	cfg := c.cfg.TLS.Clone()
 	cfg.ServerName = host
-	tc, err := flow.DialTLS(ctx, c.cfg.Loop, "tcp", addr, cfg)
+	tc, err := c.dial(ctx, addr, cfg)
 	if err != nil {
 		return nil, classify(err)
 	}
-	s := &Session{c: c, tc: tc, br: bufio.NewReaderSize(tc, 16<<10)}
-	if err := s.call(ctx, agent.MethodInfo, nil, &s.Info, nil, nil); err != nil {
+	s := &Session{c: c, tc: tc, br: bufio.NewReaderSize(tc, readBufferSize)}
+	if err := s.call(ctx, agent.MethodInfo, agent.InfoParams{Protocol: agent.ProtocolVersion}, &s.Info, nil, nil); err != nil {
 		tc.Close()
 		return nil, classify(err)
 	}
-	if s.Info.Protocol != agent.ProtocolVersion {
+	if s.Info.Protocol < agent.ProtocolJSON || s.Info.Protocol > agent.ProtocolVersion {
 		tc.Close()
-		return nil, &runner.ClassError{Class: runner.Error, Err: fmt.Errorf("agent %s speaks protocol %d, this controller %d", s.Info.Version, s.Info.Protocol, agent.ProtocolVersion)}
+		return nil, &runner.ClassError{Class: runner.Error, Err: fmt.Errorf("agent %s speaks protocol %d, this controller %d to %d", s.Info.Version, s.Info.Protocol, agent.ProtocolJSON, agent.ProtocolVersion)}
 	}
+	s.frames = s.Info.Protocol >= agent.ProtocolFrames
 	return s, nil
+}
+
+// dial dials addr and completes the TLS handshake in a flow of its own,
+// bounded by ctx. crypto/tls's handshake runs deep (certificate checks,
+// key exchange): in the host's flow it would grow that flow's stack for
+// as long as the session lasts, where a flow that ends gives its stack
+// back, and at most MaxHandshakes of them run at once.
+func (c *Connector) dial(ctx context.Context, addr string, cfg *tls.Config) (*flow.TLSConn, error) {
+	var tc *flow.TLSConn
+	var err error
+	hs := flow.Go(c.cfg.Loop, func(f *flow.Flow) {
+		// Blocking calls park the flow their context carries: this
+		// flow's, ended with ctx.
+		hctx := f.Context()
+		if d, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithDeadline(hctx, d)
+			defer cancel()
+		}
+		stop := context.AfterFunc(ctx, f.Cancel)
+		defer stop()
+		tc, err = flow.DialTLS(hctx, c.cfg.Loop, "tcp", addr, cfg)
+		if err != nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+	})
+	// Joined to the end even when ctx ends (the handshake then ends
+	// too), so that a connection made meanwhile is not lost.
+	if jerr := hs.Join(context.WithoutCancel(ctx)); jerr != nil {
+		return nil, jerr
+	}
+	return tc, err
 }
 
 // classify sorts connection errors into the runner's classes: the
@@ -227,11 +261,12 @@ func refusedBecause(alert string) string {
 type Session struct {
 	Info agent.Info // the agent's version and host facts
 
-	c    *Connector
-	tc   *flow.TLSConn
-	br   *bufio.Reader
-	next int64
-	dead bool // the connection is unusable: cancelled or failed
+	c      *Connector
+	tc     *flow.TLSConn
+	br     *bufio.Reader
+	frames bool // the agent sends output as frames (agent.ProtocolFrames)
+	next   int64
+	dead   bool // the connection is unusable: cancelled or failed
 }
 
 // Run runs cmd with /bin/sh -c on the agent; see RunArgv.
@@ -352,6 +387,19 @@ func (s *Session) exchange(method string, params, result any, stdout, stderr io.
 	}
 	want := strconv.FormatInt(id, 10)
 	for {
+		first, err := s.br.Peek(1)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if first[0] == agent.FrameOutput {
+			if err := s.frame(stdout, stderr); err != nil {
+				return err
+			}
+			continue
+		}
 		line, err := readLine(s.br, s.c.cfg.MaxMessage)
 		if len(line) == 0 && err != nil {
 			if err == io.EOF {
@@ -387,6 +435,76 @@ func (s *Session) exchange(method string, params, result any, stdout, stderr io.
 		}
 		return json.Unmarshal(m.Result, result)
 	}
+}
+
+// frame reads an output frame and writes its bytes to stdout or stderr.
+func (s *Session) frame(stdout, stderr io.Writer) error {
+	if !s.frames {
+		return fmt.Errorf("agentconn: an output frame from an agent speaking protocol %d", s.Info.Protocol)
+	}
+	hdr, err := agent.ReadOutputHeader(s.br, s.c.cfg.MaxMessage)
+	if err != nil {
+		return fmt.Errorf("agentconn: %w", err)
+	}
+	w := stdout
+	if hdr.Stream == agent.Stderr {
+		w = stderr
+	}
+	return s.copyOut(w, hdr.Len)
+}
+
+// outputBuffers hold frame data read past the session's small buffer;
+// a session holds one only while such data comes in, so they are shared.
+var outputBuffers = sync.Pool{New: func() any { b := make([]byte, outputBufferSize); return &b }}
+
+// Sizes of the buffers a session reads with.
+const (
+	// readBufferSize is every session's own: it holds JSON replies and
+	// frame headers, and is kept as long as the session (a longer reply
+	// is gathered in pieces).
+	readBufferSize = 1 << 10
+	// outputBufferSize is the pooled buffers': a TLS record's bytes.
+	outputBufferSize = 16 << 10
+)
+
+// copyOut copies the next n bytes of the stream to w (nil: dropped):
+// those already in the session's buffer from there, the rest read
+// straight into a pooled buffer.
+func (s *Session) copyOut(w io.Writer, n int) error {
+	for n > 0 {
+		if s.br.Buffered() == 0 && n >= s.br.Size() {
+			bp := outputBuffers.Get().(*[]byte)
+			k, err := s.br.Read((*bp)[:min(n, len(*bp))])
+			if k > 0 && w != nil {
+				w.Write((*bp)[:k])
+			}
+			outputBuffers.Put(bp)
+			n -= k
+			if err != nil {
+				return noEOF(err)
+			}
+			continue
+		}
+		if _, err := s.br.Peek(1); err != nil {
+			return noEOF(err)
+		}
+		k := min(n, s.br.Buffered())
+		b, _ := s.br.Peek(k)
+		if w != nil {
+			w.Write(b)
+		}
+		s.br.Discard(k)
+		n -= k
+	}
+	return nil
+}
+
+// noEOF turns an end of stream inside a message into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 var errTooLarge = errors.New("agentconn: message from the agent too large")

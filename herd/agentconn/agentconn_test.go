@@ -76,7 +76,11 @@ func issue(t *testing.T, auth *ca.Authority, dir, file string, req ca.Request) {
 	}
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T) *lab { t.Helper(); return newLabSpeaking(t, 0) }
+
+// newLabSpeaking is newLab with an agent that grants at most protocol
+// version protocol (0: its newest).
+func newLabSpeaking(t *testing.T, protocol int) *lab {
 	t.Helper()
 	dir, auth := newCA(t, "lab CA")
 	other, oauth := newCA(t, "stranger CA")
@@ -92,7 +96,7 @@ func newLab(t *testing.T) *lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb.port = startAgent(t, srvTLS, lb.log)
+	lb.port = startAgent(t, agent.Config{TLS: srvTLS, Protocol: protocol}, lb.log)
 	lb.l, err = loop.Start(loop.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,9 +106,10 @@ func newLab(t *testing.T) *lab {
 }
 
 // startAgent serves an agent on 127.0.0.1 and returns its port.
-func startAgent(t *testing.T, cfg *tls.Config, log *syncBuffer) string {
+func startAgent(t *testing.T, cfg agent.Config, log *syncBuffer) string {
 	t.Helper()
-	srv, err := agent.New(agent.Config{TLS: cfg, Logger: slog.New(slog.NewTextHandler(log, nil))})
+	cfg.Logger = slog.New(slog.NewTextHandler(log, nil))
+	srv, err := agent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +235,7 @@ func TestImpostorAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := startAgent(t, srvTLS, &syncBuffer{})
+	port := startAgent(t, agent.Config{TLS: srvTLS}, &syncBuffer{})
 	_, err = lb.connect(t, lb.clientTLS(t, lb.dir, "ops"), "127.0.0.1:"+port)
 	if runner.Classify(err) != runner.HostKey || !strings.Contains(err.Error(), "agent certificate refused") {
 		t.Fatalf("impostor agent: %v (class %v), want a refused agent certificate", err, runner.Classify(err))
