@@ -44,19 +44,12 @@ import (
 //     the same number would then wait for events that never come. Close
 //     fds with the Close op, as the loop does.
 
-// epollOp is the backend's record of the operation under one slot; ops is
-// indexed by slot index, which an operation owns until its final result.
-type epollOp struct {
-	key        Key
-	s          *slot
-	prev, next int32 // links of the list named by where: index+1, 0 ends
-	where      opWhere
-	connecting bool // connect returned EINPROGRESS; SO_ERROR has the outcome
-}
+// The backend's record of an operation is its slot, named by the slot
+// index, which the operation owns until its final result: the slot's
+// next, prev and where place it in one of the lists below (or the timer
+// heap), and the port's slot table is shared with the backend for that.
 
-// opWhere says which list or heap an operation sits in.
-type opWhere uint8
-
+// Where an operation sits (slot.where).
 const (
 	whereNone   opWhere = iota // not in flight, or its final result is in cq
 	whereQueued                // in sq, not yet started
@@ -67,8 +60,12 @@ const (
 	whereTimer                 // in the timer heap
 )
 
-// opList is an intrusive FIFO of operations, linked through epollOp.
-type opList struct{ head, tail int32 }
+// opList is an intrusive FIFO of operations, linked through their slots:
+// head is the first one's index + 1 (0: empty). The back links are
+// circular, the head's prev naming the tail, so that the list needs no
+// tail field of its own: an fd's state, one per descriptor, stays at 16
+// bytes.
+type opList struct{ head int32 }
 
 // fdState is what the backend knows about one fd.
 type fdState struct {
@@ -108,7 +105,7 @@ type epollBackend struct {
 	events []unix.EpollEvent
 	epoch  time.Time
 
-	ops      chunks[epollOp] // by key index
+	slots    *slotTable      // the port's: each operation's record is its slot
 	fds      chunks[fdState] // by descriptor
 	sq       opList
 	orphans  opList
@@ -138,7 +135,7 @@ type epollBackend struct {
 }
 
 // openEpoll creates an epoll backend with its wake-up eventfd.
-func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
+func openEpoll(cfg *Config, bufs *bufferPool, slots *slotTable) (backend, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -160,6 +157,7 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	}
 	b := &epollBackend{
 		epfd:   epfd,
+		slots:  slots,
 		wakeup: eventWake{fd: w.fd},
 		bufs:   bufs,
 		events: make([]unix.EpollEvent, n),
@@ -175,8 +173,12 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	return b, nil
 }
 
-// op is the record of the operation in slot i, which must exist.
-func (b *epollBackend) op(i int32) *epollOp { return b.ops.at(int(i)) }
+// op is the record of the operation in slot i, which must exist: the
+// slot itself.
+func (b *epollBackend) op(i int32) *slot { return b.slots.at(i) }
+
+// key is the key of the operation in slot i.
+func (b *epollBackend) key(i int32) Key { return makeKey(uint32(i), b.op(i).gen) }
 
 // fd is descriptor fd's state, which must exist (fd below b.fds.size()).
 func (b *epollBackend) fd(fd int) *fdState { return b.fds.at(fd) }
@@ -184,22 +186,19 @@ func (b *epollBackend) fd(fd int) *fdState { return b.fds.at(fd) }
 // name reports "epoll".
 func (b *epollBackend) name() string { return "epoll" }
 
-// submit records op s under k and queues it for the next wait to start;
+// submit queues the operation in s, k's slot, for the next wait to start;
 // Port.Submit has already prepared the slot's kernel memory.
 func (b *epollBackend) submit(k Key, s *slot) error {
-	idx := int(k.index())
-	b.ops.grow(idx)
-	*b.op(int32(idx)) = epollOp{key: k, s: s}
-	b.push(&b.sq, int32(idx), whereQueued)
+	s.connecting = false
+	b.push(&b.sq, int32(k.index()), whereQueued)
 	return nil
 }
 
 // cancel ends the operation under k with ECANCELED unless its final result
 // is already out.
 func (b *epollBackend) cancel(k Key) error {
-	idx := int(k.index())
-	if idx < b.ops.size() && b.op(int32(idx)).key == k && b.op(int32(idx)).where != whereNone {
-		b.finish(int32(idx), -int32(unix.ECANCELED))
+	if s := b.slots.lookup(k); s != nil && s.where != whereNone {
+		b.finish(int32(k.index()), -int32(unix.ECANCELED))
 	}
 	return nil
 }
@@ -208,7 +207,7 @@ func (b *epollBackend) cancel(k Key) error {
 func (b *epollBackend) cancelFD(fd int) error {
 	for i := b.sq.head - 1; i >= 0; {
 		next := b.op(i).next - 1
-		if op := &b.op(i).s.op; int(op.fd) == fd && waitsOnFD(op.code) {
+		if op := &b.op(i).op; int(op.fd) == fd && waitsOnFD(op.code) {
 			b.finish(i, -int32(unix.ECANCELED))
 		}
 		i = next
@@ -226,7 +225,7 @@ func (b *epollBackend) cancelFD(fd int) error {
 
 // cancelAll cancels every operation in flight.
 func (b *epollBackend) cancelAll() error {
-	for i := range int32(b.ops.size()) {
+	for i := range b.slots.used {
 		if b.op(i).where != whereNone {
 			b.finish(int32(i), -int32(unix.ECANCELED))
 		}
@@ -346,7 +345,7 @@ func (b *epollBackend) emit(k Key, res int32, flags uint32) {
 // result.
 func (b *epollBackend) finish(i int32, res int32) {
 	b.unlink(i)
-	b.cq.push(Completion{Key: b.op(i).key, Res: res})
+	b.cq.push(Completion{Key: b.key(i), Res: res})
 }
 
 // handle applies a batch of events and reports whether the eventfd fired.
@@ -523,13 +522,14 @@ func (st *fdState) list(w opWhere) *opList {
 // push appends operation i to l and records that it waits there.
 func (b *epollBackend) push(l *opList, i int32, w opWhere) {
 	r := b.op(i)
-	r.where, r.prev, r.next = w, l.tail, 0
-	if l.tail != 0 {
-		b.op(l.tail - 1).next = i + 1
+	r.where, r.next = w, 0
+	if l.head == 0 {
+		l.head, r.prev = i+1, i+1
 	} else {
-		l.head = i + 1
+		h := b.op(l.head - 1)
+		b.op(h.prev - 1).next = i + 1
+		r.prev, h.prev = h.prev, i+1
 	}
-	l.tail = i + 1
 	if w == whereRead || w == whereWrite || w == wherePoll {
 		b.parked++
 	}
@@ -551,18 +551,24 @@ func (b *epollBackend) unlink(i int32) {
 	case whereOrphan:
 		l = &b.orphans
 	default:
-		l = b.fd(int(r.s.op.fd)).list(r.where)
+		l = b.fd(int(r.op.fd)).list(r.where)
 		b.parked--
 	}
-	if r.prev != 0 {
-		b.op(r.prev - 1).next = r.next
-	} else {
+	switch {
+	case l.head == i+1:
+		// The head: its successor, if any, becomes the head and takes
+		// over the back link to the tail.
 		l.head = r.next
-	}
-	if r.next != 0 {
+		if r.next != 0 {
+			b.op(r.next - 1).prev = r.prev
+		}
+	case r.next == 0:
+		// The tail: its predecessor becomes the tail.
+		b.op(r.prev - 1).next = 0
+		b.op(l.head - 1).prev = r.prev
+	default:
+		b.op(r.prev - 1).next = r.next
 		b.op(r.next - 1).prev = r.prev
-	} else {
-		l.tail = r.prev
 	}
 	r.prev, r.next, r.where = 0, 0, whereNone
 }
