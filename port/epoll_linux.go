@@ -96,6 +96,9 @@ const (
 	multishotBurst = 32
 	// maxEvents bounds the events read by one epoll_wait.
 	maxEvents = 1024
+	// minPollEvents is the fewest events a wait reads when the ready
+	// queue already holds its caller's batch (see pollRoom).
+	minPollEvents = 32
 )
 
 // epollBackend implements backend with epoll; see the comment at the top.
@@ -274,7 +277,7 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 				}
 			}
 		}
-		n, err := b.epollWait(wait)
+		n, err := b.epollWait(wait, b.pollRoom(len(out)))
 		if err != nil && err != unix.EINTR {
 			return b.cq.fill(out), os.NewSyscallError("epoll_wait", err)
 		}
@@ -286,20 +289,35 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 	}
 }
 
-// epollWait waits up to d for events (d < 0: without limit).
-func (b *epollBackend) epollWait(d time.Duration) (int, error) {
+// pollRoom is how many events the next epoll_wait may read, for a wait
+// that hands out up to batch completions: the batch's room left after
+// what the ready queue holds, but at least minPollEvents. Each event's
+// I/O is performed as it is read, so events read beyond what the caller
+// takes would only pile up: in a burst on thousands of connections, the
+// sends a batch starts fill the queue again before the next poll, and a
+// full poll on top of them each time grew it by a poll's worth per wait,
+// to thousands of completions held at once. The floor keeps readiness
+// flowing while operations that complete at once keep the queue full;
+// the events not read now stay ready in the kernel for the next call.
+func (b *epollBackend) pollRoom(batch int) int {
+	return min(len(b.events), max(batch-b.cq.len(), minPollEvents))
+}
+
+// epollWait waits up to d for at most limit events (d < 0: without limit).
+func (b *epollBackend) epollWait(d time.Duration, limit int) (int, error) {
+	events := b.events[:limit]
 	if !b.pwait2 {
 		ms := -1
 		if d >= 0 {
 			ms = int(msUntil(int64(d), 0, 1<<31-1))
 		}
-		return unix.EpollWait(b.epfd, b.events, ms)
+		return unix.EpollWait(b.epfd, events, ms)
 	}
 	if d < 0 {
-		return epollPwait2(b.epfd, b.events, nil)
+		return epollPwait2(b.epfd, events, nil)
 	}
 	b.waitTS = unix.NsecToTimespec(int64(d))
-	return epollPwait2(b.epfd, b.events, &b.waitTS)
+	return epollPwait2(b.epfd, events, &b.waitTS)
 }
 
 // epollPwait2 is epoll_pwait2(2) without a signal mask: epoll_wait with a
