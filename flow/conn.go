@@ -408,11 +408,14 @@ func (c *Conn) writeWaiting(p []byte) (int, error) {
 // copy some 900 bytes deep, left every echoing flow of a server holding
 // 4 KiB of stack.
 func (c *Conn) writeNow(p []byte) bool {
-	if len(p) == 0 || len(p) > writeChunk || c.wpaused || c.closed || c.lost {
+	if len(p) == 0 || len(p) > writeChunk {
 		return false
 	}
+	// The loop's fields are read only once the caller is known to be a
+	// flow of c's loop.
 	f := caller(noCtx, c.l)
-	if f == nil || f.l != c.l || f.check(noCtx, true) != nil || c.wd.expired() {
+	if f == nil || f.l != c.l || c.wpaused || c.closed || c.lost ||
+		f.check(noCtx, true) != nil || c.wd.expired() {
 		return false
 	}
 	return transport.WriteBeforePoll(c.t, p) == nil
