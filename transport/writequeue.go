@@ -3,25 +3,14 @@ package transport
 import "sync/atomic"
 
 // Chunk sizes for queued writes. A small write takes a small chunk, so ten
-// thousand connections each with a 64-byte reply in flight hold 2.5 MB, not
+// thousand connections each with a 64-byte reply in flight hold 10 MB, not
 // 160; a large write fills 64 KiB chunks, so a vectored send carries a lot
 // in a few iovecs.
-//
-// The smallest class is only for the first chunk of an empty queue: a
-// reply to one request, which a burst of requests on many connections
-// holds once per connection at the same moment (an epoll loop starts the
-// sends of one poll's worth of events, up to a thousand, together), and
-// whose memory stays resident after the burst. Writes that queue behind
-// others take at least firstQueuedClass's size, so a stream of small writes
-// still leaves in a few large iovecs.
-var chunkClasses = [...]int{256, 1 << 10, 4 << 10, 16 << 10, 64 << 10}
-
-// firstQueuedClass is the smallest class of a chunk added behind others.
-const firstQueuedClass = 1
+var chunkClasses = [...]int{1 << 10, 4 << 10, 16 << 10, 64 << 10}
 
 // maxFreeChunks bounds each class's free list, so the memory a burst took
 // is given back to the collector rather than kept forever.
-var maxFreeChunks = [...]int{4096, 4096, 1024, 512, 64}
+var maxFreeChunks = [...]int{4096, 1024, 512, 64}
 
 // maxIovecs is how many segments one vectored send carries.
 const maxIovecs = 64
@@ -57,12 +46,10 @@ type chunkPool struct {
 	free [len(chunkClasses)][][]byte
 }
 
-// get returns a free chunk of the smallest class from least up that holds
-// need bytes, or of the largest class.
-func (p *chunkPool) get(need, least int) ([]byte, int8) {
+func (p *chunkPool) get(need int) ([]byte, int8) {
 	class := len(chunkClasses) - 1
-	for i, size := range chunkClasses[:class] {
-		if i >= least && need <= size {
+	for i, size := range chunkClasses {
+		if need <= size {
 			class = i
 			break
 		}
@@ -124,13 +111,8 @@ func (q *writeQueue) push(sh *shared, b []byte) {
 	if len(b) > 0 && q.segs == nil {
 		q.segs = sh.segs.get()
 	}
-	least := 0
-	if len(q.segs) > int(q.head) {
-		least = firstQueuedClass
-	}
 	for len(b) > 0 {
-		c, class := sh.chunks.get(len(b), least)
-		least = firstQueuedClass
+		c, class := sh.chunks.get(len(b))
 		k := copy(c, b)
 		q.segs = append(q.segs, segment{chunk: c, class: class, end: int32(k)})
 		b = b[k:]
