@@ -381,8 +381,44 @@ func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
 // transport, parking while the transport's write buffer is above its
 // high watermark.
 func (c *Conn) Write(p []byte) (int, error) {
+	if c.writeNow(p) {
+		return len(p), nil
+	}
+	return c.writeWaiting(p)
+}
+
+// writeWaiting is Write's general path: from any goroutine, and with the
+// waits for the transport to take more. Out of line, so that its frame
+// is not part of Write's on writeNow's path.
+//
+//go:noinline
+func (c *Conn) writeWaiting(p []byte) (int, error) {
 	_, n, err := c.do(noCtx, "write", p, (*Conn).writeStep)
 	return n, err
+}
+
+// writeNow queues p at once and reports true when a flow of c's loop
+// writes what the transport takes without a wait, the common case;
+// otherwise it does nothing and Write takes the general path. It keeps
+// the frames under the copy into the write queue few: a flow's stack
+// starts at 2 KiB, of which a call chain may use about half before the
+// runtime doubles it, and a stack that has grown stays grown while its
+// flow is parked (the runtime shrinks only stacks less than a quarter
+// used), so Write's general path through do and writeStep, reaching the
+// copy some 900 bytes deep, left every echoing flow of a server holding
+// 4 KiB of stack.
+func (c *Conn) writeNow(p []byte) bool {
+	if len(p) == 0 || len(p) > writeChunk {
+		return false
+	}
+	// The loop's fields are read only once the caller is known to be a
+	// flow of c's loop.
+	f := caller(noCtx, c.l)
+	if f == nil || f.l != c.l || c.wpaused || c.closed || c.lost ||
+		f.check(noCtx, true) != nil || c.wd.expired() {
+		return false
+	}
+	return transport.WriteBeforePoll(c.t, p) == nil
 }
 
 // WriteContext is Write that also ends when ctx does.

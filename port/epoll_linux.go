@@ -44,19 +44,12 @@ import (
 //     the same number would then wait for events that never come. Close
 //     fds with the Close op, as the loop does.
 
-// epollOp is the backend's record of the operation under one slot; ops is
-// indexed by slot index, which an operation owns until its final result.
-type epollOp struct {
-	key        Key
-	s          *slot
-	prev, next int32 // links of the list named by where: index+1, 0 ends
-	where      opWhere
-	connecting bool // connect returned EINPROGRESS; SO_ERROR has the outcome
-}
+// The backend's record of an operation is its slot, named by the slot
+// index, which the operation owns until its final result: the slot's
+// next, prev and where place it in one of the lists below (or the timer
+// heap), and the port's slot table is shared with the backend for that.
 
-// opWhere says which list or heap an operation sits in.
-type opWhere uint8
-
+// Where an operation sits (slot.where).
 const (
 	whereNone   opWhere = iota // not in flight, or its final result is in cq
 	whereQueued                // in sq, not yet started
@@ -67,8 +60,12 @@ const (
 	whereTimer                 // in the timer heap
 )
 
-// opList is an intrusive FIFO of operations, linked through epollOp.
-type opList struct{ head, tail int32 }
+// opList is an intrusive FIFO of operations, linked through their slots:
+// head is the first one's index + 1 (0: empty). The back links are
+// circular, the head's prev naming the tail, so that the list needs no
+// tail field of its own: an fd's state, one per descriptor, stays at 16
+// bytes.
+type opList struct{ head int32 }
 
 // fdState is what the backend knows about one fd.
 type fdState struct {
@@ -99,6 +96,9 @@ const (
 	multishotBurst = 32
 	// maxEvents bounds the events read by one epoll_wait.
 	maxEvents = 1024
+	// minPollEvents is the fewest events a wait reads when the ready
+	// queue already holds its caller's batch (see pollRoom).
+	minPollEvents = 32
 )
 
 // epollBackend implements backend with epoll; see the comment at the top.
@@ -113,7 +113,7 @@ type epollBackend struct {
 	batchWait time.Duration
 	batchSize int
 
-	ops      chunks[epollOp] // by key index
+	slots    *slotTable      // the port's: each operation's record is its slot
 	fds      chunks[fdState] // by descriptor
 	sq       opList
 	orphans  opList
@@ -143,7 +143,7 @@ type epollBackend struct {
 }
 
 // openEpoll creates an epoll backend with its wake-up eventfd.
-func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
+func openEpoll(cfg *Config, bufs *bufferPool, slots *slotTable) (backend, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -165,6 +165,7 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	}
 	b := &epollBackend{
 		epfd:   epfd,
+		slots:  slots,
 		wakeup: eventWake{fd: w.fd},
 		bufs:   bufs,
 		events: make([]unix.EpollEvent, n),
@@ -183,8 +184,12 @@ func openEpoll(cfg *Config, bufs *bufferPool) (backend, error) {
 	return b, nil
 }
 
-// op is the record of the operation in slot i, which must exist.
-func (b *epollBackend) op(i int32) *epollOp { return b.ops.at(int(i)) }
+// op is the record of the operation in slot i, which must exist: the
+// slot itself.
+func (b *epollBackend) op(i int32) *slot { return b.slots.at(i) }
+
+// key is the key of the operation in slot i.
+func (b *epollBackend) key(i int32) Key { return makeKey(uint32(i), b.op(i).gen) }
 
 // fd is descriptor fd's state, which must exist (fd below b.fds.size()).
 func (b *epollBackend) fd(fd int) *fdState { return b.fds.at(fd) }
@@ -192,22 +197,19 @@ func (b *epollBackend) fd(fd int) *fdState { return b.fds.at(fd) }
 // name reports "epoll".
 func (b *epollBackend) name() string { return "epoll" }
 
-// submit records op s under k and queues it for the next wait to start;
+// submit queues the operation in s, k's slot, for the next wait to start;
 // Port.Submit has already prepared the slot's kernel memory.
 func (b *epollBackend) submit(k Key, s *slot) error {
-	idx := int(k.index())
-	b.ops.grow(idx)
-	*b.op(int32(idx)) = epollOp{key: k, s: s}
-	b.push(&b.sq, int32(idx), whereQueued)
+	s.connecting = false
+	b.push(&b.sq, int32(k.index()), whereQueued)
 	return nil
 }
 
 // cancel ends the operation under k with ECANCELED unless its final result
 // is already out.
 func (b *epollBackend) cancel(k Key) error {
-	idx := int(k.index())
-	if idx < b.ops.size() && b.op(int32(idx)).key == k && b.op(int32(idx)).where != whereNone {
-		b.finish(int32(idx), -int32(unix.ECANCELED))
+	if s := b.slots.lookup(k); s != nil && s.where != whereNone {
+		b.finish(int32(k.index()), -int32(unix.ECANCELED))
 	}
 	return nil
 }
@@ -216,7 +218,7 @@ func (b *epollBackend) cancel(k Key) error {
 func (b *epollBackend) cancelFD(fd int) error {
 	for i := b.sq.head - 1; i >= 0; {
 		next := b.op(i).next - 1
-		if op := &b.op(i).s.op; int(op.fd) == fd && waitsOnFD(op.code) {
+		if op := &b.op(i).op; int(op.fd) == fd && waitsOnFD(op.code) {
 			b.finish(i, -int32(unix.ECANCELED))
 		}
 		i = next
@@ -234,7 +236,7 @@ func (b *epollBackend) cancelFD(fd int) error {
 
 // cancelAll cancels every operation in flight.
 func (b *epollBackend) cancelAll() error {
-	for i := range int32(b.ops.size()) {
+	for i := range b.slots.used {
 		if b.op(i).where != whereNone {
 			b.finish(int32(i), -int32(unix.ECANCELED))
 		}
@@ -283,7 +285,7 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 				}
 			}
 		}
-		n, err := b.epollWait(wait)
+		n, err := b.epollWait(wait, b.pollRoom(len(out)))
 		if err != nil && err != unix.EINTR {
 			return b.cq.fill(out), os.NewSyscallError("epoll_wait", err)
 		}
@@ -291,7 +293,7 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 		b.expireTimers(b.now())
 		if wait != 0 && b.batchWait > 0 && b.cq.len() > 0 && b.cq.len() < b.batchSize {
 			linger(b.batchWait)
-			if n, err := b.epollWait(0); err == nil {
+			if n, err := b.epollWait(0, b.pollRoom(len(out))); err == nil {
 				woke = b.handle(b.events[:n]) || woke
 			}
 			b.expireTimers(b.now())
@@ -302,20 +304,35 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 	}
 }
 
-// epollWait waits up to d for events (d < 0: without limit).
-func (b *epollBackend) epollWait(d time.Duration) (int, error) {
+// pollRoom is how many events the next epoll_wait may read, for a wait
+// that hands out up to batch completions: the batch's room left after
+// what the ready queue holds, but at least minPollEvents. Each event's
+// I/O is performed as it is read, so events read beyond what the caller
+// takes would only pile up: in a burst on thousands of connections, the
+// sends a batch starts fill the queue again before the next poll, and a
+// full poll on top of them each time grew it by a poll's worth per wait,
+// to thousands of completions held at once. The floor keeps readiness
+// flowing while operations that complete at once keep the queue full;
+// the events not read now stay ready in the kernel for the next call.
+func (b *epollBackend) pollRoom(batch int) int {
+	return min(len(b.events), max(batch-b.cq.len(), minPollEvents))
+}
+
+// epollWait waits up to d for at most limit events (d < 0: without limit).
+func (b *epollBackend) epollWait(d time.Duration, limit int) (int, error) {
+	events := b.events[:limit]
 	if !b.pwait2 {
 		ms := -1
 		if d >= 0 {
 			ms = int(msUntil(int64(d), 0, 1<<31-1))
 		}
-		return unix.EpollWait(b.epfd, b.events, ms)
+		return unix.EpollWait(b.epfd, events, ms)
 	}
 	if d < 0 {
-		return epollPwait2(b.epfd, b.events, nil)
+		return epollPwait2(b.epfd, events, nil)
 	}
 	b.waitTS = unix.NsecToTimespec(int64(d))
-	return epollPwait2(b.epfd, b.events, &b.waitTS)
+	return epollPwait2(b.epfd, events, &b.waitTS)
 }
 
 // epollPwait2 is epoll_pwait2(2) without a signal mask: epoll_wait with a
@@ -361,7 +378,7 @@ func (b *epollBackend) emit(k Key, res int32, flags uint32) {
 // result.
 func (b *epollBackend) finish(i int32, res int32) {
 	b.unlink(i)
-	b.cq.push(Completion{Key: b.op(i).key, Res: res})
+	b.cq.push(Completion{Key: b.key(i), Res: res})
 }
 
 // handle applies a batch of events and reports whether the eventfd fired.
@@ -538,13 +555,14 @@ func (st *fdState) list(w opWhere) *opList {
 // push appends operation i to l and records that it waits there.
 func (b *epollBackend) push(l *opList, i int32, w opWhere) {
 	r := b.op(i)
-	r.where, r.prev, r.next = w, l.tail, 0
-	if l.tail != 0 {
-		b.op(l.tail - 1).next = i + 1
+	r.where, r.next = w, 0
+	if l.head == 0 {
+		l.head, r.prev = i+1, i+1
 	} else {
-		l.head = i + 1
+		h := b.op(l.head - 1)
+		b.op(h.prev - 1).next = i + 1
+		r.prev, h.prev = h.prev, i+1
 	}
-	l.tail = i + 1
 	if w == whereRead || w == whereWrite || w == wherePoll {
 		b.parked++
 	}
@@ -566,18 +584,24 @@ func (b *epollBackend) unlink(i int32) {
 	case whereOrphan:
 		l = &b.orphans
 	default:
-		l = b.fd(int(r.s.op.fd)).list(r.where)
+		l = b.fd(int(r.op.fd)).list(r.where)
 		b.parked--
 	}
-	if r.prev != 0 {
-		b.op(r.prev - 1).next = r.next
-	} else {
+	switch {
+	case l.head == i+1:
+		// The head: its successor, if any, becomes the head and takes
+		// over the back link to the tail.
 		l.head = r.next
-	}
-	if r.next != 0 {
+		if r.next != 0 {
+			b.op(r.next - 1).prev = r.prev
+		}
+	case r.next == 0:
+		// The tail: its predecessor becomes the tail.
+		b.op(r.prev - 1).next = 0
+		b.op(l.head - 1).prev = r.prev
+	default:
+		b.op(r.prev - 1).next = r.next
 		b.op(r.next - 1).prev = r.prev
-	} else {
-		l.tail = r.prev
 	}
 	r.prev, r.next, r.where = 0, 0, whereNone
 }

@@ -17,7 +17,7 @@ const maxRW = 1 << 30
 
 // start begins operation i, which has just left sq.
 func (b *epollBackend) start(i int32) {
-	op := &b.op(i).s.op
+	op := &b.op(i).op
 	switch op.code {
 	case opNop:
 		b.finish(i, 0)
@@ -42,7 +42,7 @@ func (b *epollBackend) start(i int32) {
 // startIO queues an I/O operation on its fd and runs the queue if the fd
 // is ready.
 func (b *epollBackend) startIO(i int32) {
-	op := &b.op(i).s.op
+	op := &b.op(i).op
 	if op.code == opRecvMultishot && len(b.free.ids) == 0 {
 		// io_uring picks the buffer before trying the socket, so an empty
 		// pool ends the operation whether or not data is waiting.
@@ -73,7 +73,7 @@ func (b *epollBackend) startIO(i int32) {
 // otherwise. An edge that came before the poll was submitted is not
 // repeated, so the current state is asked for with poll(2).
 func (b *epollBackend) startPoll(i int32) {
-	op := &b.op(i).s.op
+	op := &b.op(i).op
 	fd := int(op.fd)
 	st, res := b.track(fd)
 	if res < 0 {
@@ -101,7 +101,7 @@ func pollMask(events int32) uint32 {
 func (b *epollBackend) runPolls(fd int, m uint32) {
 	for i := b.fd(fd).pq.head - 1; i >= 0; {
 		next := b.op(i).next - 1
-		if got := m & pollMask(b.op(i).s.op.flags); got != 0 {
+		if got := m & pollMask(b.op(i).op.flags); got != 0 {
 			b.finish(i, int32(got))
 		}
 		i = next
@@ -132,13 +132,13 @@ func (b *epollBackend) runQueue(fd int, w opWhere) {
 func (b *epollBackend) step(fd int, i int32, ready fdFlags) bool {
 	r := b.op(i)
 	var res int32
-	switch r.s.op.code {
+	switch r.op.code {
 	case opAcceptMultishot, opRecvMultishot:
 		return b.stepMultishot(fd, i)
 	case opConnect:
 		res = b.connectStep(r)
 	default:
-		res = attempt(&r.s.op)
+		res = attempt(&r.op)
 	}
 	if res == -int32(unix.EAGAIN) && b.fd(fd).flags&fdNoPoll == 0 {
 		b.fd(fd).flags &^= ready
@@ -152,7 +152,7 @@ func (b *epollBackend) step(fd int, i int32, ready fdFlags) bool {
 // accept or receive and reports whether the operation ended.
 func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 	r := b.op(i)
-	recv := r.s.op.code == opRecvMultishot
+	recv := r.op.code == opRecvMultishot
 	for n := 0; n < multishotBurst; n++ {
 		var res int32
 		var flags uint32
@@ -162,13 +162,13 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 				b.finish(i, -int32(unix.ENOBUFS))
 				return true
 			}
-			buf := r.s.op.recvCap(b.bufs.get(bid))
-			res = sysRecv(r.s.op.fd, buf, r.s.op.flags)
+			buf := r.op.recvCap(b.bufs.get(bid))
+			res = sysRecv(r.op.fd, buf, r.op.flags)
 			if res > 0 {
 				flags = FlagBuffer | uint32(bid)<<bufferIDShift
-				if spendLimit(&r.s.op, res) {
+				if spendLimit(&r.op, res) {
 					b.unlink(i)
-					b.cq.push(Completion{Key: r.key, Res: res, Flags: flags})
+					b.cq.push(Completion{Key: b.key(i), Res: res, Flags: flags})
 					return true
 				}
 				if int(res) < len(buf) && b.fd(fd).flags&(fdClosing|fdNoPoll) == 0 {
@@ -177,7 +177,7 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 					// that would only say EAGAIN is skipped. Not once the
 					// peer has hung up: its end of stream came with an
 					// event already spent, and must be read now.
-					b.emit(r.key, res, flags)
+					b.emit(b.key(i), res, flags)
 					b.fd(fd).flags &^= fdReadable
 					return false
 				}
@@ -186,7 +186,7 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 				b.free.put(bid)
 			}
 		} else {
-			res = sysAccept(r.s.op.fd)
+			res = sysAccept(r.op.fd)
 		}
 		switch {
 		case res == -int32(unix.EAGAIN) && b.fd(fd).flags&fdNoPoll == 0:
@@ -196,7 +196,7 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 			b.finish(i, res)
 			return true
 		}
-		b.emit(r.key, res, flags)
+		b.emit(b.key(i), res, flags)
 	}
 	b.later(fd)
 	return false
@@ -204,9 +204,9 @@ func (b *epollBackend) stepMultishot(fd int, i int32) bool {
 
 // connectStep starts a connect or, once the socket is writable, collects
 // its outcome; -EAGAIN means wait for writability.
-func (b *epollBackend) connectStep(r *epollOp) int32 {
-	s := &r.s.op.target.raw
-	fd := uintptr(r.s.op.fd)
+func (b *epollBackend) connectStep(r *slot) int32 {
+	s := &r.op.target.raw
+	fd := uintptr(r.op.fd)
 	if !r.connecting {
 		res := sysResult(unix.Syscall(unix.SYS_CONNECT, fd, uintptr(unsafe.Pointer(&s.sa)), uintptr(s.n)))
 		if res == -int32(unix.EINPROGRESS) {

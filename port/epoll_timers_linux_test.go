@@ -8,19 +8,21 @@ import (
 
 func TestEpollTimerHeapOrder(t *testing.T) {
 	const n = 500
-	b := &epollBackend{}
-	b.ops.grow(n - 1)
+	var slots slotTable
+	for range n {
+		slots.alloc()
+	}
+	b := &epollBackend{slots: &slots}
 	rng := rand.New(rand.NewPCG(1, 2))
 	when := make([]int64, n)
 	for i := range int32(n) {
-		b.op(i).key = makeKey(uint32(i), 1)
 		when[i] = rng.Int64N(1000) // many equal deadlines too
 		b.timerPush(i, when[i])
 	}
 	removed := map[Key]bool{}
 	for i := int32(0); i < n; i += 3 {
 		b.unlink(i)
-		removed[b.op(i).key] = true
+		removed[b.key(i)] = true
 	}
 	b.expireTimers(1 << 62)
 	var whens []int64

@@ -113,7 +113,7 @@ type iocp struct {
 }
 
 // openBackend opens the iocp backend, the only one on Windows.
-func openBackend(cfg *Config, bufs *bufferPool) (backend, error) {
+func openBackend(cfg *Config, bufs *bufferPool, _ *slotTable) (backend, error) {
 	switch cfg.Backend {
 	case "", "iocp":
 	default:

@@ -8,7 +8,7 @@ import (
 
 // openBackend picks the backend: the one named in cfg.Backend, else
 // io_uring when this kernel lets us use it, else epoll.
-func openBackend(cfg *Config, bufs *bufferPool) (backend, error) {
+func openBackend(cfg *Config, bufs *bufferPool, slots *slotTable) (backend, error) {
 	switch cfg.Backend {
 	case "uring":
 		b, err := openURing(cfg, bufs)
@@ -17,7 +17,7 @@ func openBackend(cfg *Config, bufs *bufferPool) (backend, error) {
 		}
 		return b, nil
 	case "epoll":
-		return openEpoll(cfg, bufs)
+		return openEpoll(cfg, bufs, slots)
 	case "iocp":
 		return nil, fmt.Errorf("port: the iocp backend exists only on Windows; on Linux use uring or epoll")
 	}
@@ -28,7 +28,7 @@ func openBackend(cfg *Config, bufs *bufferPool) (backend, error) {
 	if !uringUnavailable(err) {
 		return nil, err
 	}
-	return openEpoll(cfg, bufs)
+	return openEpoll(cfg, bufs, slots)
 }
 
 // uringUnavailable reports whether an io_uring setup error means "this

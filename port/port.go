@@ -162,7 +162,7 @@ func Open(cfg Config) (*Port, error) {
 		}
 		p.bufs = bp
 	}
-	b, err := openBackend(&cfg, p.bufs)
+	b, err := openBackend(&cfg, p.bufs, &p.slots)
 	if err != nil {
 		if p.bufs != nil {
 			p.bufs.free()

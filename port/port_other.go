@@ -17,7 +17,7 @@ func (m *Msg) complete(res int32) {}
 
 func (s *slot) prepare() error { return nil }
 
-func openBackend(cfg *Config, bufs *bufferPool) (backend, error) {
+func openBackend(cfg *Config, bufs *bufferPool, _ *slotTable) (backend, error) {
 	return nil, fmt.Errorf("port: no completion-port backend on %s (cport has io_uring and epoll on Linux, IOCP on Windows)", runtime.GOOS)
 }
 

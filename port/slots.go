@@ -14,16 +14,32 @@ const (
 // while the operation is in flight. Slots live in fixed-size chunks that are
 // never moved or freed, so the addresses handed to the kernel stay valid no
 // matter how the table grows.
+//
+// A backend that queues operations itself (epoll) keeps its bookkeeping
+// here too, in next, prev, where and connecting, rather than in a table of
+// its own beside this one: those fields fill what would otherwise be
+// padding before op, so the slot stays 64 bytes on Linux and a pending
+// operation costs the same on every backend. An idle connection holds one
+// slot (its receive), so this is a per-connection cost.
 type slot struct {
-	gen   uint32
-	next  int32 // free-list link
-	state slotState
+	gen uint32
+	// next links the free list while the slot is free, and the backend's
+	// queue of the operation while it is in flight; prev is the queue's
+	// back link. Both are slot index + 1, 0 ending the list.
+	next, prev int32
+	state      slotState
 	// cancelled: a cancel was asked for the operation in flight, so a
 	// completion the backend would retry is final instead.
-	cancelled bool
-	sys       slotSys //lint:ignore U1000 per-platform scratch (empty on Linux); not last, as a trailing empty field pads the struct
-	op        Op
+	cancelled  bool
+	where      opWhere // which backend queue the operation waits in
+	connecting bool    // epoll: connect returned EINPROGRESS; SO_ERROR has the outcome
+	sys        slotSys //lint:ignore U1000 per-platform scratch (empty on Linux); not last, as a trailing empty field pads the struct
+	op         Op
 }
+
+// opWhere says which of its backend's queues an operation waits in; the
+// backends that queue operations define the values (zero: none).
+type opWhere uint8
 
 // slotTable allocates slots and resolves keys to them. It is used only by
 // the port's owning goroutine.
