@@ -30,6 +30,7 @@ var commands = []command{
 	{"seed-accept", "accept one connection the completion-port way (the seed's example)", runSeedAccept, false},
 	{"echo", "serve echo on transports", runEcho, false},
 	{"http", "serve HTTP/1.1: /plaintext, /json, /echo (--handler native|nethttp|stdlib)", runHTTP, false},
+	{"rpc", "serve JSON-RPC 2.0 over TCP, one message per line: echo, add", runRPC, false},
 	{"bench", "benchmarks: bench echo (a load generator), bench http --idle, bench models (echo served five ways), bench slowreaders (clients that do not read, then half-close), bench hostile (misbehaving peers)", runBench, false},
 	{"version", "print the backends this machine offers", runVersion, false},
 	{"serve-model", "one model's echo server, for bench models", runServeModel, true},
