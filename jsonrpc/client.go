@@ -238,7 +238,7 @@ func (c *Client) write(ctx context.Context, msg any) error {
 func (c *Client) read() {
 	br := bufio.NewReader(c.rw)
 	for {
-		line, err := readLine(br, MaxMessage)
+		line, err := readLine(br, MaxMessage, 0)
 		if len(bytes.TrimSpace(line)) > 0 {
 			if derr := c.dispatch(line); derr != nil {
 				c.fail(derr)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,42 @@ func TestHugeBatchOfTinyEntries(t *testing.T) {
 	if len(reply) > 1024 || !strings.Contains(string(reply), "-32600") {
 		t.Fatalf("reply of %d bytes: %.200s", len(reply), reply)
 	}
+}
+
+// On a stream, the same batch is refused as it arrives: the server keeps
+// none of its megabyte (it allocates a small fraction of it), replies
+// -32600 once the line ends, and answers the stream's next call.
+func TestStreamHugeBatchNotBuffered(t *testing.T) {
+	s := newServer(t)
+	s.Register("one", func(context.Context) (int, error) { return 1, nil })
+	a, b := net.Pipe()
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.ServeConn(context.Background(), a); a.Close() }()
+	huge := []byte("[" + strings.Repeat("1,", 500_000) + "1]\n")
+	next := []byte(`{"jsonrpc":"2.0","method":"one","id":7}` + "\n")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	go func() {
+		b.Write(huge)
+		b.Write(next)
+	}()
+	b.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(b)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(line, "-32600") {
+		t.Fatalf("reply to a 1 MB batch: %q, %v", line, err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(huge))/4 {
+		t.Errorf("the server allocated %d bytes while reading a %d-byte batch it refuses; want a fraction of it", got, len(huge))
+	}
+	line, err = br.ReadString('\n')
+	if err != nil || !strings.Contains(line, `"result":1`) {
+		t.Fatalf("the call after the refused batch: %q, %v", line, err)
+	}
+	b.Close()
+	<-done
 }
 
 // A method's panic reaches the peer as a bare internal error; its text

@@ -15,11 +15,18 @@ const MaxMessage = DefaultMaxMessage
 // ErrMessageTooLarge: a stream message passed the server's MaxMessage.
 var ErrMessageTooLarge = errors.New("jsonrpc: message too large")
 
+// errBatchTooLarge: a stream message was a batch of more than MaxBatch
+// entries; it has been read to its end and dropped.
+var errBatchTooLarge = errors.New("jsonrpc: batch too large")
+
 // ServeConn answers the newline-delimited messages read from rw, one at a
 // time and in order, until rw ends (nil) or fails. In a flow with a
 // flow.Conn it parks the flow between messages; an idle connection then
-// costs its flow and read buffer. A message over MaxMessage gets a -32600
-// error reply, then the stream is closed (ErrMessageTooLarge); a peer
+// costs its flow and read buffer. A batch of more than MaxBatch entries
+// is refused as it arrives: the rest of its line is read and dropped,
+// not kept, then one -32600 reply, and the stream goes on. A message over
+// MaxMessage gets a -32600 error reply, then the stream is closed
+// (ErrMessageTooLarge); a peer
 // silent for IdleTimeout ends it, when rw has read deadlines.
 func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	br := bufio.NewReaderSize(rw, 4096)
@@ -29,7 +36,14 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 		if dl != nil && idle > 0 {
 			dl.SetReadDeadline(time.Now().Add(idle))
 		}
-		line, err := readLine(br, s.maxMessage())
+		line, err := readLine(br, s.maxMessage(), s.maxBatch())
+		if err == errBatchTooLarge {
+			reply := encode(errorResponse(null, CodeInvalidRequest, fmt.Sprintf("invalid request: batch of more than %d entries", s.maxBatch())))
+			if _, werr := rw.Write(append(reply, '\n')); werr != nil {
+				return werr
+			}
+			continue
+		}
 		if err == ErrMessageTooLarge {
 			reply := encode(errorResponse(null, CodeInvalidRequest, fmt.Sprintf("invalid request: message over %d bytes", s.maxMessage())))
 			rw.Write(append(reply, '\n'))
@@ -52,15 +66,28 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 }
 
 // readLine reads one message up to its newline, of at most limit bytes.
-func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+// A batch of more than maxBatch entries (0: any number) is read to its
+// end without being kept, and reported as errBatchTooLarge.
+func readLine(br *bufio.Reader, limit, maxBatch int) ([]byte, error) {
 	var msg []byte
+	var scan batchScan
+	n, refused := 0, false
 	for {
 		frag, err := br.ReadSlice('\n')
-		if len(msg)+len(frag) > limit {
+		n += len(frag)
+		if n > limit {
 			return nil, ErrMessageTooLarge
 		}
-		msg = append(msg, frag...)
+		if maxBatch > 0 && !refused && scan.feed(frag, maxBatch) {
+			refused, msg = true, nil
+		}
+		if !refused {
+			msg = append(msg, frag...)
+		}
 		if err != bufio.ErrBufferFull {
+			if refused && (err == nil || err == io.EOF) {
+				return nil, errBatchTooLarge
+			}
 			return msg, err
 		}
 	}
