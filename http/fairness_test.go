@@ -3,16 +3,12 @@ package http_test
 import (
 	"bufio"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	cphttp "github.com/cport/cport/http"
-	"github.com/cport/cport/internal/looptest"
-	"github.com/cport/cport/loop"
 )
 
 // TestPipelineYieldsToOneRequest: a client that pipelines many requests
@@ -21,16 +17,10 @@ import (
 // turn of the pipeline (16 requests), not after all the pipeline's
 // requests the server has read.
 func TestPipelineYieldsToOneRequest(t *testing.T) {
-	looptest.Watch(t)
-	g, err := loop.NewGroup(1, loop.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
 	var mu sync.Mutex
 	var order []string
 	hold := make(chan struct{})
-	s := &cphttp.Server{Handler: cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+	_, addr := startServerLoops(t, 1, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
 		path := string(r.Path())
 		if path == "/hold" {
 			// Keep the loop busy while the others' requests arrive, so
@@ -42,15 +32,10 @@ func TestPipelineYieldsToOneRequest(t *testing.T) {
 		order = append(order, path)
 		mu.Unlock()
 		w.WriteString(".")
-	}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	defer s.Close()
-	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder, holderBr := rawConn(t, addr.String())
-	piper, piperBr := rawConn(t, addr.String())
-	single, singleBr := rawConn(t, addr.String())
+	}), cphttp.Limits{})
+	holder, holderBr := rawConn(t, addr)
+	piper, piperBr := rawConn(t, addr)
+	single, singleBr := rawConn(t, addr)
 	if _, err := holder.Write([]byte("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}

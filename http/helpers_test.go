@@ -23,8 +23,15 @@ const hangGuard = 20 * time.Second
 // names (the suite runs once per backend) and returns its address.
 func startServer(t testing.TB, h cphttp.Handler, lim cphttp.Limits) (*cphttp.Server, string) {
 	t.Helper()
+	return startServerLoops(t, 2, h, lim)
+}
+
+// startServerLoops is startServer on a group of loops loops: one, where
+// a test needs every connection on the same loop.
+func startServerLoops(t testing.TB, loops int, h cphttp.Handler, lim cphttp.Limits) (*cphttp.Server, string) {
+	t.Helper()
 	looptest.Watch(t)
-	g, err := loop.NewGroup(2, loop.Config{})
+	g, err := loop.NewGroup(loops, loop.Config{})
 	if err != nil {
 		t.Fatalf("loop.NewGroup: %v", err)
 	}

@@ -2,14 +2,10 @@ package http_test
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
 	cphttp "github.com/cport/cport/http"
-	"github.com/cport/cport/internal/looptest"
-	"github.com/cport/cport/loop"
 )
 
 // TestPipelinedLargeHeads pipelines requests whose heads are larger than
@@ -18,21 +14,10 @@ import (
 // part of must make it read again, or the rest waits in the socket until
 // the header timeout refuses a request the client sent whole.
 func TestPipelinedLargeHeads(t *testing.T) {
-	looptest.Watch(t)
-	g, err := loop.NewGroup(1, loop.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	s := &cphttp.Server{Handler: cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
+	_, addr := startServerLoops(t, 1, cphttp.HandlerFunc(func(w *cphttp.ResponseWriter, r *cphttp.Request) {
 		w.Write(r.Path())
-	}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	defer s.Close()
-	addr, err := s.Listen(g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, br := rawConn(t, addr.String())
+	}), cphttp.Limits{})
+	c, br := rawConn(t, addr)
 	const n = 100
 	cookie := strings.Repeat("c", 3000)
 	var all strings.Builder

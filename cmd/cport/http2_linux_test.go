@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"io"
@@ -16,42 +15,11 @@ import (
 	"time"
 )
 
-// startCportHTTP runs `cport http args…` (the test binary as the
-// command), with files as fds 3…, and returns the URL of its listener
-// from its first line.
+// startCportHTTP runs `cport http args…` with files as fds 3… and
+// returns the URL of its listener.
 func startCportHTTP(t *testing.T, files []*os.File, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"http", "--loops", "2"}, args...)...)
-	cmd.Env = append(os.Environ(), "CPORT_TEST_AS_COMMAND=1")
-	cmd.ExtraFiles = files
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		lines <- line
-	}()
-	select {
-	case line := <-lines:
-		m := regexp.MustCompile(`listening on (https?://\S+),`).FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("cport http said %q", line)
-		}
-		return m[1]
-	case <-time.After(30 * time.Second):
-		t.Fatal("cport http did not say where it listens")
-	}
-	return ""
+	return startCportServer(t, files, `listening on (https?://\S+),`, append([]string{"http", "--loops", "2"}, args...)...)
 }
 
 // cport http --tls CERT,KEY --listen-fd 3 serves HTTPS, HTTP/2 included,

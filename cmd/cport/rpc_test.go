@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net"
-	"os"
-	"os/exec"
-	"regexp"
 	"testing"
 	"time"
 
@@ -17,36 +13,7 @@ import (
 // cport rpc answers calls and batches over TCP, and refuses a batch over
 // --max-batch with one -32600 error while the stream goes on.
 func TestRPCServes(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "rpc", "--addr", "127.0.0.1:0", "--loops", "1", "--max-batch", "3")
-	cmd.Env = append(os.Environ(), "CPORT_TEST_AS_COMMAND=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		lines <- line
-	}()
-	var addr string
-	select {
-	case line := <-lines:
-		m := regexp.MustCompile(` on (\S+), `).FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("cport rpc said %q", line)
-		}
-		addr = m[1]
-	case <-time.After(30 * time.Second):
-		t.Fatal("cport rpc did not say where it listens")
-	}
+	addr := startCportServer(t, nil, ` on (\S+), `, "rpc", "--addr", "127.0.0.1:0", "--loops", "1", "--max-batch", "3")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
