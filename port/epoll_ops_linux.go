@@ -10,11 +10,6 @@ import (
 // non-blocking and returns what io_uring would put in the CQE: a count, a
 // new fd, zero or -errno.
 
-// maxRW caps one read or write so that its count fits a Completion's
-// int32 result (Go's internal/poll caps at 1 GiB for the same kind of
-// reason, issues 7812 and 16266).
-const maxRW = 1 << 30
-
 // start begins operation i, which has just left sq.
 func (b *epollBackend) start(i int32) {
 	op := &b.op(i).op
@@ -287,8 +282,8 @@ func sysRecv(fd int32, buf []byte, flags int32) int32 {
 		uintptr(flags|unix.MSG_DONTWAIT), 0, 0))
 }
 
-// rwLen is len(b) capped at maxRW.
-func rwLen(b []byte) uintptr { return uintptr(min(len(b), maxRW)) }
+// rwLen is len(b) capped at maxIO.
+func rwLen(b []byte) uintptr { return uintptr(min(len(b), maxIO)) }
 
 // sysResult turns a raw system call's return into a completion result.
 func sysResult(r1, _ uintptr, e unix.Errno) int32 {

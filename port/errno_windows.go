@@ -40,7 +40,7 @@ func result(code opcode, n uint32, e syscall.Errno) int32 {
 	var errno syscall.Errno
 	switch e {
 	case 0:
-		return int32(min(n, maxRW))
+		return int32(min(n, maxIO))
 	case windows.ERROR_OPERATION_ABORTED, windows.ERROR_HANDLES_CLOSED:
 		errno = syscall.ECANCELED
 	case windows.ERROR_HANDLE_EOF, windows.ERROR_BROKEN_PIPE, windows.ERROR_NO_DATA:
@@ -60,7 +60,7 @@ func result(code opcode, n uint32, e syscall.Errno) int32 {
 		errno = syscall.ENOBUFS
 	case windows.ERROR_MORE_DATA, windows.WSAEMSGSIZE:
 		if code == opRecvmsg {
-			return int32(min(n, maxRW))
+			return int32(min(n, maxIO))
 		}
 		errno = syscall.EMSGSIZE
 	case windows.ERROR_INVALID_HANDLE, windows.WSAENOTSOCK:

@@ -65,9 +65,9 @@ func (b *iocp) start(s *slot) int32 {
 	case opConnect:
 		return b.issueConnect(s)
 	case opRead:
-		err = windows.ReadFile(h, op.bytes()[:min(len(op.bytes()), maxRW)], nil, &s.sys.ov)
+		err = windows.ReadFile(h, op.bytes()[:min(len(op.bytes()), maxIO)], nil, &s.sys.ov)
 	case opWrite:
-		err = windows.WriteFile(h, op.bytes()[:min(len(op.bytes()), maxRW)], nil, &s.sys.ov)
+		err = windows.WriteFile(h, op.bytes()[:min(len(op.bytes()), maxIO)], nil, &s.sys.ov)
 	}
 	return issued(op.code, err)
 }
@@ -80,12 +80,12 @@ func issued(code opcode, err error) int32 {
 	return result(code, 0, errnoOf(err))
 }
 
-// wsabuf describes b (at most maxRW bytes of it) to Winsock.
+// wsabuf describes b (at most maxIO bytes of it) to Winsock.
 func wsabuf(b []byte) windows.WSABuf {
 	if len(b) == 0 {
 		return windows.WSABuf{}
 	}
-	return windows.WSABuf{Len: uint32(min(len(b), maxRW)), Buf: &b[0]}
+	return windows.WSABuf{Len: uint32(min(len(b), maxIO)), Buf: &b[0]}
 }
 
 // associate adds h to the port on its first operation. A handle that

@@ -63,9 +63,11 @@ type Op struct {
 	off    int64 // file offset, a timeout's duration in nanoseconds, or a multishot receive's byte limit
 }
 
-// maxIO caps one operation's length at what its int32 result can count;
-// a longer buffer gives a short read or write, which callers handle anyway.
-const maxIO = 1<<31 - 1
+// maxIO caps one read or write, on every backend, so that its count fits
+// a Completion's int32 result; a longer buffer gives a short read or
+// write, which callers handle anyway. 1 GiB, as Go's internal/poll caps
+// its reads and writes (issues 7812 and 16266).
+const maxIO = 1 << 30
 
 // withBuf returns op reading or writing b.
 func (op Op) withBuf(b []byte) Op {

@@ -97,7 +97,7 @@ func (m *Msg) prepare(send bool) error {
 	s.bufs = s.bufs[:0]
 	for _, b := range m.Buffers {
 		if len(b) > 0 {
-			s.bufs = append(s.bufs, windows.WSABuf{Len: uint32(min(len(b), maxRW)), Buf: &b[0]})
+			s.bufs = append(s.bufs, windows.WSABuf{Len: uint32(min(len(b), maxIO)), Buf: &b[0]})
 		}
 	}
 	s.namelen = 0
@@ -134,10 +134,6 @@ func (m *Msg) wsabufs() (*windows.WSABuf, uint32) {
 	}
 	return &m.sys.bufs[0], uint32(len(m.sys.bufs))
 }
-
-// maxRW caps one transfer, as on Linux: a DWORD count must not overflow
-// the int32 result.
-const maxRW = 1 << 30
 
 // sockaddrBytes is the memory of raw, for sock's encoder and decoder.
 func sockaddrBytes(raw *windows.RawSockaddrAny) []byte {
