@@ -204,8 +204,7 @@ func (c *conn) ResumeWriting() {
 	c.wpaused = false
 	if c.wait == waitSend {
 		c.t.SetWriteBufferLimits(0, -1) // back to the transport's defaults
-		c.wait, c.scan = waitNone, 0
-		c.ls.requeue(c) // a pipeline: after the connections with one request
+		c.resumeServing()
 		return
 	}
 	if c.w != nil {
@@ -214,10 +213,17 @@ func (c *conn) ResumeWriting() {
 }
 
 // resumeServing queues a connection that waited with no flow (waitBody,
-// waitSend) for a worker, which parses its ready head again.
+// waitSend) for a worker, which parses its ready head again. One whose
+// answers had to drain first is a pipeline: it goes after the
+// connections with one request (runq.go).
 func (c *conn) resumeServing() {
+	pipeline := c.wait == waitSend
 	c.wait, c.scan = waitNone, 0
-	c.ls.dispatch(c)
+	if pipeline {
+		c.ls.requeue(c)
+	} else {
+		c.ls.dispatch(c)
+	}
 }
 
 // readAhead is how much unread input the busy connection buffers before

@@ -168,7 +168,7 @@ func splitBatch(msg []byte, max int) ([]json.RawMessage, *Error) {
 	var batch []json.RawMessage
 	for dec.More() {
 		if len(batch) == max {
-			return nil, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: batch of more than %d entries", max)}
+			return nil, batchTooLarge(max)
 		}
 		var m json.RawMessage
 		if err := dec.Decode(&m); err != nil {
@@ -180,6 +180,11 @@ func splitBatch(msg []byte, max int) ([]json.RawMessage, *Error) {
 		return nil, &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}
 	}
 	return batch, nil
+}
+
+// batchTooLarge is the refusal of a batch of more than max entries.
+func batchTooLarge(max int) *Error {
+	return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: batch of more than %d entries", max)}
 }
 
 func encode(v any) []byte {

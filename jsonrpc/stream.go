@@ -26,8 +26,8 @@ var errBatchTooLarge = errors.New("jsonrpc: batch too large")
 // is refused as it arrives: the rest of its line is read and dropped,
 // not kept, then one -32600 reply, and the stream goes on. A message over
 // MaxMessage gets a -32600 error reply, then the stream is closed
-// (ErrMessageTooLarge); a peer
-// silent for IdleTimeout ends it, when rw has read deadlines.
+// (ErrMessageTooLarge); a peer silent for IdleTimeout ends it, when rw
+// has read deadlines.
 func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	br := bufio.NewReaderSize(rw, 4096)
 	dl, _ := rw.(interface{ SetReadDeadline(time.Time) error })
@@ -38,15 +38,13 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 		}
 		line, err := readLine(br, s.maxMessage(), s.maxBatch())
 		if err == errBatchTooLarge {
-			reply := encode(errorResponse(null, CodeInvalidRequest, fmt.Sprintf("invalid request: batch of more than %d entries", s.maxBatch())))
-			if _, werr := rw.Write(append(reply, '\n')); werr != nil {
+			if werr := refuse(rw, batchTooLarge(s.maxBatch())); werr != nil {
 				return werr
 			}
 			continue
 		}
 		if err == ErrMessageTooLarge {
-			reply := encode(errorResponse(null, CodeInvalidRequest, fmt.Sprintf("invalid request: message over %d bytes", s.maxMessage())))
-			rw.Write(append(reply, '\n'))
+			refuse(rw, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: message over %d bytes", s.maxMessage())})
 			return err
 		}
 		if len(line) > 0 {
@@ -63,6 +61,12 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 			return err
 		}
 	}
+}
+
+// refuse writes the error reply, with no id, to a message refused whole.
+func refuse(w io.Writer, e *Error) error {
+	_, err := w.Write(append(encode(errorResponse(null, e.Code, e.Message)), '\n'))
+	return err
 }
 
 // readLine reads one message up to its newline, of at most limit bytes.

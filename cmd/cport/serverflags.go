@@ -6,11 +6,9 @@ import (
 	"runtime"
 )
 
-// Flags that the server commands (echo, http) share.
-
 // memDebugFlags adds --memstats and --memprofile to a server command's
-// flags; the function it returns, called after parsing, starts what they
-// ask for.
+// flags (echo, http, rpc); the function it returns, called after
+// parsing, starts what they ask for.
 func memDebugFlags(fs *flag.FlagSet) func(stdout io.Writer) {
 	memStats := fs.Bool("memstats", false, "on SIGUSR1, print the Go runtime's memory figures (Linux)")
 	memProfile := fs.String("memprofile", "", "on SIGUSR1, also write a heap profile to this file (implies --memstats; Linux)")
