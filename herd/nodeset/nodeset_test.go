@@ -12,6 +12,8 @@ var parseTests = []struct {
 	want []string // in natural order
 }{
 	{"", nil},
+	{" \t\r\n", nil},
+	{" web1\n", []string{"web1"}},
 	{"web1", []string{"web1"}},
 	{"web[1-3]", []string{"web1", "web2", "web3"}},
 	{"web[01-03,10]", []string{"web01", "web02", "web03", "web10"}},
@@ -79,6 +81,14 @@ var errorTests = []struct {
 	{"a,@web[1]", 6, "in group name"},
 	{"n[1-1234567890123456789]", 4, "longer than"},
 	{"n[0-99999999]", 1, "more than"},
+	// Unicode white space and controls are not names: a whole expression
+	// of U+0085 (NEL) used to be the empty set, the same bytes before an
+	// operator a node named U+0085.
+	{"\u0085", 0, "unexpected"},
+	{"\u0085!0", 0, "unexpected"},
+	{"web\u00a01", 3, "unexpected"},
+	{"web\u009f", 3, "unexpected"},
+	{"web\xff", 3, "not UTF-8"},
 }
 
 func TestParseErrors(t *testing.T) {

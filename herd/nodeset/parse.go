@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultLimit bounds how many names one expression may expand to, so that a
@@ -73,7 +75,7 @@ func (p *Parser) limit() int {
 func (p *Parser) parse(expr string, depth int, seen []string) (*Set, error) {
 	s := &scanner{expr: expr}
 	result := New()
-	if strings.TrimSpace(expr) == "" {
+	if s.skipSpace(); s.eof() {
 		return result, nil // the empty expression is the empty set
 	}
 	op := byte(',')
@@ -121,9 +123,15 @@ type scanner struct {
 func (s *scanner) eof() bool { return s.pos >= len(s.expr) }
 
 func (s *scanner) skipSpace() {
-	for !s.eof() && (s.expr[s.pos] == ' ' || s.expr[s.pos] == '\t') {
+	for !s.eof() && isSpace(s.expr[s.pos]) {
 		s.pos++
 	}
+}
+
+// isSpace reports whether c is ASCII white space, the only white space the
+// syntax knows: anything else is part of a name or an error.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func (s *scanner) errorf(pos int, format string, args ...any) error {
@@ -131,7 +139,7 @@ func (s *scanner) errorf(pos int, format string, args ...any) error {
 }
 
 // isOp reports whether c ends a term.
-func isOp(c byte) bool { return c == ',' || c == '!' || c == '&' || c == ' ' || c == '\t' }
+func isOp(c byte) bool { return c == ',' || c == '!' || c == '&' || isSpace(c) }
 
 // nameByte reports whether c may appear in a name outside brackets. The
 // excluded bytes are the syntax itself, whitespace, controls and the shell
@@ -141,6 +149,21 @@ func nameByte(c byte) bool {
 		return false
 	}
 	return !strings.ContainsRune(",!&[]\"'`$*?;|<>(){}\\#", rune(c))
+}
+
+// badRune says what is wrong with the non-ASCII character that starts rest
+// as part of a name, or returns "" if nothing is: Unicode white space and
+// controls (U+0085, U+00A0) look like separators or nothing at all on a
+// terminal, so a name holding one can only be a mistake.
+func badRune(rest string) string {
+	r, size := utf8.DecodeRuneInString(rest)
+	switch {
+	case r == utf8.RuneError && size <= 1:
+		return "not UTF-8"
+	case unicode.IsSpace(r), unicode.IsControl(r):
+		return fmt.Sprintf("unexpected %U", r)
+	}
+	return ""
 }
 
 // term parses a group or a pattern at s.pos.
@@ -174,10 +197,26 @@ func (p *Parser) term(s *scanner, depth int, seen []string) (*Set, error) {
 			return nil, s.errorf(s.pos, "unmatched ']'")
 		case !nameByte(c):
 			return nil, s.errorf(s.pos, "unexpected %q", c)
+		case c >= utf8.RuneSelf:
+			if msg := badRune(s.expr[s.pos:]); msg != "" {
+				return nil, s.errorf(s.pos, "%s", msg)
+			}
+			fallthrough
 		default:
 			lit := s.pos
-			for !s.eof() && nameByte(s.expr[s.pos]) && s.expr[s.pos] != '[' && s.expr[s.pos] != ']' {
-				s.pos++
+			for !s.eof() && s.expr[s.pos] != '[' && s.expr[s.pos] != ']' {
+				if c := s.expr[s.pos]; c < utf8.RuneSelf {
+					if !nameByte(c) {
+						break
+					}
+					s.pos++
+					continue
+				}
+				if badRune(s.expr[s.pos:]) != "" {
+					break
+				}
+				_, size := utf8.DecodeRuneInString(s.expr[s.pos:])
+				s.pos += size
 			}
 			for i := range names {
 				names[i] += s.expr[lit:s.pos]
