@@ -227,7 +227,7 @@ func (c *Conn) releaseIfRead() {
 
 // Next parks until bytes have arrived and returns all that are buffered,
 // without copying them: the slice is the connection's own and stays valid
-// until the next Read, Next or Close on c. Parked in Next, a flow holds no
+// until the next Read or Next on c, even if c is closed meanwhile. Parked in Next, a flow holds no
 // read buffer, so a server of mostly idle connections costs little more
 // than their flows' stacks. At the end of the stream it returns io.EOF;
 // it honours the read deadline like Read.
@@ -445,11 +445,13 @@ func (c *Conn) Close() error {
 		c.stopTimers()
 		c.readers.wakeAll(nil)
 		c.writers.wakeAll(nil)
-		c.returnLent()
-		if c.buf != nil {
+		// What Next lent goes to the collector, not to the loop's spares:
+		// a Close from another goroutine may come while the reader still
+		// reads it, and the next connection to receive would write over it.
+		if c.buf != nil && !c.lent {
 			loopReadBuffers.Get(c.l).put(c.buf)
 		}
-		c.buf, c.roff = nil, 0
+		c.buf, c.roff, c.lent, c.lentBuf = nil, 0, false, nil
 		if !c.lost {
 			c.t.Close()
 		}

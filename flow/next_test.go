@@ -179,3 +179,43 @@ func TestNextHoldsNoBuffer(t *testing.T) {
 		waitFlow(t, f)
 	}
 }
+
+// A slice Next returned stays as it was after Close, which may come from
+// another goroutine while the reader still reads it (a server shutting
+// down its connections): the closed connection's buffer must not go back
+// to the loop's spares, where the next connection to receive would write
+// over it.
+func TestNextSliceSurvivesClose(t *testing.T) {
+	l := startLoop(t, loop.Config{})
+	dial := func() (*flow.Conn, net.Conn) {
+		addr, peerc := netPeer(t)
+		var c *flow.Conn
+		run(t, l, func(f *flow.Flow) {
+			var err error
+			if c, err = flow.Dial(f.Context(), l, "tcp", addr); err != nil {
+				t.Error(err)
+			}
+		})
+		if c == nil {
+			t.FailNow()
+		}
+		peer := within(t, peerc, "the peer")
+		t.Cleanup(func() { peer.Close(); c.Close() })
+		return c, peer
+	}
+	first, firstPeer := dial()
+	second, secondPeer := dial()
+	firstPeer.Write([]byte("first connection's bytes"))
+	b, err := first.Next()
+	if err != nil || string(b) != "first connection's bytes" {
+		t.Fatalf("Next = %q, %v", b, err)
+	}
+	first.Close()
+	secondPeer.Write(bytes.Repeat([]byte("Z"), 1000))
+	if got, err := second.Next(); err != nil || len(got) == 0 {
+		t.Fatalf("second connection's Next = %d bytes, %v", len(got), err)
+	}
+	if string(b) != "first connection's bytes" {
+		t.Errorf("after Close the slice Next lent reads %q: its buffer went on to another connection", b)
+	}
+}

@@ -1,7 +1,6 @@
 package jsonrpc
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -236,9 +235,9 @@ func (c *Client) write(ctx context.Context, msg any) error {
 
 // read hands replies to their callers until the stream ends.
 func (c *Client) read() {
-	br := bufio.NewReader(c.rw)
+	lines := newLineReader(c.rw)
 	for {
-		line, err := readLine(br, MaxMessage, 0)
+		line, err := readLine(lines, MaxMessage, 0)
 		if len(bytes.TrimSpace(line)) > 0 {
 			if derr := c.dispatch(line); derr != nil {
 				c.fail(derr)

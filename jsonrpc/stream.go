@@ -1,7 +1,6 @@
 package jsonrpc
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -21,22 +20,23 @@ var errBatchTooLarge = errors.New("jsonrpc: batch too large")
 
 // ServeConn answers the newline-delimited messages read from rw, one at a
 // time and in order, until rw ends (nil) or fails. In a flow with a
-// flow.Conn it parks the flow between messages; an idle connection then
-// costs its flow and read buffer. A batch of more than MaxBatch entries
+// flow.Conn it parks the flow between messages and reads with the
+// connection's Next, so an idle connection costs its flow and no read
+// buffer. A batch of more than MaxBatch entries
 // is refused as it arrives: the rest of its line is read and dropped,
 // not kept, then one -32600 reply, and the stream goes on. A message over
 // MaxMessage gets a -32600 error reply, then the stream is closed
 // (ErrMessageTooLarge); a peer silent for IdleTimeout ends it, when rw
 // has read deadlines.
 func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
-	br := bufio.NewReaderSize(rw, 4096)
+	lines := newLineReader(rw)
 	dl, _ := rw.(interface{ SetReadDeadline(time.Time) error })
 	idle := s.idleTimeout()
 	for {
 		if dl != nil && idle > 0 {
 			dl.SetReadDeadline(time.Now().Add(idle))
 		}
-		line, err := readLine(br, s.maxMessage(), s.maxBatch())
+		line, err := readLine(lines, s.maxMessage(), s.maxBatch())
 		if err == errBatchTooLarge {
 			if werr := refuse(rw, batchTooLarge(s.maxBatch())); werr != nil {
 				return werr
@@ -67,32 +67,4 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 func refuse(w io.Writer, e *Error) error {
 	_, err := w.Write(append(encode(errorResponse(null, e.Code, e.Message)), '\n'))
 	return err
-}
-
-// readLine reads one message up to its newline, of at most limit bytes.
-// A batch of more than maxBatch entries (0: any number) is read to its
-// end without being kept, and reported as errBatchTooLarge.
-func readLine(br *bufio.Reader, limit, maxBatch int) ([]byte, error) {
-	var msg []byte
-	var scan batchScan
-	n, refused := 0, false
-	for {
-		frag, err := br.ReadSlice('\n')
-		n += len(frag)
-		if n > limit {
-			return nil, ErrMessageTooLarge
-		}
-		if maxBatch > 0 && !refused && scan.feed(frag, maxBatch) {
-			refused, msg = true, nil
-		}
-		if !refused {
-			msg = append(msg, frag...)
-		}
-		if err != bufio.ErrBufferFull {
-			if refused && (err == nil || err == io.EOF) {
-				return nil, errBatchTooLarge
-			}
-			return msg, err
-		}
-	}
 }
