@@ -246,6 +246,23 @@ func (c *Conn) nextStep(w *waiter) bool {
 	return c.readStep(w)
 }
 
+// awaitData parks until bytes are buffered to read, or a read would fail,
+// without taking any: the read that follows gets them, or the error.
+func (c *Conn) awaitData(ctx context.Context) error {
+	_, _, err := c.do(ctx, "read", nil, (*Conn).dataStep)
+	return err
+}
+
+// dataStep is one try at an awaitData: a Next's step that leaves the
+// buffered bytes where they are.
+func (c *Conn) dataStep(w *waiter) bool {
+	if w.err == nil && c.roff < len(c.buf) {
+		return true
+	}
+	w.borrow = true
+	return c.readStep(w)
+}
+
 // drained releases the buffer once read (unless it is lent) and resumes
 // reading below the limit.
 func (c *Conn) drained() {

@@ -58,6 +58,13 @@ func (c *TLSConn) handshake(ctx context.Context) error {
 	if !c.handshakeDeadline.Load() {
 		return nil
 	}
+	// The client speaks first. Until its hello arrives the flow waits
+	// here, a few frames deep and with no buffer, rather than inside
+	// crypto/tls's record reader with a grown stack and its input buffer:
+	// a client that connects and says nothing costs that much less for
+	// the handshake timeout. Whatever ends the wait (data, the deadline,
+	// the end of the stream) the handshake then meets and reports.
+	c.wire.awaitData(ctx)
 	if err := handshake(ctx, c.Conn); err != nil {
 		return err
 	}
