@@ -135,7 +135,7 @@ func (l *Loop) main(pcfg port.Config, opened chan<- error) {
 	}
 	l.port = p
 	l.base = time.Now()
-	l.m.Store(getm())
+	l.m.Store(threadHandle())
 	l.tid.Store(threadID())
 	addRunning(l)
 	opened <- nil

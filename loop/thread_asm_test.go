@@ -3,49 +3,67 @@
 package loop
 
 import (
-	"iter"
-	"runtime"
+	"sync/atomic"
 	"testing"
+	"unsafe"
 )
 
-// getm reads a runtime field by its offset; this checks the offset still
-// names the thread: equal for a locked goroutine before and after it
-// blocks and in the coroutines it runs, different for another locked
-// goroutine running at the same time.
-func TestGetm(t *testing.T) {
-	type sample struct{ before, coroutine, after uintptr }
-	started := make(chan struct{})
-	run := func(out chan<- sample, hold <-chan struct{}) {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		var s sample
-		s.before = getm()
-		next, stop := iter.Pull(func(yield func(struct{}) bool) {
-			s.coroutine = getm()
-			yield(struct{}{})
-		})
-		next()
-		stop()
-		started <- struct{}{}
-		<-hold // blocks the goroutine, parking its thread with it
-		s.after = getm()
-		out <- s
+// getm reads a runtime field by its offset; the probe the loops trust it
+// by must accept it on this Go, and must refuse what a moved field would
+// read instead: a constant or nil pointer (the same on every thread), and
+// a stack address (different in a goroutine and its coroutine). A loop
+// whose probe refuses getm still answers InLoop right, by thread id.
+func TestGetmProbe(t *testing.T) {
+	if !namesThreads(getm) {
+		t.Fatal("the probe refuses getm on this Go: the runtime moved g.m, and every loop compares thread ids (slower)")
 	}
-	out := make(chan sample, 2)
-	hold := make(chan struct{})
-	go run(out, hold)
-	go run(out, hold)
-	<-started // both threads are now held by their goroutines
-	<-started
-	close(hold)
-	a, b := <-out, <-out
-	for _, s := range []sample{a, b} {
-		if s.before == 0 || s.coroutine != s.before || s.after != s.before {
-			t.Errorf("one locked goroutine's m: before %#x, in its coroutine %#x, after blocking %#x; want equal and nonzero",
-				s.before, s.coroutine, s.after)
+	if !getmTrusted() {
+		t.Fatal("getmTrusted is false while the probe accepts getm")
+	}
+	var counter atomic.Uintptr
+	for name, handle := range map[string]func() uintptr{
+		"nil":           func() uintptr { return 0 },
+		"constant":      func() uintptr { return 0xc000 },
+		"stack address": stackAddress,
+		"a new value each call": func() uintptr {
+			return counter.Add(1)
+		},
+	} {
+		if namesThreads(handle) {
+			t.Errorf("the probe takes %s for a thread's handle", name)
 		}
 	}
-	if a.before == b.before {
-		t.Errorf("two locked goroutines share m %#x", a.before)
+}
+
+// stackAddress returns an address on the caller's stack.
+//
+//go:noinline
+func stackAddress() uintptr {
+	var x [8]byte
+	return uintptr(unsafe.Pointer(&x))
+}
+
+// With getm refused, a loop records no m, and InLoop answers by thread id:
+// true on the loop, false elsewhere.
+func TestInLoopWithoutGetm(t *testing.T) {
+	l, err := Start(Config{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer l.Close()
+	var m uintptr
+	onLoop := make(chan bool, 1)
+	if err := l.Post(func() {
+		m = l.m.Swap(0) // as if the probe had refused getm
+		onLoop <- l.InLoop()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !<-onLoop {
+		t.Error("InLoop on the loop, by thread id = false")
+	}
+	if l.InLoop() {
+		t.Error("InLoop off the loop, by thread id = true")
+	}
+	l.Post(func() { l.m.Store(m) })
 }

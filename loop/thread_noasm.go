@@ -2,8 +2,8 @@
 
 package loop
 
-// getm has no assembly here; the loop records no m.
-func getm() uintptr { return 0 }
+// threadHandle has no getm to read here: the loop records no m.
+func threadHandle() uintptr { return 0 }
 
 // onLoop compares OS thread ids instead. That is exact because the loop
 // goroutine is locked to its thread: no other goroutine runs there while
