@@ -7,6 +7,11 @@ import (
 	"github.com/cport/cport/loop"
 )
 
+// Parking with cancellation: a blocked call parks its flow (or blocks its
+// goroutine) on a waiter until woken, and the flow's context, or any
+// context given to the call, cuts the wait short. The flow's own context
+// carries the flow, which is how a call finds the flow to park.
+
 // waiter is one blocked call: a flow's (every flow has one, since a flow
 // blocks on one thing at a time, so parking allocates nothing) or a plain
 // goroutine's, which blocks on ch. It sits in the wait list of what it
@@ -310,3 +315,57 @@ func newGoWaiter() *waiter { return &waiter{ch: make(chan struct{}, 1)} }
 // noCtx stands for "no context" in internal calls: the wait is bounded
 // only by the flow's own cancellation and the object's deadlines.
 var noCtx context.Context
+
+// flowKey is the context key under which a flow's context carries it.
+type flowKey struct{}
+
+// flowCtx is a flow's context: cancelled by Cancel or when the flow ends,
+// and carrying the flow, so blocking calls given it (or a context derived
+// from it) know which flow to park.
+type flowCtx struct {
+	context.Context
+	f      *Flow
+	cancel context.CancelFunc
+}
+
+func (c *flowCtx) Value(key any) any {
+	if key == (flowKey{}) {
+		return c.f
+	}
+	return c.Context.Value(key)
+}
+
+// Context is the flow's context, made on first use: it is cancelled by
+// Cancel and when the flow ends, and blocking calls given it (or a
+// context derived from it) park this flow.
+func (f *Flow) Context() context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ctx == nil {
+		inner, cancel := context.WithCancel(context.Background())
+		f.ctx = &flowCtx{Context: inner, f: f, cancel: cancel}
+		if f.finished || f.cancelled.Load() {
+			cancel()
+		}
+	}
+	return f.ctx
+}
+
+// ownContext reports whether ctx is f's own context, which Cancel
+// handles without a watcher.
+func (f *Flow) ownContext(ctx context.Context) bool {
+	c, ok := ctx.(*flowCtx)
+	return ok && c.f == f
+}
+
+// fromContext returns the flow ctx carries, if any.
+func fromContext(ctx context.Context) *Flow {
+	switch c := ctx.(type) {
+	case nil:
+		return nil
+	case *flowCtx:
+		return c.f
+	}
+	f, _ := ctx.Value(flowKey{}).(*Flow)
+	return f
+}
