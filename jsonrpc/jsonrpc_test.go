@@ -96,14 +96,16 @@ func startGroup(t testing.TB) *loop.Group {
 	return g
 }
 
-func TestStream(t *testing.T) {
-	s := newServer(t)
+// serveStreams serves s over TCP, a flow per connection, until the test
+// ends, and returns the address.
+func serveStreams(t *testing.T, s *jsonrpc.Server) string {
+	t.Helper()
 	g := startGroup(t)
 	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -117,7 +119,13 @@ func TestStream(t *testing.T) {
 			})
 		}
 	}()
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	return ln.Addr().String()
+}
+
+func TestStream(t *testing.T) {
+	s := newServer(t)
+	addr := serveStreams(t, s)
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,25 +190,7 @@ func TestHTTP(t *testing.T) {
 func TestIdleStreamHoldsNoBuffer(t *testing.T) {
 	const n = 300
 	s := newServer(t)
-	g := startGroup(t)
-	ln, err := flow.Listen(context.Background(), g, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fc := c.(*flow.Conn)
-			flow.Go(fc.Loop(), func(f *flow.Flow) {
-				defer c.Close()
-				s.ServeConn(f.Context(), c)
-			})
-		}
-	}()
+	addr := serveStreams(t, s)
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -217,7 +207,7 @@ func TestIdleStreamHoldsNoBuffer(t *testing.T) {
 	reply := make([]byte, 64)
 	before := heap()
 	for range n {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
