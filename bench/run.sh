@@ -76,7 +76,7 @@ SCENARIO_LIST=(
 )
 SCENARIOS=${SCENARIOS:-"64x100 64x1000 64x1000r20k 16kx50 idle9000 burst9000"}
 
-METRICS=(msgs_per_sec p50_us p99_us cpu_us_per_msg rss_bytes_per_conn pss_bytes_per_conn)
+METRICS=(msgs_per_sec p50_us p99_us cpu_us_per_msg rss_bytes_per_conn pss_bytes_per_conn server_peak_rss_mb)
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -264,10 +264,16 @@ run_one() {
 	if ! kill -0 "$server_pid" 2>/dev/null; then
 		log "  $srv: server exited during the run (see $base.server.log)"
 	fi
+	# The server's peak resident memory over the run (VmHWM), read by
+	# this script rather than the generator: the same for both.
+	local peak
+	peak=$(awk '/^VmHWM:/ {print $2 / 1024}' "/proc/$server_pid/status" 2>/dev/null || true)
 	stop_server
 	result=$(grep -E '^RESULT( |$)' "$base.load.log" | tail -n 1 || true)
 	if [[ -z "$result" ]]; then
 		log "  $srv: no RESULT line from the load generator (see $base.load.log)"
+	elif [[ -n "$peak" ]]; then
+		result+=" server_peak_rss_mb=$peak"
 	fi
 }
 
@@ -361,11 +367,11 @@ for entry in "${SCENARIO_LIST[@]}"; do
 			emit "$row"
 		done
 	else
-		emit "| server |$(cols "msgs/s")$(cols "p50 µs")$(cols "p99 µs")$(cols "server CPU µs/msg")$(cols "msgs/s ÷ cport (uring)")$(cols "CPU/msg ÷ cport (uring)")"
-		emit "|---|$(rule $((6 * ng)))"
+		emit "| server |$(cols "msgs/s")$(cols "p50 µs")$(cols "p99 µs")$(cols "server CPU µs/msg")$(cols "server peak RSS MB")$(cols "msgs/s ÷ cport (uring)")$(cols "CPU/msg ÷ cport (uring)")"
+		emit "|---|$(rule $((7 * ng)))"
 		for srv in "${active[@]}"; do
 			row="| $(server_title "$srv") |"
-			for spec in "msgs_per_sec %.0f" "p50_us %.1f" "p99_us %.1f" "cpu_us_per_msg %.2f"; do
+			for spec in "msgs_per_sec %.0f" "p50_us %.1f" "p99_us %.1f" "cpu_us_per_msg %.2f" "server_peak_rss_mb %.1f"; do
 				read -r m f <<<"$spec"
 				for gen in "${GENS[@]}"; do row+=" $(fmt "$f" "${med[$srv.$gen.$m]}") |"; done
 			done
