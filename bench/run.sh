@@ -18,8 +18,9 @@
 #   QUICK=1     smoke run: DURATION=2s, ROUNDS=1
 #   SERVERS     which servers, in order (default: all; see server_cmd below)
 #   SCENARIOS   which scenarios by id (default: all; see scenario list below)
-#   BATCH_WAIT  cport-batch's --batch-wait (default 50us): cport echo whose
-#               loop gathers completions after a wake-up (port.Config.BatchWait)
+#   BATCH_WAIT  cport-nobatch's --batch-wait (default 0: none), against
+#               cport echo's default (loop.DefaultBatchWait, opened only
+#               while data arrives fast enough)
 #   SERVER_CPU, LOAD_CPU   cores to pin to (default 0 and 1)
 #   HOST        address to listen on (default 127.0.0.1)
 #   PORT_BASE   first TCP port; each run takes the next (default 17000)
@@ -46,8 +47,8 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 HOST=${HOST:-127.0.0.1}
 port=${PORT_BASE:-17000}
-SERVERS=${SERVERS:-"cport-uring cport-epoll cport-flow cport-min cport-batch uring-c gnet nbio gonet"}
-BATCH_WAIT=${BATCH_WAIT:-50us}
+SERVERS=${SERVERS:-"cport-uring cport-epoll cport-flow cport-min cport-nobatch uring-c gnet nbio gonet"}
+BATCH_WAIT=${BATCH_WAIT:-0}
 LOADGEN=${LOADGEN:-both}
 case $LOADGEN in
 cport) GENS=(cport) ;;
@@ -153,7 +154,7 @@ server_title() {
 	cport-epoll) echo "cport (epoll)" ;;
 	cport-flow) echo "cport flows (uring)" ;;
 	cport-min) echo "cport minimal (uring)" ;;
-	cport-batch) echo "cport (uring, --batch-wait ${BATCH_WAIT})" ;;
+	cport-nobatch) echo "cport (uring, --batch-wait ${BATCH_WAIT})" ;;
 	uring-c) echo "C io_uring (liburing)" ;;
 	gnet) echo "gnet $gnet_v" ;;
 	nbio) echo "nbio $nbio_v" ;;
@@ -170,12 +171,12 @@ server_cmd() {
 	cport-epoll) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend epoll) ;;
 	cport-flow) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring --style flow) ;;
 	cport-min) cmd=("$tmp/cport-min" --addr "$addr" --loops 1 --backend uring) ;;
-	cport-batch) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring --batch-wait "$BATCH_WAIT") ;;
+	cport-nobatch) cmd=("$CPORT_BIN" echo --addr "$addr" --loops 1 --backend uring --batch-wait "$BATCH_WAIT") ;;
 	uring-c) cmd=("$tmp/uring-c" --addr "$addr") ;;
 	gnet) cmd=("$tmp/gnet" --addr "$addr" --loops 1) ;;
 	nbio) cmd=("$tmp/nbio" --addr "$addr" --loops 1) ;;
 	gonet) cmd=("$tmp/gonet" --addr "$addr") ;;
-	*) die "unknown server $1 (known: cport-uring cport-epoll cport-flow cport-min cport-batch uring-c gnet nbio gonet)" ;;
+	*) die "unknown server $1 (known: cport-uring cport-epoll cport-flow cport-min cport-nobatch uring-c gnet nbio gonet)" ;;
 	esac
 }
 

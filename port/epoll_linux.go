@@ -112,6 +112,7 @@ type epollBackend struct {
 	// batchSize completions lingers batchWait for more.
 	batchWait time.Duration
 	batchSize int
+	gate      batchGate // whether a batch wait pays at the current rate
 
 	slots    *slotTable      // the port's: each operation's record is its slot
 	fds      chunks[fdState] // by descriptor
@@ -173,6 +174,7 @@ func openEpoll(cfg *Config, bufs *bufferPool, slots *slotTable) (backend, error)
 
 		batchWait: cfg.BatchWait,
 		batchSize: cfg.BatchSize,
+		gate:      newBatchGate(cfg.BatchWait),
 	}
 	if bufs != nil {
 		b.free = newFreeBuffers(bufs.count)
@@ -247,6 +249,14 @@ func (b *epollBackend) cancelAll() error {
 // wait starts queued operations, waits for readiness or a timer, performs
 // the I/O that became possible and hands out up to len(out) completions.
 func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error) {
+	n, err := b.waitReady(out, timeout)
+	if b.gate.window > 0 {
+		b.gate.observe(out[:n], b.now())
+	}
+	return n, err
+}
+
+func (b *epollBackend) waitReady(out []Completion, timeout time.Duration) (int, error) {
 	var end int64
 	if timeout > 0 {
 		end = b.now() + int64(timeout)
@@ -291,7 +301,7 @@ func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error
 		}
 		woke := b.handle(b.events[:max(n, 0)])
 		b.expireTimers(b.now())
-		if wait != 0 && b.batchWait > 0 && b.cq.len() > 0 && b.cq.len() < b.batchSize {
+		if wait != 0 && b.gate.lingers() && b.cq.len() > 0 && b.cq.len() < b.batchSize {
 			linger(b.batchWait)
 			if n, err := b.epollWait(0, b.pollRoom(len(out))); err == nil {
 				woke = b.handle(b.events[:n]) || woke

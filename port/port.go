@@ -88,8 +88,11 @@ type Config struct {
 	// fewer than BatchSize completions linger up to this long for more,
 	// so that a loop under steady load wakes once per batch rather than
 	// once per packet. It trades up to BatchWait of latency (timers and
-	// wake-ups included) for CPU; see batchwait.go. io_uring and epoll;
-	// the iocp backend ignores it.
+	// wake-ups included) for CPU, and only while receives into provided
+	// buffers arrive fast enough for a window to gather two; see
+	// batchwait.go. A port without provided buffers stops lingering after
+	// its first millisecond. io_uring and epoll; the iocp backend ignores
+	// it. Zero is none here; loop.Config gives loops a default.
 	BatchWait time.Duration
 	// BatchSize is how many completions end a BatchWait early. Default 16.
 	BatchSize int

@@ -27,6 +27,7 @@ type uring struct {
 	batchNr     uint32
 	batchWait   time.Duration
 	batchNative bool
+	gate        batchGate // whether a batch wait pays at the current rate
 
 	noRecvLimit bool // the kernel refused a multishot receive's byte limit
 	noRecvCap   bool // the kernel refused a multishot receive's per-receive cap
@@ -156,6 +157,7 @@ func openURing(cfg *Config, bufs *bufferPool) (backend, error) {
 	if cfg.BatchWait > 0 {
 		r.batchNr, r.batchWait = uint32(cfg.BatchSize), cfg.BatchWait
 		r.batchNative = r.features&featMinTimeout != 0 && !ignoreMinTimeout
+		r.gate = newBatchGate(cfg.BatchWait)
 	}
 	if err := r.init(&p); err != nil {
 		r.close()
@@ -464,6 +466,14 @@ func (r *uring) needsFlush() bool {
 }
 
 func (r *uring) wait(out []Completion, timeout time.Duration) (int, error) {
+	n, err := r.waitReady(out, timeout)
+	if r.gate.window > 0 {
+		r.gate.observe(out[:n], r.trimClock())
+	}
+	return n, err
+}
+
+func (r *uring) waitReady(out []Completion, timeout time.Duration) (int, error) {
 	r.flushBacklog()
 	var err error
 	if r.cqReady() || timeout == 0 {
@@ -480,7 +490,7 @@ func (r *uring) wait(out []Completion, timeout time.Duration) (int, error) {
 		err = r.enter(0, flags, nil)
 	} else {
 		err = r.sleep(timeout)
-		if r.batchWait > 0 && !r.batchNative && err == nil {
+		if r.gate.lingers() && !r.batchNative && err == nil {
 			if k := r.cqCount(); k > 0 && k < r.batchNr {
 				linger(r.batchWait)
 				err = r.enter(0, enterGetevents, nil)
@@ -526,7 +536,7 @@ func (r *uring) sleep(timeout time.Duration) error {
 		}
 		var err error
 		want := uint32(1)
-		if r.batchNative {
+		if r.batchNative && r.gate.lingers() {
 			want = r.batchNr
 		}
 		if d < 0 {

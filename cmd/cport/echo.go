@@ -96,7 +96,7 @@ func runEcho(args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:7000", "address to listen on (HOST:PORT, or a path with --network unix)")
 	fs.IntVar(&cfg.loops, "loops", 0, "event loops (default GOMAXPROCS)")
 	fs.StringVar(&cfg.backend, "backend", "", "uring or epoll on Linux, iocp on Windows (default: CPORT_BACKEND, else the best available)")
-	fs.DurationVar(&cfg.batch, "batch-wait", 0, batchWaitUsage)
+	fs.DurationVar(&cfg.batch, "batch-wait", loop.DefaultBatchWait, batchWaitUsage)
 	fs.StringVar(&cfg.balance, "balance", "reuseport", "how connections are spread over loops: reuseport or handoff")
 	fs.StringVar(&cfg.style, "style", "callback", "callback (a transport Protocol) or flow (sequential code per connection)")
 	fs.StringVar(&cfg.tls, "tls", "", "serve over TLS with these PEM files: CERT,KEY (both styles)")
@@ -155,7 +155,7 @@ func serveEcho(cfg echoConfig) (g *loop.Group, addr net.Addr, stop func(), err e
 	if cfg.style != "callback" && cfg.style != "flow" {
 		return nil, nil, nil, fmt.Errorf("--style %q: want callback or flow", cfg.style)
 	}
-	g, err = loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend, BatchWait: cfg.batch}})
+	g, err = loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend, BatchWait: loopBatchWait(cfg.batch)}})
 	if err != nil {
 		return nil, nil, nil, err
 	}

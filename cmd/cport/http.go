@@ -80,7 +80,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (HOST:PORT)")
 	loops := fs.Int("loops", 0, "event loops (default GOMAXPROCS)")
 	backend := fs.String("backend", "", "uring or epoll (default: CPORT_BACKEND, else the best available)")
-	batchWait := fs.Duration("batch-wait", 0, batchWaitUsage)
+	batchWait := fs.Duration("batch-wait", loop.DefaultBatchWait, batchWaitUsage)
 	handler := fs.String("handler", "native", "native (cport's handler API), nethttp (a net/http ServeMux through the adapter) or stdlib (the same ServeMux on Go's own net/http server, for comparison)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's run to this file")
 	share := fs.Bool("reuseport", false, "share the port with other processes that listen on it (SO_REUSEPORT); without it a port in use is an error")
@@ -124,7 +124,7 @@ func runHTTP(args []string, stdout io.Writer) error {
 		*loops = runtime.GOMAXPROCS(0)
 	}
 	loop.ReserveProcs(*loops)
-	g, err := loop.NewGroup(*loops, loop.Config{Port: port.Config{Backend: *backend, BatchWait: *batchWait}})
+	g, err := loop.NewGroup(*loops, loop.Config{Port: port.Config{Backend: *backend, BatchWait: loopBatchWait(*batchWait)}})
 	if err != nil {
 		return err
 	}

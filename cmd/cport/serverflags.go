@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"runtime"
+	"time"
 )
 
 // memDebugFlags adds --memstats and --memprofile to a server command's
@@ -26,4 +27,13 @@ func memDebugFlags(fs *flag.FlagSet) func(stdout io.Writer) {
 }
 
 // batchWaitUsage is the help of the servers' --batch-wait.
-const batchWaitUsage = "once woken, wait up to this long (say 50us) for a batch of 16 completions before running them: less CPU per message under load, up to this much more latency (port.Config.BatchWait; 0: none)"
+const batchWaitUsage = "once woken, wait up to this long for a batch of 16 completions before running them, while data arrives fast enough for that to pay: less CPU per message under load, up to this much more latency (loop.DefaultBatchWait; 0: none)"
+
+// loopBatchWait is the loop configuration's batch wait for the flag's
+// value: the flag's 0 (none) is the loop's negative.
+func loopBatchWait(flag time.Duration) time.Duration {
+	if flag == 0 {
+		return -1
+	}
+	return flag
+}
