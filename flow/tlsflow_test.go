@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -313,72 +312,4 @@ func dialProtocolTLS(t *testing.T, g *loop.Group, cert *testCert, factory func()
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// A TLS server flow whose client has connected and said nothing waits for
-// the ClientHello outside crypto/tls: no record buffer allocated, no
-// handshake frames on its stack. Its memory, heap and stack together, is
-// about 3.2 KB per connection that way and 6 KB waiting inside
-// crypto/tls's record reader (with the test binary's 4 KiB initial
-// stacks). Memory, not time: asserted.
-func TestListenTLSSilentClientCostsLittle(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector's instrumentation deepens every frame")
-	}
-	const n = 300
-	cert := newTestCert(t)
-	g := startGroup(t, 1)
-	l := g.Loops()[0]
-	ln, err := flow.ListenTLS(t.Context(), g, "tcp", "127.0.0.1:0", cert.server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	clients := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	for range n {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
-	servers := make([]net.Conn, n)
-	for i := range servers {
-		if servers[i], err = ln.Accept(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	memory := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse + ms.StackInuse
-	}
-	before := memory()
-	fs := make([]*flow.Flow, n)
-	for i, c := range servers {
-		fs[i] = flow.Go(l, func(*flow.Flow) {
-			defer c.Close()
-			c.Read(make([]byte, 1))
-		})
-	}
-	// Flows of a loop run in the order they were started: once this one
-	// has run, every server flow has parked in its first Read.
-	waitFlow(t, flow.Go(l, func(*flow.Flow) {}))
-	per := float64(memory()-before) / n
-	t.Logf("heap and stack per server flow waiting for a ClientHello: %.0f B", per)
-	if per > 4608 {
-		t.Errorf("a server flow waiting for a ClientHello holds %.0f B; want under 4.5 KiB (it waits inside crypto/tls)", per)
-	}
-	for _, c := range clients {
-		c.Close()
-	}
-	for _, f := range fs {
-		waitFlow(t, f)
-	}
 }
