@@ -58,7 +58,7 @@ func setup(t *testing.T, clientKey ssh.Signer, knownHosts string, acceptNew bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Loop: l, Workers: 16, User: "alice", HostKey: hk, Auth: []ssh.AuthMethod{ssh.PublicKeys(clientKey)}})
+	c, err := New(Config{Loop: l, Workers: 16, User: "alice", HostKey: hk, Auth: []ssh.AuthMethod{ssh.PublicKeys(clientKey)}, Kill: KillNone}) // sshtest runs no shell
 	if err != nil {
 		t.Fatal(err)
 	}
