@@ -36,6 +36,23 @@ func (rl *realLab) needSudo(t *testing.T) {
 	}
 }
 
+// sudoer lets the lab's user run sudo -n as root for the rest of the test,
+// through a file in /etc/sudoers.d it removes after: with it, a command
+// of the user's runs as root, which the user itself cannot kill.
+func (rl *realLab) sudoer(t *testing.T) {
+	t.Helper()
+	rl.needSudo(t)
+	file := filepath.Join("/etc/sudoers.d", "herd-test-"+proctest.NewMark())
+	rule := rl.user + " ALL=(ALL:ALL) NOPASSWD: ALL\n"
+	if err := os.WriteFile(file, []byte(rule), 0o440); err != nil {
+		t.Skipf("cannot let %s use sudo: %v", rl.user, err)
+	}
+	t.Cleanup(func() { os.Remove(file) })
+	if out, err := exec.Command("visudo", "-cf", file).CombinedOutput(); err != nil {
+		t.Fatalf("visudo -cf %s: %v\n%s", file, err, out)
+	}
+}
+
 // hostBytes runs command on 127.0.0.2 as login with flags and returns its
 // exit status and the exact bytes of its stdout and stderr (--log-dir's
 // files: --json would change bytes that are not UTF-8).

@@ -191,9 +191,13 @@ func TestLabTimeoutKills(t *testing.T) {
 		})
 	}
 	t.Run("sudo", func(t *testing.T) {
-		rl.needSudo(t)
+		rl.sudoer(t)
 		for _, mode := range killModes[:2] {
-			t.Run(mode.name, func(t *testing.T) { testTimeoutKills(t, rl, "root", append([]string{"--sudo"}, mode.flags...)...) })
+			t.Run(mode.name, func(t *testing.T) {
+				rl.forLogins(t, func(t *testing.T, login string) {
+					testTimeoutKills(t, rl, login, append([]string{"--sudo"}, mode.flags...)...)
+				})
+			})
 		}
 	})
 }
@@ -254,8 +258,8 @@ func TestLabInterruptKills(t *testing.T) {
 		})
 	}
 	t.Run("sudo", func(t *testing.T) {
-		rl.needSudo(t)
-		testInterruptKills(t, rl, "root", "--sudo")
+		rl.sudoer(t)
+		rl.forLogins(t, func(t *testing.T, login string) { testInterruptKills(t, rl, login, "--sudo") })
 	})
 }
 
