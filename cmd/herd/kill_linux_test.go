@@ -100,13 +100,20 @@ func TestLabOutputUnwrapped(t *testing.T) {
 		if login != "root" {
 			cmds = append(cmds, "if then fi") // a syntax error on the first line
 		}
-		for _, command := range cmds {
-			want, wantOut, wantErr := hostBytes(t, rl, login, []string{"--raw"}, command)
-			for _, mode := range killModes[:2] {
-				got, out, errOut := hostBytes(t, rl, login, mode.flags, command)
-				if got != want || !bytes.Equal(out, wantOut) || !bytes.Equal(errOut, wantErr) {
-					t.Errorf("%s %q: exit %d stdout %q stderr %q; unwrapped: %d %q %q",
-						mode.name, command, got, out, errOut, want, wantOut, wantErr)
+		sudo := [][]string{nil}
+		if _, err := exec.LookPath("sudo"); err == nil && login == "root" {
+			// sudo runs the command in sh, whatever the login shell.
+			sudo = append(sudo, []string{"--sudo"})
+		}
+		for _, via := range sudo {
+			for _, command := range cmds {
+				want, wantOut, wantErr := hostBytes(t, rl, login, append([]string{"--raw"}, via...), command)
+				for _, mode := range killModes[:2] {
+					got, out, errOut := hostBytes(t, rl, login, append(append([]string(nil), mode.flags...), via...), command)
+					if got != want || !bytes.Equal(out, wantOut) || !bytes.Equal(errOut, wantErr) {
+						t.Errorf("%s %v %q: exit %d stdout %q stderr %q; unwrapped: %d %q %q",
+							mode.name, via, command, got, out, errOut, want, wantOut, wantErr)
+					}
 				}
 			}
 		}

@@ -2,7 +2,11 @@
 // SSH (golang.org/x/crypto/ssh) over flow.Conn connections, with strict
 // known_hosts checking, ssh-agent, key and certificate authentication,
 // OpenSSH client config files and ProxyJump (config.go, jump.go), and
-// file copies over SFTP (sftp.go).
+// file copies over SFTP (sftp.go). A command whose run ends early (its
+// timeout, or Ctrl-C) is killed on its host with its children: by
+// default through a second session that kills the process group of the
+// login shell, whose pid the shell printed first (kill.go); or by a
+// /bin/sh watchdog around the command (guard.go).
 //
 // Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
 // channels and starts goroutines of its own (a reader, the key exchange
