@@ -218,8 +218,9 @@ through sudo -n with --sudo. It adds no process on the host, but cannot act
 once herd itself dies or the connection drops: --guard wraps each command
 in a /bin/sh watchdog that kills it then too, for two more processes per
 host. --raw sends COMMAND exactly as given, for login shells that cannot
-run "echo $$" (fish) or hosts that run no shell; only an SSH signal then
-tries to kill it, which OpenSSH ignores for root logins.`,
+run "echo $$; COMMAND" (fish, Windows' cmd.exe) or hosts that run no
+shell; only an SSH signal then tries to kill it, which OpenSSH ignores for
+root logins.`,
 		Example: `  herd run 'web[01-20]' -- uptime
   herd run -b @all -- 'uname -r'
   herd run --log-dir /tmp/out -f 200 --timeout 1m @db -- 'systemctl restart app'
@@ -267,7 +268,7 @@ tries to kill it, which OpenSSH ignores for root logins.`,
 func (f *runFlags) addKillFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.guard, "guard", false, "wrap each command in a /bin/sh watchdog that also kills it when herd dies or the connection drops; costs two processes per host")
-	fl.BoolVar(&f.raw, "raw", false, "send the command exactly as given, without the \"echo $$; \" before it by which herd kills it on --timeout or Ctrl-C (for login shells such as fish, or hosts that run no shell)")
+	fl.BoolVar(&f.raw, "raw", false, "send the command exactly as given, without the \"echo $$; \" before it by which herd kills it on --timeout or Ctrl-C (for login shells such as fish or cmd.exe, or hosts that run no shell)")
 }
 
 // killMode is the kill mode the flags choose.

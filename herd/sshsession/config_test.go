@@ -44,7 +44,7 @@ func withConfigWorkers(t *testing.T, config string, hc *HostConfig, workers int)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	c, err := New(Config{Loop: l, Workers: workers, User: "nobody", Port: 1, Hosts: hc, Kill: KillNone}) // sshtest runs no shell
+	c, err := New(Config{Loop: l, Workers: workers, User: "nobody", Port: 1, Hosts: hc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestMaxHandshakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Loop: l, Workers: 8, User: "alice", HostKey: hk, MaxHandshakes: 2, Kill: KillNone})
+	c, err := New(Config{Loop: l, Workers: 8, User: "alice", HostKey: hk, MaxHandshakes: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

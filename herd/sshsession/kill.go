@@ -31,7 +31,8 @@ const (
 	// dropped connection included; it costs two processes per host.
 	KillGuard
 	// KillNone sends the command exactly as given, for login shells that
-	// cannot run "echo $$" (fish) or hosts whose sshd runs no shell: an
+	// cannot run "echo $$; CMD" (fish, where the whole line then fails;
+	// Windows' cmd.exe) or hosts whose sshd runs no shell: an
 	// SSH signal request is all that tries to kill it, which OpenSSH
 	// ignores for root logins and delivers to the login shell only.
 	KillNone

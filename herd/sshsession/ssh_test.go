@@ -58,7 +58,7 @@ func setup(t *testing.T, clientKey ssh.Signer, knownHosts string, acceptNew bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Loop: l, Workers: 16, User: "alice", HostKey: hk, Auth: []ssh.AuthMethod{ssh.PublicKeys(clientKey)}, Kill: KillNone}) // sshtest runs no shell
+	c, err := New(Config{Loop: l, Workers: 16, User: "alice", HostKey: hk, Auth: []ssh.AuthMethod{ssh.PublicKeys(clientKey)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,6 @@ func TestTimeoutWithoutPidLine(t *testing.T) {
 	key := sshtest.NewKey(t)
 	srv := sshtest.Start(t, "alice", key.PublicKey())
 	c := setup(t, key, sshtest.KnownHosts(t, srv.HostKey.PublicKey(), srv.Addr), false)
-	c.cfg.Kill = KillGroup
 	bufs := &buffers{out: map[string]*strings.Builder{}, err: map[string]*strings.Builder{}}
 	r := runner.New(c, bufs, runner.Config{Timeout: 300 * time.Millisecond})
 	results, err := r.Run(c.cfg.Loop, []string{srv.Addr}, "out hello; part 42; hang")
