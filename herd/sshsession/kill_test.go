@@ -3,8 +3,13 @@ package sshsession
 import (
 	"bytes"
 	"io"
+	"net"
 	"testing"
 	"testing/iotest"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cport/cport/loop"
 )
 
 // chunks is a reader returning its parts one Read at a time, then EOF.
@@ -102,4 +107,36 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestKillModeConfig: Guard is KillGuard; it cannot go with KillNone, and
+// an unknown mode is refused.
+func TestKillModeConfig(t *testing.T) {
+	l, err := loop.Start(loop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	hk := func(string, net.Addr, ssh.PublicKey) error { return nil }
+	c, err := New(Config{Loop: l, HostKey: hk, Guard: true})
+	if err != nil || c.cfg.Kill != KillGuard {
+		t.Errorf("Guard: kill mode %v, error %v; want KillGuard", c.cfg.Kill, err)
+	}
+	if line, n := c.remoteCommand("true"); line != Guard("true") || n != 0 {
+		t.Errorf("Guard sends %q with %d pid lines", line, n)
+	}
+	if _, err := New(Config{Loop: l, HostKey: hk, Guard: true, Kill: KillNone}); err == nil {
+		t.Error("Guard with KillNone: no error")
+	}
+	if _, err := New(Config{Loop: l, HostKey: hk, Kill: KillNone + 1}); err == nil {
+		t.Error("an unknown kill mode: no error")
+	}
+	c, _ = New(Config{Loop: l, HostKey: hk})
+	if line, n := c.remoteCommand("true"); line != "echo $$; true" || n != 1 {
+		t.Errorf("default sends %q with %d pid lines", line, n)
+	}
+	c, _ = New(Config{Loop: l, HostKey: hk, Kill: KillNone, Sudo: true})
+	if line, n := c.remoteCommand("true"); line != "sudo -n -- sh -c 'true'" || n != 0 {
+		t.Errorf("KillNone with sudo sends %q with %d pid lines", line, n)
+	}
 }
