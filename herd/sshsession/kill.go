@@ -34,7 +34,7 @@ const (
 	// cannot run "echo $$; CMD" (fish, where the whole line then fails;
 	// Windows' cmd.exe) or hosts whose sshd runs no shell: an
 	// SSH signal request is all that tries to kill it, which OpenSSH
-	// ignores for root logins and delivers to the login shell only.
+	// ignores for root logins.
 	KillNone
 )
 
@@ -219,8 +219,9 @@ func notKilled(cause error) error {
 }
 
 // kill kills the command of sess, whose run ended early, and closes the
-// connection: an SSH signal first (which sshd honours for non-root logins,
-// for the login shell only), then, once its pid is known, a kill of its
+// connection: an SSH signal first (which OpenSSH ignores for root logins,
+// and which cannot reach a command that sudo runs as root), then, once
+// its pid is known, a kill of its
 // process group through a new session. All of it within KillWait: a
 // connection that stalls is closed under it.
 func (s *Session) kill(sess *ssh.Session, lines *pidLines) {
