@@ -21,15 +21,19 @@
 # All tools use the same key, known_hosts (strict checking), user and
 # port, no ssh config file (-F none), no agent, BatchMode, and no
 # connection retries (herd --retries 0). herd runs with its defaults
-# otherwise, its remote kill guard on; herd-noguard without it.
+# otherwise (its kill through a second session, which adds no process on
+# the host); herd-guard with its sh watchdog on; herd-raw with the command
+# sent as is.
 #
 # Environment:
 #   ROUNDS      interleaved rounds per scenario (default 3)
 #   SCENARIOS   HOSTSxFANOUT list (default "100x64 400x64 400x400"); hosts
 #               are 127.0.0.2-201, then 127.0.1.2-201 (at most 400)
-#   TOOLS       default "herd herd-noguard herd-agent pssh clush"
-#               (herd-noguard: herd --no-guard, whose sessions run the
-#               command bare as the others do, without herd's sh watchdog;
+#   TOOLS       default "herd herd-guard herd-agent pssh clush"
+#               (herd-guard: herd --guard, whose sessions run the command
+#               under herd's sh watchdog, two processes more per host;
+#               herd-raw: herd --raw, whose sessions run the command bare
+#               as the others do, without the login shell's "echo $$";
 #               herd-agent: herd run --agent on the agent lab)
 #   AGENT_SCENARIOS  HOSTSxFANOUT list run by herd-agent alone, beyond the
 #               sshlab's 400 hosts (default "10000x10000"; "" for none)
@@ -59,7 +63,7 @@ root=$(dirname "$here")
 
 ROUNDS=${ROUNDS:-3}
 SCENARIOS=${SCENARIOS:-"100x64 400x64 400x400"}
-TOOLS=${TOOLS:-"herd herd-noguard herd-agent pssh clush"}
+TOOLS=${TOOLS:-"herd herd-guard herd-agent pssh clush"}
 AGENT_SCENARIOS=${AGENT_SCENARIOS-"10000x10000"}
 HERD_ARGS=${HERD_ARGS:-}
 SSHD_CPU=${SSHD_CPU:-0}
@@ -85,7 +89,7 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 tools = sys.argv[2].split()
 med = lambda xs: statistics.median(xs) if xs else float("nan")
-names = {"herd": "herd", "herd-noguard": "herd --no-guard", "herd-agent": "herd --agent", "pssh": "parallel-ssh", "clush": "clush"}
+names = {"herd": "herd", "herd-guard": "herd --guard", "herd-raw": "herd --raw", "herd-agent": "herd --agent", "pssh": "parallel-ssh", "clush": "clush"}
 for sc in dict.fromkeys(r["scenario"] for r in rows):
     n, f = sc.split("x")
     print(f"\n### {n} hosts, fan-out {f}\n")
@@ -285,9 +289,10 @@ tool_cmd() {
 		# shellcheck disable=SC2206
 		cmd=("$HERD_BIN" run $HERD_AGENT_ARGS --retries 0 -f "$f" $HERD_ARGS "$(agent_hosts "$n")" -- $job)
 		;;
-	herd | herd-base | herd-noguard)
+	herd | herd-base | herd-guard | herd-raw)
 		local extra=()
-		[ "$tool" = herd-noguard ] && extra=(--no-guard)
+		[ "$tool" = herd-guard ] && extra=(--guard)
+		[ "$tool" = herd-raw ] && extra=(--raw)
 		# shellcheck disable=SC2206
 		cmd=("$HERD_BIN" run -F none -l "$user" -p "$port" -i "$key" --known-hosts "$known"
 			--connect-timeout 5m --retries 0 -f "$f" "${extra[@]}" $HERD_ARGS "$(hosts "$n")" -- true)

@@ -44,7 +44,7 @@ func (a *agentFlags) add(cmd *cobra.Command) {
 }
 
 // sshOnly are run's flags that mean nothing to an agent.
-var sshOnly = []string{"sudo", "no-guard", "identity", "known-hosts", "accept-new", "config", "user", "port"}
+var sshOnly = []string{"sudo", "guard", "raw", "identity", "known-hosts", "accept-new", "config", "user", "port"}
 
 // agentConnector checks the agent flags and returns the connector to
 // agents; settle has nothing to wait for: a dropped connection is what

@@ -57,6 +57,8 @@ func TestLabFaults(t *testing.T) {
 		}
 	})
 
+	// Only the watchdog (--guard) kills a command whose session died: by
+	// default herd kills through the connection, which is gone.
 	t.Run("session-killed", func(t *testing.T) {
 		rl.forLogins(t, func(t *testing.T, login string) {
 			const bad = "127.0.0.6"
@@ -69,7 +71,7 @@ func TestLabFaults(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				code, _, errOut := rl.runAs(t, login, good+","+bad, "--", cmd)
+				code, _, errOut := rl.runAs(t, login, "--guard", good+","+bad, "--", cmd)
 				done <- result{code, errOut}
 			}()
 			pids := proctest.WaitCount(t, mark, 3, time.Minute)

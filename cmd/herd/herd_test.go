@@ -52,7 +52,7 @@ func herd(t *testing.T, stdin string, args ...string) (int, string, string) {
 
 func (lb *lab) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return herd(t, "", append([]string{"run", "--no-guard", "-i", lb.key, "--known-hosts", lb.known, "--connect-timeout", "5s"}, args...)...)
+	return herd(t, "", append([]string{"run", "--raw", "-i", lb.key, "--known-hosts", lb.known, "--connect-timeout", "5s"}, args...)...)
 }
 
 func TestHosts(t *testing.T) {
@@ -171,11 +171,11 @@ func TestRunTimeoutKills(t *testing.T) {
 func TestRunStrictHostKey(t *testing.T) {
 	lb := newLab(t, 1)
 	empty := filepath.Join(t.TempDir(), "known_hosts")
-	code, _, errOut := herd(t, "", "run", "--no-guard", "-i", lb.key, "--known-hosts", empty, lb.hosts[0], "--", "exit 0")
+	code, _, errOut := herd(t, "", "run", "--raw", "-i", lb.key, "--known-hosts", empty, lb.hosts[0], "--", "exit 0")
 	if code != 2 || !strings.Contains(errOut, "unknown host key") {
 		t.Errorf("unknown host key: %d\n%s", code, errOut)
 	}
-	code, _, errOut = herd(t, "", "run", "--no-guard", "-i", lb.key, "--known-hosts", empty, "--accept-new", lb.hosts[0], "--", "exit 0")
+	code, _, errOut = herd(t, "", "run", "--raw", "-i", lb.key, "--known-hosts", empty, "--accept-new", lb.hosts[0], "--", "exit 0")
 	if code != 0 {
 		t.Errorf("--accept-new: %d\n%s", code, errOut)
 	}

@@ -143,8 +143,9 @@ func (rl *realLab) runAs(t *testing.T, login string, args ...string) (int, strin
 }
 
 // forLogins runs test as the lab's user and, where the lab lets root in,
-// as root: OpenSSH ignores a root session's signal requests, so only the
-// guard kills a root login's commands.
+// as root: OpenSSH ignores a root session's signal requests, so only
+// herd's own kills (its kill session, or the guard) reach a root login's
+// commands.
 func (rl *realLab) forLogins(t *testing.T, test func(t *testing.T, login string)) {
 	t.Run(rl.user, func(t *testing.T) { test(t, rl.user) })
 	t.Run("root", func(t *testing.T) {

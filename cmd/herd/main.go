@@ -196,7 +196,8 @@ type runFlags struct {
 	acceptNew      bool
 	knownHosts     []string
 	script         bool
-	noGuard        bool
+	guard          bool
+	raw            bool
 	memProfile     string
 }
 
@@ -205,6 +206,21 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run TARGETS... -- COMMAND",
 		Short: "Run a command on every target",
+		Long: `herd run runs COMMAND on every target, over SSH (or, with --agent, through
+herd agents), at most --fanout hosts at once.
+
+A command that outlives --timeout, or runs when Ctrl-C comes a second time,
+is killed on its host with the children it did not detach: herd sends it
+as "echo $$; COMMAND", takes the login shell's pid off the head of its
+output (what the command writes reaches you unchanged), and kills that
+shell's process group through a second session on the same connection,
+through sudo -n with --sudo. It adds no process on the host, but cannot act
+once herd itself dies or the connection drops: --guard wraps each command
+in a /bin/sh watchdog that kills it then too, for two more processes per
+host. --raw sends COMMAND exactly as given, for login shells that cannot
+run "echo $$; COMMAND" (fish, Windows' cmd.exe) or hosts that run no
+shell; only an SSH signal then tries to kill it, which OpenSSH ignores for
+root logins.`,
 		Example: `  herd run 'web[01-20]' -- uptime
   herd run -b @all -- 'uname -r'
   herd run --log-dir /tmp/out -f 200 --timeout 1m @db -- 'systemctl restart app'
@@ -242,9 +258,30 @@ func newRunCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.sudo, "sudo", false, "run the command with sudo -n (fails clearly when sudo wants a password)")
 	fl.BoolVarP(&f.script, "script", "s", false, "run the shell script read from stdin")
-	fl.BoolVar(&f.noGuard, "no-guard", false, "send the command as is, without the sh watchdog that kills it when the connection ends (for hosts without a POSIX /bin/sh)")
+	f.addKillFlags(cmd)
 	f.agentFlags.add(cmd)
 	return cmd
+}
+
+// addKillFlags adds the flags that choose how a command is killed when
+// --timeout or Ctrl-C ends it early (run and map).
+func (f *runFlags) addKillFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.guard, "guard", false, "wrap each command in a /bin/sh watchdog that also kills it when herd dies or the connection drops; costs two processes per host")
+	fl.BoolVar(&f.raw, "raw", false, "send the command exactly as given, without the \"echo $$; \" before it by which herd kills it on --timeout or Ctrl-C (for login shells such as fish or cmd.exe, or hosts that run no shell)")
+}
+
+// killMode is the kill mode the flags choose.
+func (f *runFlags) killMode() (sshsession.KillMode, error) {
+	switch {
+	case f.guard && f.raw:
+		return 0, errors.New("--guard and --raw exclude each other")
+	case f.guard:
+		return sshsession.KillGuard, nil
+	case f.raw:
+		return sshsession.KillNone, nil
+	}
+	return sshsession.KillGroup, nil
 }
 
 // addCommon adds the flags that run, push and pull share.
@@ -397,9 +434,13 @@ func (f *runFlags) connector(l *loop.Loop, hosts []string, transfer *sshsession.
 	for _, h := range hosts {
 		connectTimeout = max(connectTimeout, hc.ConnectTimeoutFor(h))
 	}
+	kill, err := f.killMode()
+	if err != nil {
+		return nil, 0, nil, err
+	}
 	conn, err := sshsession.New(sshsession.Config{
 		Loop: l, Workers: 2 * f.fanout, User: f.user, Port: f.port,
-		Hosts: hc, Sudo: f.sudo, Guard: !f.noGuard, MaxHandshakes: f.maxHandshakes,
+		Hosts: hc, Sudo: f.sudo, Kill: kill, MaxHandshakes: f.maxHandshakes,
 	})
 	if err != nil {
 		return nil, 0, nil, err
@@ -408,9 +449,9 @@ func (f *runFlags) connector(l *loop.Loop, hosts []string, transfer *sshsession.
 	if transfer != nil {
 		hostConn = conn.Copier(*transfer)
 	}
-	// Killed commands' SIGKILLs and closing connections need the loop a
+	// Killed commands' kills and closing connections need the loop a
 	// little longer.
-	return hostConn, connectTimeout, func() { conn.Wait(5 * time.Second) }, nil
+	return hostConn, connectTimeout, func() { conn.Wait(sshsession.KillWait + time.Second) }, nil
 }
 
 // handleInterrupts makes the first Ctrl-C stop starting hosts (and say

@@ -74,7 +74,7 @@ found no target left, 130 interrupted, 64 bad command line.`,
 	fl.StringArrayVarP(&f.keys, "identity", "i", nil, "private key `FILE` (repeatable)")
 	fl.StringArrayVar(&f.knownHosts, "known-hosts", nil, "known_hosts `FILE`")
 	fl.BoolVar(&f.acceptNew, "accept-new", false, "record unknown host keys in known_hosts")
-	fl.BoolVar(&f.noGuard, "no-guard", false, "send commands without the sh watchdog (hosts without a POSIX /bin/sh)")
+	f.addKillFlags(cmd)
 	f.agentFlags.add(cmd)
 	return cmd
 }

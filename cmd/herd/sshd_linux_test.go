@@ -32,9 +32,10 @@ func jsonRecords(t *testing.T, out string) map[string]output.HostRecord {
 	return recs
 }
 
-// TestLabCommandsUnchanged: the guard changes nothing a command says or
-// returns: exit status, stderr, output without a final newline, a command
-// reading its (empty) stdin.
+// TestLabCommandsUnchanged: no way of killing changes what a command says
+// or returns: exit status, stderr, output without a final newline, a
+// command reading its (empty) stdin. (TestLabOutputUnwrapped compares
+// the bytes with an unwrapped run's.)
 func TestLabCommandsUnchanged(t *testing.T) {
 	rl := needLab(t)
 	for _, tt := range []struct {
@@ -46,21 +47,24 @@ func TestLabCommandsUnchanged(t *testing.T) {
 		{"printf 'no newline'", 0, "no newline", ""},
 		{"cat; echo read nothing", 0, "read nothing\n", ""},
 		{"echo \"$0\" $#", 0, "sh 0\n", ""},
+		{"echo 12345; echo 678", 0, "12345\n678\n", ""},
+		{"true", 0, "", ""},
 	} {
-		for _, guard := range []string{"--no-guard=false", "--no-guard"} {
-			code, out, errOut := rl.run(t, "--json", "--timeout", "60s", guard, "127.0.0.[2-3]", "--", tt.cmd)
+		for _, mode := range killModes {
+			args := append(append([]string{"--json", "--timeout", "60s"}, mode.flags...), "127.0.0.[2-3]", "--", tt.cmd)
+			code, out, errOut := rl.run(t, args...)
 			recs := jsonRecords(t, out)
 			if len(recs) != 2 {
-				t.Fatalf("%s %q: %d records, want 2\n%s\n%s", guard, tt.cmd, len(recs), out, errOut)
+				t.Fatalf("%s %q: %d records, want 2\n%s\n%s", mode.name, tt.cmd, len(recs), out, errOut)
 			}
 			for _, r := range recs {
 				if r.Exit != tt.exit || r.Stdout != tt.stdout || r.Stderr != tt.stderr {
 					t.Errorf("%s %q on %s: exit %d stdout %q stderr %q; want %d %q %q",
-						guard, tt.cmd, r.Host, r.Exit, r.Stdout, r.Stderr, tt.exit, tt.stdout, tt.stderr)
+						mode.name, tt.cmd, r.Host, r.Exit, r.Stdout, r.Stderr, tt.exit, tt.stdout, tt.stderr)
 				}
 			}
 			if want := map[bool]int{true: 0, false: 1}[tt.exit == 0]; code != want {
-				t.Errorf("%s %q: herd exit %d, want %d", guard, tt.cmd, code, want)
+				t.Errorf("%s %q: herd exit %d, want %d", mode.name, tt.cmd, code, want)
 			}
 		}
 	}
@@ -174,13 +178,31 @@ func markedHang(mark string) string {
 }
 
 // TestLabTimeoutKills: --timeout kills the command and its children on
-// the host.
+// the host, whichever way herd kills, as the lab's user and as root (whose
+// signal requests OpenSSH ignores), and as root through sudo.
 func TestLabTimeoutKills(t *testing.T) {
 	rl := needLab(t)
-	rl.forLogins(t, func(t *testing.T, login string) { testTimeoutKills(t, rl, login) })
+	for _, mode := range killModes {
+		if mode.flags != nil && mode.flags[0] == "--raw" {
+			continue // an SSH signal only: no kill for root
+		}
+		t.Run(mode.name, func(t *testing.T) {
+			rl.forLogins(t, func(t *testing.T, login string) { testTimeoutKills(t, rl, login, mode.flags...) })
+		})
+	}
+	t.Run("sudo", func(t *testing.T) {
+		rl.sudoer(t)
+		for _, mode := range killModes[:2] {
+			t.Run(mode.name, func(t *testing.T) {
+				rl.forLogins(t, func(t *testing.T, login string) {
+					testTimeoutKills(t, rl, login, append([]string{"--sudo"}, mode.flags...)...)
+				})
+			})
+		}
+	})
 }
 
-func testTimeoutKills(t *testing.T, rl *realLab, login string) {
+func testTimeoutKills(t *testing.T, rl *realLab, login string, flags ...string) {
 	// The command must have started before the timeout for the test to
 	// mean anything; on a loaded machine that may take a longer timeout.
 	for timeout := 2 * time.Second; ; timeout *= 2 {
@@ -192,7 +214,8 @@ func testTimeoutKills(t *testing.T, rl *realLab, login string) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			code, out, errOut := rl.runAs(t, login, "--timeout", timeout.String(), "127.0.0.[2-3]", "--", markedHang(mark))
+			args := append(append([]string{"--timeout", timeout.String()}, flags...), "127.0.0.[2-3]", "--", markedHang(mark))
+			code, out, errOut := rl.runAs(t, login, args...)
 			done <- result{code, out, errOut}
 		}()
 		started := false
@@ -225,17 +248,27 @@ func testTimeoutKills(t *testing.T, rl *realLab, login string) {
 }
 
 // TestLabInterruptKills: the first SIGINT lets running commands run and
-// starts no more hosts; the second kills the running ones on their hosts.
+// starts no more hosts; the second kills the running ones on their hosts,
+// whichever way herd kills, as root through sudo too.
 func TestLabInterruptKills(t *testing.T) {
 	rl := needLab(t)
-	rl.forLogins(t, func(t *testing.T, login string) { testInterruptKills(t, rl, login) })
+	for _, mode := range killModes[:2] {
+		t.Run(mode.name, func(t *testing.T) {
+			rl.forLogins(t, func(t *testing.T, login string) { testInterruptKills(t, rl, login, mode.flags...) })
+		})
+	}
+	t.Run("sudo", func(t *testing.T) {
+		rl.sudoer(t)
+		rl.forLogins(t, func(t *testing.T, login string) { testInterruptKills(t, rl, login, "--sudo") })
+	})
 }
 
-func testInterruptKills(t *testing.T, rl *realLab, login string) {
+func testInterruptKills(t *testing.T, rl *realLab, login string, flags ...string) {
 	bin := herdBinary(t)
 	mark := proctest.NewMark()
 	t.Cleanup(func() { proctest.Kill(mark) })
-	cmd := exec.Command(bin, append(append([]string{"run"}, rl.flagsAs(login, rl.known)...), "-f", "2", "127.0.0.[2-4]", "--", markedHang(mark))...)
+	args := append(append(append([]string{"run"}, rl.flagsAs(login, rl.known)...), flags...), "-f", "2", "127.0.0.[2-4]", "--", markedHang(mark))
+	cmd := exec.Command(bin, args...)
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=")
@@ -274,15 +307,15 @@ func testInterruptKills(t *testing.T, rl *realLab, login string) {
 	}
 }
 
-// TestLabSignalStatus: a command killed by a signal exits 128+N through the
-// guard, as herd reports it unguarded.
+// TestLabSignalStatus: a command killed by a signal exits 128+N whichever
+// way herd kills (through the guard too, as herd reports it unguarded).
 func TestLabSignalStatus(t *testing.T) {
 	rl := needLab(t)
-	for _, guard := range []string{"--no-guard=false", "--no-guard"} {
-		code, out, errOut := rl.run(t, "--json", guard, "127.0.0.2", "--", "kill -TERM $$")
+	for _, mode := range killModes {
+		code, out, errOut := rl.run(t, append(append([]string{"--json"}, mode.flags...), "127.0.0.2", "--", "kill -TERM $$")...)
 		recs := jsonRecords(t, out)
 		if r := recs["127.0.0.2"]; code != 1 || r.Exit != 143 {
-			t.Errorf("%s: herd exit %d, record %+v; stderr:\n%s", guard, code, r, errOut)
+			t.Errorf("%s: herd exit %d, record %+v; stderr:\n%s", mode.name, code, r, errOut)
 		}
 	}
 }

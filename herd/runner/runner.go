@@ -90,6 +90,18 @@ type ClassError struct {
 func (e *ClassError) Error() string { return e.Err.Error() }
 func (e *ClassError) Unwrap() error { return e.Err }
 
+// NotKilledError is a Session.Run's error when its context ended (Cause)
+// and the command could not be killed: it may still run on its host.
+type NotKilledError struct {
+	Cause error
+	Why   string // why it could not be killed
+}
+
+func (e *NotKilledError) Error() string {
+	return e.Cause.Error() + "; the command may still run on the host: " + e.Why
+}
+func (e *NotKilledError) Unwrap() error { return e.Cause }
+
 // Classify returns the class of err as a connection error.
 func Classify(err error) Class {
 	var ce *ClassError
@@ -338,6 +350,10 @@ func (r *Runner) runHost(f *flow.Flow, host, cmd string) (res Result) {
 		res.Class, res.Err = Cancelled, err
 	case expired(rctx):
 		res.Class, res.Err = TimedOut, fmt.Errorf("command timed out after %v", r.cfg.Timeout)
+		var nk *NotKilledError
+		if errors.As(err, &nk) {
+			res.Err = fmt.Errorf("command timed out after %v; it may still run on the host: %s", r.cfg.Timeout, nk.Why)
+		}
 	default:
 		res.Class, res.Err = Error, err
 		var ce *ClassError

@@ -32,6 +32,7 @@ type fakeHost struct {
 	exit         int           // the command's exit status
 	out, errOut  string        // what the command writes
 	runFor       time.Duration // how long the command runs; -1 until ctx ends
+	unkillable   string        // if set, why the command cannot be killed when ctx ends
 }
 
 // fakeNet is a Connector whose hosts behave as scripted; it records what
@@ -117,6 +118,9 @@ func (s *fakeSession) Run(ctx context.Context, cmd string, stdout, stderr io.Wri
 		n.mu.Lock()
 		n.killed[s.host] = true
 		n.mu.Unlock()
+		if s.h.unkillable != "" {
+			return -1, &NotKilledError{Cause: err, Why: s.h.unkillable}
+		}
 		return -1, err
 	}
 	return s.h.exit, nil
@@ -246,6 +250,22 @@ func TestClasses(t *testing.T) {
 	}
 	if !n.killed["slow"] {
 		t.Error("the timed-out command was not stopped")
+	}
+}
+
+// TestTimeoutNotKilled: a timed-out command its session could not kill
+// is still a timeout, and its error says it may still run, and why.
+func TestTimeoutNotKilled(t *testing.T) {
+	l := startLoop(t)
+	n := newFakeNet()
+	n.hosts["stuck"] = &fakeHost{runFor: -1, unkillable: "no pid line"}
+	results, err := New(n, nil, Config{Timeout: 20 * time.Millisecond}).Run(l, []string{"stuck"}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := results[0]
+	if res.Class != TimedOut || res.Err == nil || !strings.Contains(res.Err.Error(), "may still run on the host: no pid line") {
+		t.Errorf("%v (%v), want a timeout saying the command may still run, and why", res.Class, res.Err)
 	}
 }
 

@@ -52,19 +52,23 @@ const guardScript = `exec 3<&0 </dev/null 4>&2 2>/dev/null; ` +
 // syntax, output and exit status are what they would be unwrapped.
 func Guard(cmd string) string { return "exec " + guardInvocation(cmd, "") }
 
-// remoteCommand is the command line sent for cmd: through sudo, guarded.
-func remoteCommand(cmd string, sudo, guard bool) string {
+// remoteCommand is the command line sent for cmd, through sudo and
+// ready for kill's way of killing it, and how many pid lines it prints
+// before the command's output.
+func remoteCommand(cmd string, sudo bool, kill KillMode) (string, int) {
 	switch {
-	case sudo && guard:
+	case kill == KillGroup:
+		return groupCommand(cmd, sudo)
+	case sudo && kill == KillGuard:
 		// The watchdog runs as root too, or it could not kill the
 		// command; the command runs in sh, as it does unguarded.
-		return "sudo -n -- " + guardInvocation(cmd, "/bin/sh")
+		return "sudo -n -- " + guardInvocation(cmd, "/bin/sh"), 0
 	case sudo:
-		return "sudo -n -- sh -c " + shellQuote(cmd)
-	case guard:
-		return Guard(cmd)
+		return "sudo -n -- sh -c " + shellQuote(cmd), 0
+	case kill == KillGuard:
+		return Guard(cmd), 0
 	}
-	return cmd
+	return cmd, 0
 }
 
 // guardInvocation runs cmd under the watchdog, in shell if not empty.

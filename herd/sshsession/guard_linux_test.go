@@ -180,7 +180,8 @@ func TestGuardUnderSudo(t *testing.T) {
 	}
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	start := func(command string) *guarded {
-		g := &guarded{cmd: exec.Command("/bin/sh", "-c", remoteCommand(command, true, true)), mark: proctest.NewMark()}
+		line, _ := remoteCommand(command, true, KillGuard)
+		g := &guarded{cmd: exec.Command("/bin/sh", "-c", line), mark: proctest.NewMark()}
 		g.cmd.Env = append(os.Environ(), "SHELL=/bin/no-such-shell", proctest.Env(g.mark))
 		g.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		g.cmd.Stdout, g.cmd.Stderr = &g.stdout, &g.errOut

@@ -24,10 +24,15 @@ import (
 // command has exited and both streams have ended. A writer's error stops
 // the copy to it but not the reading, so that the command is never held
 // up by a full channel window; it is returned if the command exited 0.
-func runCommand(sess *ssh.Session, cmd string, stdout, stderr io.Writer) error {
+//
+// With lines, the pid lines at the head of stdout go there, not to stdout.
+func runCommand(sess *ssh.Session, cmd string, lines *pidLines, stdout, stderr io.Writer) error {
 	outPipe, err := sess.StdoutPipe()
 	if err != nil {
 		return err
+	}
+	if lines != nil {
+		outPipe = newPidReader(outPipe, lines)
 	}
 	errPipe, err := sess.StderrPipe()
 	if err != nil {

@@ -2,7 +2,11 @@
 // SSH (golang.org/x/crypto/ssh) over flow.Conn connections, with strict
 // known_hosts checking, ssh-agent, key and certificate authentication,
 // OpenSSH client config files and ProxyJump (config.go, jump.go), and
-// file copies over SFTP (sftp.go).
+// file copies over SFTP (sftp.go). A command whose run ends early (its
+// timeout, or Ctrl-C) is killed on its host with its children: by
+// default through a second session that kills the process group of the
+// login shell, whose pid the shell printed first (kill.go); or by a
+// /bin/sh watchdog around the command (guard.go).
 //
 // Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
 // channels and starts goroutines of its own (a reader, the key exchange
@@ -55,9 +59,13 @@ type Config struct {
 	HostKey ssh.HostKeyCallback
 	// Sudo runs commands through non-interactive sudo.
 	Sudo bool
-	// Guard wraps each command in a POSIX sh watchdog that kills the
-	// command and its children when the session ends; see Guard. It needs
-	// /bin/sh on the host, and a login shell that can run a sh command line.
+	// Kill says how a command is killed on its host when its run ends
+	// early; the default is KillGroup.
+	Kill KillMode
+	// Guard is Kill: KillGuard: each command runs under a POSIX sh
+	// watchdog that kills it and its children when the session ends; see
+	// Guard. It needs /bin/sh on the host, and a login shell that can run
+	// a sh command line.
 	Guard bool
 	// MaxHandshakes bounds the connections being set up at once (TCP
 	// connect, key exchange, authentication); default
@@ -82,17 +90,23 @@ type Connector struct {
 	// remote is the last command run and the line sent for it (through
 	// sudo, guarded): every host of a run gets the same, and the guard's
 	// script would otherwise cost each host in flight a copy of its own.
-	remote atomic.Pointer[[2]string]
+	remote atomic.Pointer[remoteLine]
+}
+
+// remoteLine is a command and the line sent for it.
+type remoteLine struct {
+	cmd, line string
+	pidLines  int // pid lines the line prints before the command's output
 }
 
 // remoteCommand is remoteCommand for c's config, shared while cmd is.
-func (c *Connector) remoteCommand(cmd string) string {
-	if last := c.remote.Load(); last != nil && last[0] == cmd {
-		return last[1]
+func (c *Connector) remoteCommand(cmd string) (string, int) {
+	if last := c.remote.Load(); last != nil && last.cmd == cmd {
+		return last.line, last.pidLines
 	}
-	line := remoteCommand(cmd, c.cfg.Sudo, c.cfg.Guard)
-	c.remote.Store(&[2]string{cmd, line})
-	return line
+	line, n := remoteCommand(cmd, c.cfg.Sudo, c.cfg.Kill)
+	c.remote.Store(&remoteLine{cmd, line, n})
+	return line, n
 }
 
 // Wait waits for the connections closing in the background (after a
@@ -133,6 +147,15 @@ func New(cfg Config) (*Connector, error) {
 	}
 	if cfg.MaxHandshakes <= 0 {
 		cfg.MaxHandshakes = DefaultMaxHandshakes
+	}
+	if cfg.Kill > KillNone {
+		return nil, fmt.Errorf("sshsession: unknown KillMode %d", cfg.Kill)
+	}
+	if cfg.Guard {
+		if cfg.Kill == KillNone {
+			return nil, errors.New("sshsession: Config sets Guard and Kill: KillNone; choose one")
+		}
+		cfg.Kill = KillGuard
 	}
 	return &Connector{cfg: cfg, pool: flow.NewPool(max(cfg.Workers, 1)), handshakes: runner.NewHandshakes(cfg.MaxHandshakes)}, nil
 }
@@ -238,11 +261,10 @@ type Session struct {
 }
 
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
-// ends first, the remote command gets SIGKILL and the connection closes;
-// with Config.Guard, the closing kills the command and its children even
-// where sshd ignores the signal.
+// ends first, the remote command is killed as Config.Kill says (in the
+// background: Connector.Wait waits for it) and the connection closes.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
-	cmd = s.c.remoteCommand(cmd)
+	cmd, nPids := s.c.remoteCommand(cmd)
 	var sess *ssh.Session
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
@@ -264,29 +286,34 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	// Stdin reader would make Run wait for it too; closed by the worker,
 	// as it sends a message.) Without, stdin is empty, as it always was.
 	stdin := io.WriteCloser(nopCloser{})
-	if s.c.cfg.Guard {
+	if s.c.cfg.Kill == KillGuard {
 		if stdin, err = sess.StdinPipe(); err != nil {
 			s.c.background(func() { sess.Close() })
 			return -1, &runner.ClassError{Class: runner.Error, Err: err}
 		}
 	}
+	var lines *pidLines
+	if nPids > 0 {
+		lines = newPidLines(nPids)
+	}
 	err = s.c.pool.Run(ctx, func() error {
-		err := runCommand(sess, cmd, stdout, stderr)
+		err := runCommand(sess, cmd, lines, stdout, stderr)
 		stdin.Close()
 		return err
 	})
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// Kill rather than hang up: without a terminal, sshd does not
-		// signal a command whose connection goes away. The signal must go
+		// signal a command whose connection goes away. The kill must go
 		// out before the connection closes, so this goroutine closes it.
 		s.closed = true
-		s.c.background(func() {
-			sess.Signal(ssh.SIGKILL)
-			sess.Close()
-			s.client.Close()
-		})
+		s.c.background(func() { s.kill(sess, lines) })
 		if err == nil {
 			err = ctx.Err()
+		}
+		if lines != nil {
+			if pids, more := lines.get(); len(pids) == 0 && !more {
+				err = notKilled(err)
+			}
 		}
 		return -1, err
 	}

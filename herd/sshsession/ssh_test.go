@@ -183,3 +183,25 @@ func TestSplitHost(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutWithoutPidLine: when what comes first on stdout is not the
+// login shell's pid (sshtest runs no shell: "echo $$" does nothing
+// there), the output passes on untouched, and a timeout's error says the
+// command could not be killed and may still run.
+func TestTimeoutWithoutPidLine(t *testing.T) {
+	key := sshtest.NewKey(t)
+	srv := sshtest.Start(t, "alice", key.PublicKey())
+	c := setup(t, key, sshtest.KnownHosts(t, srv.HostKey.PublicKey(), srv.Addr), false)
+	bufs := &buffers{out: map[string]*strings.Builder{}, err: map[string]*strings.Builder{}}
+	r := runner.New(c, bufs, runner.Config{Timeout: 300 * time.Millisecond})
+	results, err := r.Run(c.cfg.Loop, []string{srv.Addr}, "out hello; part 42; hang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := results[0]; res.Class != runner.TimedOut || res.Err == nil || !strings.Contains(res.Err.Error(), "may still run") {
+		t.Errorf("%v (%v), want a timeout saying the command may still run", res.Class, res.Err)
+	}
+	if out, _ := bufs.get(srv.Addr); out != "hello\n42" {
+		t.Errorf("stdout %q, want %q", out, "hello\n42")
+	}
+}
