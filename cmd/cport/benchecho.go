@@ -80,7 +80,9 @@ func runBenchEcho(args []string, stdout io.Writer) error {
 	if cfg.idle > 0 && cfg.burst > 0 {
 		return errors.New("--idle and --burst are two ways to measure idle connections: give one")
 	}
-	g, err := loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend}})
+	// No batch wait: a load generator's own waiting would be part of the
+	// round trips it measures, and would change the load it offers.
+	g, err := loop.NewGroup(cfg.loops, loop.Config{Port: port.Config{Backend: cfg.backend, BatchWait: -1}})
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,9 @@ func runBenchHTTP(args []string, stdout io.Writer) error {
 	if *idle <= 0 {
 		return errors.New("bench http measures idle connections: give --idle N (for throughput, use wrk: bench/http.sh)")
 	}
-	g, err := loop.NewGroup(*loops, loop.Config{Port: port.Config{Backend: *backend}})
+	// No batch wait: a load generator's own waiting would be part of the
+	// round trips it measures, and would change the load it offers.
+	g, err := loop.NewGroup(*loops, loop.Config{Port: port.Config{Backend: *backend, BatchWait: -1}})
 	if err != nil {
 		return err
 	}
