@@ -103,7 +103,35 @@ func idleCost(g *loop.Group, r idleRun) (before, after procMem, err error) {
 			return before, after, fmt.Errorf("only %d of %d idle connections answered", i, r.n)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // let the server settle
-	after, err = mem()
+	after, err = settled(mem)
 	return before, after, err
+}
+
+// settled reads the server's memory once it has settled after the
+// echoes, as bench/loadgen does: a server may give back what a burst took
+// a moment after it, when it next finds itself idle (cport's backends
+// trim their buffer pools at most once a second), and what it holds then
+// is what an idle connection costs. It waits at least 500 ms, then until
+// the RSS has not fallen for a second, at most 5 s.
+func settled(mem func() (procMem, error)) (procMem, error) {
+	time.Sleep(500 * time.Millisecond)
+	m, err := mem()
+	if err != nil {
+		return m, err
+	}
+	steady := 0
+	for deadline := time.Now().Add(5 * time.Second); steady < 4 && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		next, err := mem()
+		if err != nil {
+			return m, err
+		}
+		if next.rss < m.rss {
+			steady = 0
+		} else {
+			steady++
+		}
+		m = next
+	}
+	return m, nil
 }
