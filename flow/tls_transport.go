@@ -78,12 +78,16 @@ func (s *TLSServer) ListenFile(g *loop.Group, f *os.File) (*transport.Listener, 
 
 // serve is a connection's flow: handshake, then the read side.
 func (s *TLSServer) serve(f *Flow, w *tlsWire) {
-	tc := tls.Server(w, s.Config)
 	d := s.HandshakeTimeout
 	if d <= 0 {
 		d = DefaultHandshakeTimeout
 	}
 	w.SetDeadline(time.Now().Add(d))
+	// As TLSConn's handshake does: the client speaks first, and until it
+	// does the flow waits here, shallow and with no tls.Conn yet, rather
+	// than inside crypto/tls's record reader.
+	w.awaitData(noCtx)
+	tc := tls.Server(w, s.Config)
 	if err := tc.Handshake(); err != nil {
 		if s.OnHandshakeError != nil {
 			s.OnHandshakeError(w.raddr, err)

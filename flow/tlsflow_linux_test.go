@@ -4,8 +4,10 @@ import (
 	"net"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/cport/cport/flow"
+	"github.com/cport/cport/transport"
 )
 
 // A TLS server flow whose client has connected and said nothing waits for
@@ -74,5 +76,66 @@ func TestListenTLSSilentClientCostsLittle(t *testing.T) {
 	}
 	for _, f := range fs {
 		waitFlow(t, f)
+	}
+}
+
+// The same for the callback TLS server (TLSServer): its connection's flow
+// waits for the ClientHello before it makes a tls.Conn at all. About
+// 4.5 KB per connection that way (the test's own net.Conn clients
+// included), 8.2 KB waiting inside crypto/tls. Memory, not time: asserted.
+func TestTLSServerSilentClientCostsLittle(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation deepens every frame")
+	}
+	const n = 300
+	cert := newTestCert(t)
+	g := startGroup(t, 1)
+	l := g.Loops()[0]
+	memory := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse + ms.StackInuse
+	}
+	served := 0
+	ln, err := flow.ServeProtocolTLS(g, "tcp", "127.0.0.1:0", cert.server(), func() transport.Protocol {
+		served++
+		return &floodProto{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	before := memory()
+	clients := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	deadline := time.Now().Add(hangGuard)
+	for l.Stats().ConnsOpen < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds %d connections of %d", l.Stats().ConnsOpen, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Flows of a loop run in the order they were started: once this one
+	// has run, every connection's flow has parked.
+	waitFlow(t, flow.Go(l, func(*flow.Flow) {}))
+	per := float64(memory()-before) / n
+	t.Logf("heap and stack per TLSServer connection waiting for a ClientHello: %.0f B", per)
+	if per > 6<<10 {
+		t.Errorf("a TLSServer connection waiting for a ClientHello holds %.0f B; want under 6 KiB (it waits inside crypto/tls)", per)
+	}
+	if served != 0 {
+		t.Errorf("%d protocols made for connections that never handshook", served)
 	}
 }
