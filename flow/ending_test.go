@@ -80,11 +80,19 @@ func readToEnd(t *testing.T, addr string, before func(*net.TCPConn)) ([]byte, er
 	return streamtest.ReadToEnd(c, hangGuard)
 }
 
-func wantAllOf(t *testing.T, got []byte, err error, n int) {
+// wantAllOf checks what the peer read: all n bytes of the pattern and a
+// clean end. On a failed read it also says how the flow ended, if it has.
+func wantAllOf(t *testing.T, got []byte, err error, n int, done <-chan error) {
 	t.Helper()
 	switch {
 	case err != nil:
-		t.Fatalf("the peer read %d of %d bytes, then %v", len(got), n, err)
+		flowEnd := "the flow had not ended 2 s later"
+		select {
+		case ferr := <-done:
+			flowEnd = fmt.Sprintf("the flow ended with %v", ferr)
+		case <-time.After(2 * time.Second): // a bound on a diagnosis, not a measure
+		}
+		t.Fatalf("the peer read %d of %d bytes, then %v; %s", len(got), n, err, flowEnd)
 	case len(got) != n:
 		t.Fatalf("the peer read %d of %d bytes and a clean end of stream: a silent truncation", len(got), n)
 	case !bytes.Equal(got, endPattern(n)):
@@ -107,7 +115,7 @@ func TestFlowEndingClose(t *testing.T) {
 			return c.Close()
 		})
 		got, err := readToEnd(t, addr, nil)
-		wantAllOf(t, got, err, n)
+		wantAllOf(t, got, err, n, done)
 		if err := within(t, done, "the flow's end"); err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +140,7 @@ func TestFlowEndingCloseWriteThenClose(t *testing.T) {
 		})
 		var peer *net.TCPConn
 		got, err := readToEnd(t, addr, func(c *net.TCPConn) { peer = c })
-		wantAllOf(t, got, err, n)
+		wantAllOf(t, got, err, n, done)
 		peer.Write([]byte("bye"))
 		peer.CloseWrite()
 		if err := within(t, done, "the flow's end"); err != nil {
@@ -158,7 +166,7 @@ func TestFlowEndingPeerHalfClose(t *testing.T) {
 			c.Write([]byte("request"))
 			c.CloseWrite()
 		})
-		wantAllOf(t, got, err, n)
+		wantAllOf(t, got, err, n, done)
 		if err := within(t, done, "the flow's end"); err != nil {
 			t.Fatal(err)
 		}
