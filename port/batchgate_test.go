@@ -32,7 +32,8 @@ func TestBatchGate(t *testing.T) {
 			// A period's arrivals in 10 Waits.
 			for range 10 {
 				now += ms / 10
-				g.observe(wait(perMilli/10), now)
+				g.count(wait(perMilli / 10))
+				g.decide(now)
 			}
 		}
 		return now
@@ -46,12 +47,14 @@ func TestBatchGate(t *testing.T) {
 		t.Error("shut at 100 arrivals a millisecond (five per window)")
 	}
 	now += int64(time.Second) // idle
-	g.observe(wait(1), now)
+	g.count(wait(1))
+	g.decide(now)
 	if g.lingers() {
 		t.Error("open after a second's idle and one arrival")
 	}
 	off := newBatchGate(0)
-	off.observe(wait(1000), ms)
+	off.count(wait(1000))
+	off.decide(ms)
 	if off.lingers() {
 		t.Error("a gate without a window lingers")
 	}

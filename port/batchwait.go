@@ -25,12 +25,13 @@ import (
 // Nor does one while data comes slowly: a window that gathers nothing is
 // a timer and a wake-up more, not one fewer (at 20,000 messages a second,
 // about one per 50 µs window, it cost up to 1.3× the CPU per message).
-// batchGate measures, over each millisecond, how fast receives complete
-// into provided buffers (the arrivals from outside, which a window could
-// gather; sends and timers complete because the loop acted, and a batch
-// wait does not change how many there are), and opens the batch wait
-// only while a window can be expected to gather gateGather of them. It
-// starts open, trusting the configuration until it has measured.
+// batchGate measures how fast receives complete into provided buffers
+// (the arrivals from outside, which a window could gather; sends and
+// timers complete because the loop acted, and a batch wait does not
+// change how many there are), over periods of a millisecond or more
+// judged as a Wait is about to sleep, and opens the batch wait only while
+// a window can be expected to gather gateGather of them. It starts open,
+// trusting the configuration until it has measured.
 
 const (
 	defaultBatchSize = 16
@@ -46,10 +47,10 @@ const (
 // which data arrives (loop only; times on the backend's monotonic clock,
 // in nanoseconds).
 type batchGate struct {
-	window int64 // BatchWait in nanoseconds; 0: never linger
-	count  int64 // arrivals since since
-	since  int64
-	closed bool
+	window   int64 // BatchWait in nanoseconds; 0: never linger
+	arrivals int64 // receives into provided buffers since since
+	since    int64
+	closed   bool
 }
 
 func newBatchGate(window time.Duration) batchGate { return batchGate{window: int64(window)} }
@@ -57,18 +58,23 @@ func newBatchGate(window time.Duration) batchGate { return batchGate{window: int
 // lingers reports whether a Wait about to sleep should batch.
 func (g *batchGate) lingers() bool { return g.window > 0 && !g.closed }
 
-// observe counts the arrivals among the completions a Wait handed out at
-// now and, at the end of each period, decides from the period's rate:
-// open while rate × window ≥ gateGather.
-func (g *batchGate) observe(out []Completion, now int64) {
+// count counts the arrivals among the completions a Wait handed out.
+func (g *batchGate) count(out []Completion) {
 	for i := range out {
 		if out[i].Flags&FlagBuffer != 0 {
-			g.count++
+			g.arrivals++
 		}
 	}
-	if elapsed := now - g.since; elapsed >= gatePeriod {
-		g.closed = g.count*g.window < gateGather*elapsed
-		g.count, g.since = 0, now
+}
+
+// decide, called at now by a Wait about to sleep (the only moment the
+// gate matters, so a busy loop reads no clock for it), ends the period
+// once it has lasted gatePeriod and judges it: open while
+// rate × window ≥ gateGather.
+func (g *batchGate) decide(now int64) {
+	if elapsed := now - g.since; g.window > 0 && elapsed >= gatePeriod {
+		g.closed = g.arrivals*g.window < gateGather*elapsed
+		g.arrivals, g.since = 0, now
 	}
 }
 

@@ -251,7 +251,7 @@ func (b *epollBackend) cancelAll() error {
 func (b *epollBackend) wait(out []Completion, timeout time.Duration) (int, error) {
 	n, err := b.waitReady(out, timeout)
 	if b.gate.window > 0 {
-		b.gate.observe(out[:n], b.now())
+		b.gate.count(out[:n])
 	}
 	return n, err
 }
@@ -275,6 +275,7 @@ func (b *epollBackend) waitReady(out []Completion, timeout time.Duration) (int, 
 		case timeout != 0:
 			wait = -1
 			now := b.now()
+			b.gate.decide(now)
 			// About to sleep: a good moment to give back what a burst
 			// of receives left resident.
 			from, ok, retryAt := b.free.trimIfIdle(now)

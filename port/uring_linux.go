@@ -468,7 +468,7 @@ func (r *uring) needsFlush() bool {
 func (r *uring) wait(out []Completion, timeout time.Duration) (int, error) {
 	n, err := r.waitReady(out, timeout)
 	if r.gate.window > 0 {
-		r.gate.observe(out[:n], r.trimClock())
+		r.gate.count(out[:n])
 	}
 	return n, err
 }
@@ -523,6 +523,7 @@ func (r *uring) sleep(timeout time.Duration) error {
 	}
 	for {
 		now := r.trimClock()
+		r.gate.decide(now)
 		var retryAt int64
 		if r.bufs != nil {
 			retryAt = r.trimRing(now)
