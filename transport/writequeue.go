@@ -105,6 +105,9 @@ func (a *segArrays) put(l *segList) {
 
 // push copies b to the end of the queue.
 func (q *writeQueue) push(sh *shared, b []byte) {
+	if len(b) == 0 {
+		return // no segment list for nothing
+	}
 	q.size.Add(int32(len(b)))
 	if q.segs == nil {
 		q.segs = sh.segs.get()
@@ -123,7 +126,6 @@ func (q *writeQueue) push(sh *shared, b []byte) {
 		q.segs.s = append(q.segs.s, segment{chunk: c, class: class, end: int32(k)})
 		b = b[k:]
 	}
-	q.release(sh)
 }
 
 // consume drops the first n sent bytes, returning emptied chunks, and the
