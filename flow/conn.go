@@ -227,10 +227,10 @@ func (c *Conn) releaseIfRead() {
 
 // Next parks until bytes have arrived and returns all that are buffered,
 // without copying them: the slice is the connection's own and stays valid
-// until the next Read or Next on c, even if c is closed meanwhile. Parked in Next, a flow holds no
-// read buffer, so a server of mostly idle connections costs little more
-// than their flows' stacks. At the end of the stream it returns io.EOF;
-// it honours the read deadline like Read.
+// until the next Read or Next on c, even if c is closed meanwhile. Parked
+// in Next, a flow holds no read buffer, so a server of mostly idle
+// connections costs little more than their flows' stacks. At the end of
+// the stream it returns io.EOF; it honours the read deadline like Read.
 func (c *Conn) Next() ([]byte, error) { return c.NextContext(noCtx) }
 
 // NextContext is Next that also ends when ctx does.

@@ -22,9 +22,9 @@ var errBatchTooLarge = errors.New("jsonrpc: batch too large")
 // time and in order, until rw ends (nil) or fails. In a flow with a
 // flow.Conn it parks the flow between messages and reads with the
 // connection's Next, so an idle connection costs its flow and no read
-// buffer. A batch of more than MaxBatch entries
-// is refused as it arrives: the rest of its line is read and dropped,
-// not kept, then one -32600 reply, and the stream goes on. A message over
+// buffer. A batch of more than MaxBatch entries is refused as it
+// arrives: the rest of its line is read and dropped, not kept, then one
+// -32600 reply, and the stream goes on. A message over
 // MaxMessage gets a -32600 error reply, then the stream is closed
 // (ErrMessageTooLarge); a peer silent for IdleTimeout ends it, when rw
 // has read deadlines.
