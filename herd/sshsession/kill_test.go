@@ -109,8 +109,8 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-// TestKillModeConfig: Guard is KillGuard; it cannot go with KillNone, and
-// an unknown mode is refused.
+// TestKillModeConfig: each kill mode sends its own line, and an unknown
+// mode is refused.
 func TestKillModeConfig(t *testing.T) {
 	l, err := loop.Start(loop.Config{})
 	if err != nil {
@@ -118,15 +118,12 @@ func TestKillModeConfig(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 	hk := func(string, net.Addr, ssh.PublicKey) error { return nil }
-	c, err := New(Config{Loop: l, HostKey: hk, Guard: true})
-	if err != nil || c.cfg.Kill != KillGuard {
-		t.Errorf("Guard: kill mode %v, error %v; want KillGuard", c.cfg.Kill, err)
+	c, err := New(Config{Loop: l, HostKey: hk, Kill: KillGuard})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if line, n := c.remoteCommand("true"); line != Guard("true") || n != 0 {
-		t.Errorf("Guard sends %q with %d pid lines", line, n)
-	}
-	if _, err := New(Config{Loop: l, HostKey: hk, Guard: true, Kill: KillNone}); err == nil {
-		t.Error("Guard with KillNone: no error")
+		t.Errorf("KillGuard sends %q with %d pid lines", line, n)
 	}
 	if _, err := New(Config{Loop: l, HostKey: hk, Kill: KillNone + 1}); err == nil {
 		t.Error("an unknown kill mode: no error")

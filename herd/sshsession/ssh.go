@@ -60,13 +60,10 @@ type Config struct {
 	// Sudo runs commands through non-interactive sudo.
 	Sudo bool
 	// Kill says how a command is killed on its host when its run ends
-	// early; the default is KillGroup.
+	// early; the default is KillGroup. KillGuard runs each command under
+	// a POSIX sh watchdog (see Guard), which needs /bin/sh on the host
+	// and a login shell that can run a sh command line.
 	Kill KillMode
-	// Guard is Kill: KillGuard: each command runs under a POSIX sh
-	// watchdog that kills it and its children when the session ends; see
-	// Guard. It needs /bin/sh on the host, and a login shell that can run
-	// a sh command line.
-	Guard bool
 	// MaxHandshakes bounds the connections being set up at once (TCP
 	// connect, key exchange, authentication); default
 	// DefaultMaxHandshakes. Connections beyond it wait their turn, which
@@ -150,12 +147,6 @@ func New(cfg Config) (*Connector, error) {
 	}
 	if cfg.Kill > KillNone {
 		return nil, fmt.Errorf("sshsession: unknown KillMode %d", cfg.Kill)
-	}
-	if cfg.Guard {
-		if cfg.Kill == KillNone {
-			return nil, errors.New("sshsession: Config sets Guard and Kill: KillNone; choose one")
-		}
-		cfg.Kill = KillGuard
 	}
 	return &Connector{cfg: cfg, pool: flow.NewPool(max(cfg.Workers, 1)), handshakes: runner.NewHandshakes(cfg.MaxHandshakes)}, nil
 }
