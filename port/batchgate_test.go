@@ -38,7 +38,15 @@ func TestBatchGate(t *testing.T) {
 		}
 		return now
 	}
-	now := feed(20, 3, 0)
+	// A loop's first sleep may come long after the port opened, and a
+	// timer may wake it before anything arrives: empty stretches measure
+	// nothing.
+	g.decide(5 * ms)
+	g.decide(7 * ms)
+	if !g.lingers() {
+		t.Fatal("empty stretches of 5 and 2 ms before the first arrival shut the gate")
+	}
+	now := feed(20, 3, 5*ms)
 	if g.lingers() {
 		t.Error("open at 20 arrivals a millisecond (one per window)")
 	}

@@ -70,9 +70,13 @@ func (g *batchGate) count(out []Completion) {
 // decide, called at now by a Wait about to sleep (the only moment the
 // gate matters, so a busy loop reads no clock for it), ends the period
 // once it has lasted gatePeriod and judges it: open while
-// rate × window ≥ gateGather.
+// rate × window ≥ gateGather. A period in which nothing has arrived yet
+// goes on until something does: a loop with nothing to gather loses
+// nothing by either verdict, and an empty stretch (the time before a
+// loop's first data, or a timer's wake-up during a Wait that is still
+// waiting for its first) says nothing about the rate once data comes.
 func (g *batchGate) decide(now int64) {
-	if elapsed := now - g.since; g.window > 0 && elapsed >= gatePeriod {
+	if elapsed := now - g.since; g.window > 0 && g.arrivals > 0 && elapsed >= gatePeriod {
 		g.closed = g.arrivals*g.window < gateGather*elapsed
 		g.arrivals, g.since = 0, now
 	}

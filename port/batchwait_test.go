@@ -27,6 +27,10 @@ func testBatchWaitGathers(t *testing.T) {
 		keys[i], peers[i], bufs[i] = p.register(), peer, make([]byte, 16)
 		p.submit(keys[i], port.Recv(fd, bufs[i]))
 	}
+	// A machine slower than a millisecond between opening the port and
+	// its first Wait (CI under the race detector) is no measure of how
+	// fast data arrives: the gate must still trust the configuration.
+	time.Sleep(3 * time.Millisecond)
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
