@@ -1,6 +1,7 @@
 package port_test
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +90,29 @@ func TestBatchWaitConfig(t *testing.T) {
 			p.Close()
 			t.Errorf("Open(%+v) succeeded, want an error", cfg)
 		}
+	}
+}
+
+// TestBatchWaitSleepsWithoutTimeout: a Wait with no timeout sleeps until
+// something happens, batch wait or not. (io_uring ends a wait that has a
+// minimum wait but no timeout once the minimum passes, even with nothing
+// to return: an idle loop turned every 50 µs.)
+func TestBatchWaitSleepsWithoutTimeout(t *testing.T) {
+	p := openPort(t, port.Config{BatchWait: 50 * time.Microsecond, BatchSize: 8})
+	var woken atomic.Bool
+	go func() {
+		time.Sleep(20 * time.Millisecond) // long enough for a spurious return to come first
+		woken.Store(true)
+		p.Wake()
+	}()
+	out := make([]port.Completion, 8)
+	n, err := p.Wait(out, -1)
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case n > 0:
+		t.Fatalf("Wait returned %v with nothing submitted", out[:n])
+	case !woken.Load():
+		t.Fatal("a Wait without a timeout returned before anything happened")
 	}
 }

@@ -423,6 +423,10 @@ func (r *uring) flushBacklog() {
 // enter publishes the SQ tail and calls io_uring_enter. It returns the
 // enter error, which callers interpret (ETIME: the wait timed out; EINTR:
 // a signal; EBUSY/EAGAIN: the kernel cannot take more now).
+// noTimeout stands for "no timeout" where the kernel needs one: an hour,
+// after which the caller's loop merely turns once and sleeps again.
+var noTimeout = unix.NsecToTimespec(int64(time.Hour))
+
 func (r *uring) enter(minComplete uint32, flags uint32, timeout *unix.Timespec) error {
 	// Release: the SQE contents must be visible before the new tail.
 	atomic.StoreUint32(r.sqTail, r.sqLocal)
@@ -434,6 +438,12 @@ func (r *uring) enter(minComplete uint32, flags uint32, timeout *unix.Timespec) 
 		if minComplete > 1 && r.batchNative {
 			// A batch wait: after this long, what has come is enough.
 			r.arg.minWaitUsec = uint32(max(r.batchWait/time.Microsecond, 1))
+		}
+		if timeout == nil && r.arg.minWaitUsec > 0 {
+			// A minimum wait with no timeout ends the wait when it
+			// passes, whether or not anything came; with one, it only
+			// makes the wait return with less than minComplete.
+			timeout = &noTimeout
 		}
 		if timeout != nil {
 			r.ts = *timeout
