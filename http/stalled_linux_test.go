@@ -129,7 +129,7 @@ func stableHeap(t *testing.T) uint64 {
 // slowbody sends a head and 10 bytes of a 1000-byte body; pipeline is
 // left to fillPipelines.
 func hostilePeer(sa unix.Sockaddr, kind string) (int, error) {
-	fd, err := streamtest.RawDial(sa)
+	fd, err := streamtest.RawDialBuffers(sa, 64<<10)
 	if err != nil {
 		return fd, err
 	}

@@ -21,7 +21,15 @@ import (
 // RawDial connects a new blocking TCP socket to sa, an IPv4 or IPv6
 // address. The caller closes the socket, also on an error when it is not
 // -1.
-func RawDial(sa unix.Sockaddr) (int, error) {
+func RawDial(sa unix.Sockaddr) (int, error) { return RawDialBuffers(sa, 0) }
+
+// RawDialBuffers is RawDial with the socket's send and receive buffers
+// fixed at size bytes (0: the kernel's, grown as it sees fit). Many peers
+// that write and never read would otherwise grow their buffers to
+// megabytes each, and hundreds of them push the whole machine's TCP
+// memory past its limit (net.ipv4.tcp_mem), where the kernel resets
+// other tests' connections closing with data still in flight.
+func RawDialBuffers(sa unix.Sockaddr, size int) (int, error) {
 	family := unix.AF_INET
 	if _, ok := sa.(*unix.SockaddrInet6); ok {
 		family = unix.AF_INET6
@@ -29,6 +37,15 @@ func RawDial(sa unix.Sockaddr) (int, error) {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
+	}
+	if size > 0 {
+		// Before connect, so that the window the handshake offers fits.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
+			return fd, err
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, size); err != nil {
+			return fd, err
+		}
 	}
 	// An interrupted connect goes on in the kernel: asking again says
 	// EALREADY until it is done, then EISCONN.
