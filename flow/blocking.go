@@ -44,6 +44,9 @@ type job struct {
 	err  error
 	f    *Flow
 	seq  uint32
+	// RunToEnd's: its flow waits, whatever ends its parks, until ended
+	// (loop only).
+	toEnd, ended bool
 }
 
 // Blocking runs fn on the default pool. In a flow it parks the flow until
@@ -61,6 +64,29 @@ func (p *Pool) Run(ctx context.Context, fn func() error) error {
 		return fn()
 	}
 	return p.run(f, ctx, func(context.Context) error { return fn() }, nil)
+}
+
+// RunToEnd is Run for clean-up that must finish: neither ctx nor the
+// flow's cancellation ends the wait, so that a flow cancelled in the
+// middle of a call can still undo what the call left behind before it
+// goes on (a command's kill on a remote host, after the cancel that asked
+// for it). fn must bound its own time. ctx only names the flow.
+func (p *Pool) RunToEnd(ctx context.Context, fn func() error) error {
+	f := caller(ctx, nil)
+	if f == nil {
+		return fn()
+	}
+	_ = f.check(noCtx, false) // a NoSwitch block must not park
+	j := &job{fn: func(context.Context) error { return fn() }, f: f, toEnd: true}
+	j.ctx, j.stop = context.WithCancel(context.Background())
+	p.submit(j)
+	for !j.ended {
+		// A Cancel ends the park early, but not the job: park again.
+		f.w.reset()
+		_ = f.park(noCtx, nil, uncancellable)
+	}
+	j.stop()
+	return j.err
 }
 
 // run parks f while fn runs on a worker. fn's context ends when the flow
@@ -114,6 +140,11 @@ func (p *Pool) work() {
 func (j *job) deliver() {
 	f := j.f
 	back := func() {
+		if j.toEnd {
+			j.ended = true
+			f.readyOnLoop() // parked in RunToEnd, in whichever of its parks
+			return
+		}
 		if f.state != stateParked || f.seq != j.seq {
 			if j.drop != nil {
 				j.drop()

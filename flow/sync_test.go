@@ -172,3 +172,39 @@ func TestGroupSemaphoreBlocking(t *testing.T) {
 		}
 	})
 }
+
+// RunToEnd waits for its function even in a flow cancelled before or
+// while it runs, and returns the function's error; Run in the same flow
+// gives up at once.
+func TestPoolRunToEnd(t *testing.T) {
+	l := startLoop(t, loop.Config{})
+	pool := flow.NewPool(2)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	cleanup := errors.New("clean-up result")
+	var runErr, endErr error
+	var ranToEnd bool
+	g := flow.Go(l, func(f *flow.Flow) {
+		endErr = pool.RunToEnd(f.Context(), func() error {
+			close(started)
+			<-release // the flow is cancelled meanwhile
+			ranToEnd = true
+			return cleanup
+		})
+		// Cancelled now: Run refuses to wait, RunToEnd still waits.
+		runErr = pool.Run(f.Context(), func() error { return nil })
+		if err := pool.RunToEnd(f.Context(), func() error { return nil }); err != nil {
+			t.Errorf("RunToEnd in a cancelled flow = %v, want nil", err)
+		}
+	})
+	within(t, started, "the clean-up")
+	g.Cancel()
+	close(release)
+	waitFlow(t, g)
+	if !ranToEnd || endErr != cleanup {
+		t.Errorf("RunToEnd through a cancel: ran to its end %v, returned %v; want true, %v", ranToEnd, endErr, cleanup)
+	}
+	if !errors.Is(runErr, context.Canceled) {
+		t.Errorf("Run in a cancelled flow = %v, want Canceled", runErr)
+	}
+}

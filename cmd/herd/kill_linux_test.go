@@ -141,3 +141,30 @@ func TestLabKillLeavesDetached(t *testing.T) {
 		}
 	}
 }
+
+// TestLabKillRefusedIsReported: a host whose sshd allows one session per
+// connection refuses the kill's second session. herd reports the host as
+// timed out with its command possibly still running, and it is. (As
+// root, whose sessions' signal requests OpenSSH ignores: another user's
+// command dies of the signal herd sends first.)
+func TestLabKillRefusedIsReported(t *testing.T) {
+	rl := needLab(t)
+	if rl.oneSession == "" {
+		t.Skip("the lab has no one-session host: started by an older tools/sshlab/start.sh")
+	}
+	if !rl.root {
+		t.Skip("the lab lets no root login in (it runs as root only)")
+	}
+	r, mark := runPastTimeout(t, rl, "root", rl.oneSession, 3)
+	if r.code != 3 {
+		t.Errorf("exit %d, want 3; stderr:\n%s", r.code, r.errOut)
+	}
+	wantSummary(t, r.errOut, map[string]string{"timeout": rl.oneSession})
+	t.Logf("herd said:\n%s", r.errOut)
+	if !strings.Contains(r.errOut, "not killed     1  "+rl.oneSession) || !strings.Contains(r.errOut, "could not be opened") {
+		t.Errorf("stderr does not say the command may still run, and why:\n%s", r.errOut)
+	}
+	if n := len(proctest.Find(mark)); n != 3 {
+		t.Errorf("%d of the command's 3 processes are left, want all: herd says it could not kill them", n)
+	}
+}

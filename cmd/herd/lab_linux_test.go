@@ -23,6 +23,7 @@ import (
 // realLab is a running sshlab.
 type realLab struct {
 	dir, user, key, known, hostKey, deny string
+	oneSession                           string // a host with MaxSessions 1
 	port                                 int
 	root                                 bool // root may log in too
 	// sftpHosts serve SFTP only, each from its own directory
@@ -103,8 +104,9 @@ func readLab(dir string) (*realLab, string) {
 	return &realLab{
 		dir: dir, user: env["HERD_LAB_USER"], key: env["HERD_LAB_KEY"], known: env["HERD_LAB_KNOWN_HOSTS"],
 		hostKey: env["HERD_LAB_HOST_KEY"], deny: env["HERD_LAB_DENY_HOST"], port: port,
-		root:      env["HERD_LAB_ROOT"] == "yes",
-		sftpHosts: env["HERD_LAB_SFTP_HOSTS"], sftpDir: env["HERD_LAB_SFTP_DIR"],
+		oneSession: env["HERD_LAB_ONE_SESSION_HOST"],
+		root:       env["HERD_LAB_ROOT"] == "yes",
+		sftpHosts:  env["HERD_LAB_SFTP_HOSTS"], sftpDir: env["HERD_LAB_SFTP_DIR"],
 	}, ""
 }
 

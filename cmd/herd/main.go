@@ -220,7 +220,9 @@ in a /bin/sh watchdog that kills it then too, for two more processes per
 host. --raw sends COMMAND exactly as given, for login shells that cannot
 run "echo $$; COMMAND" (fish, Windows' cmd.exe) or hosts that run no
 shell; only an SSH signal then tries to kill it, which OpenSSH ignores for
-root logins.`,
+root logins. A host where the kill fails (its sshd refuses the second
+session, sudo asks for a password, the process changed its user) is
+listed in the summary as "not killed", with why: its command may still run.`,
 		Example: `  herd run 'web[01-20]' -- uptime
   herd run -b @all -- 'uname -r'
   herd run --log-dir /tmp/out -f 200 --timeout 1m @db -- 'systemctl restart app'

@@ -203,47 +203,56 @@ func TestLabTimeoutKills(t *testing.T) {
 }
 
 func testTimeoutKills(t *testing.T, rl *realLab, login string, flags ...string) {
-	// The command must have started before the timeout for the test to
-	// mean anything; on a loaded machine that may take a longer timeout.
+	r, mark := runPastTimeout(t, rl, login, "127.0.0.[2-3]", 6, flags...)
+	if r.code != 3 {
+		t.Errorf("exit %d, want 3; stderr:\n%s", r.code, r.errOut)
+	}
+	wantSummary(t, r.errOut, map[string]string{"timeout": "127.0.0.[2-3]"})
+	if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
+		t.Fatal("after the timeout, the commands are", err)
+	}
+}
+
+// labRun is how a herd run ended.
+type labRun struct {
+	code        int
+	out, errOut string
+}
+
+// runPastTimeout runs markedHang on hosts, as login, with a --timeout
+// the commands outlive, and returns how herd ended and the commands'
+// mark. procs is how many processes the commands make on all hosts
+// together: the command must have started before the timeout for the
+// test to mean anything, and on a loaded machine that may take a longer
+// timeout.
+func runPastTimeout(t *testing.T, rl *realLab, login, hosts string, procs int, flags ...string) (labRun, string) {
 	for timeout := 2 * time.Second; ; timeout *= 2 {
 		mark := proctest.NewMark()
 		t.Cleanup(func() { proctest.Kill(mark) })
-		type result struct {
-			code        int
-			out, errOut string
-		}
-		done := make(chan result, 1)
+		done := make(chan labRun, 1)
 		go func() {
-			args := append(append([]string{"--timeout", timeout.String()}, flags...), "127.0.0.[2-3]", "--", markedHang(mark))
+			args := append(append([]string{"--timeout", timeout.String()}, flags...), hosts, "--", markedHang(mark))
 			code, out, errOut := rl.runAs(t, login, args...)
-			done <- result{code, out, errOut}
+			done <- labRun{code, out, errOut}
 		}()
 		started := false
-		var r result
+		var r labRun
 	wait:
 		for {
 			select {
 			case r = <-done:
 				break wait
 			case <-time.After(20 * time.Millisecond):
-				started = started || len(proctest.Find(mark)) == 6
+				started = started || len(proctest.Find(mark)) == procs
 			}
 		}
-		if !started {
-			if timeout < time.Minute {
-				t.Logf("the commands had not started within a %v timeout; again with a longer one", timeout)
-				continue
-			}
+		if started {
+			return r, mark
+		}
+		if timeout >= time.Minute {
 			t.Fatalf("the commands never started; herd said:\n%s", r.errOut)
 		}
-		if r.code != 3 {
-			t.Errorf("exit %d, want 3; stderr:\n%s", r.code, r.errOut)
-		}
-		wantSummary(t, r.errOut, map[string]string{"timeout": "127.0.0.[2-3]"})
-		if err := proctest.WaitGone(mark, 20*time.Second); err != nil {
-			t.Fatal("after the timeout, the commands are", err)
-		}
-		return
+		t.Logf("the commands had not started within a %v timeout; again with a longer one", timeout)
 	}
 }
 

@@ -7,6 +7,7 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -239,7 +240,11 @@ type Summary struct {
 	Total   int                     `json:"total"`
 	Classes map[runner.Class]string `json:"classes"` // folded node set per class
 	Counts  map[runner.Class]int    `json:"counts"`
-	Exit    int                     `json:"exit"` // herd's exit status
+	// NotKilled are the hosts whose command ended early (timed out or
+	// cancelled) but could not be killed: it may still run there.
+	NotKilled      string `json:"not_killed,omitempty"`
+	NotKilledCount int    `json:"not_killed_count,omitempty"`
+	Exit           int    `json:"exit"` // herd's exit status
 }
 
 // Exit statuses of herd run; the worst class present decides.
@@ -255,12 +260,20 @@ const (
 func Summarize(results []runner.Result) Summary {
 	names := map[runner.Class][]string{}
 	s := Summary{Total: len(results), Classes: map[runner.Class]string{}, Counts: map[runner.Class]int{}}
+	var notKilled []string
 	for _, r := range results {
 		names[r.Class] = append(names[r.Class], r.Host)
+		var nk *runner.NotKilledError
+		if errors.As(r.Err, &nk) {
+			notKilled = append(notKilled, r.Host)
+		}
 	}
 	for c, n := range names {
 		s.Classes[c] = nodeset.Fold(n)
 		s.Counts[c] = len(n)
+	}
+	if len(notKilled) > 0 {
+		s.NotKilled, s.NotKilledCount = nodeset.Fold(notKilled), len(notKilled)
 	}
 	switch {
 	case s.Counts[runner.Cancelled] > 0:
@@ -327,7 +340,8 @@ func (p *Printer) gather(results []runner.Result) {
 		head := fmt.Sprintf("exit %d", r.Exit)
 		if r.Class != runner.OK && r.Class != runner.Failed {
 			head = r.Class.String()
-			if r.Class != runner.TimedOut {
+			var nk *runner.NotKilledError
+			if r.Class != runner.TimedOut || errors.As(r.Err, &nk) {
 				text += errText(r.Err) + "\n"
 			}
 		}
@@ -356,5 +370,8 @@ func (p *Printer) summary(s Summary) {
 		if n := s.Counts[c]; n > 0 {
 			fmt.Fprintf(p.stderr, "%-11s %4d  %s\n", c, n, s.Classes[c])
 		}
+	}
+	if s.NotKilledCount > 0 {
+		fmt.Fprintf(p.stderr, "%-11s %4d  %s  (ended early, but could not be killed: may still run)\n", "not killed", s.NotKilledCount, s.NotKilled)
 	}
 }

@@ -117,6 +117,37 @@ func TestGatherAndSummary(t *testing.T) {
 	}
 }
 
+// TestNotKilledSummary: hosts whose command ended early but could not be
+// killed get a summary line (and a JSON field) of their own, besides
+// their class, and gather shows why.
+func TestNotKilledSummary(t *testing.T) {
+	var out, errOut bytes.Buffer
+	p, _ := New(Gather, &out, &errOut, "")
+	notKilled := &runner.NotKilledError{Cause: errors.New("command timed out after 1s"), Why: "the session to kill it could not be opened"}
+	results := []runner.Result{
+		{Host: "db1", Class: runner.TimedOut, Exit: -1, Err: errors.New("command timed out after 1s")},
+		{Host: "db2", Class: runner.TimedOut, Exit: -1, Err: notKilled},
+		{Host: "db3", Class: runner.Cancelled, Exit: -1, Err: notKilled},
+	}
+	for _, r := range results {
+		feed(p, r.Host, "", "", r)
+	}
+	code, _ := p.Finish(results)
+	if code != ExitCancelled {
+		t.Errorf("exit status %d, want %d", code, ExitCancelled)
+	}
+	wantSum := "timeout        2  db[1-2]\ncancelled      1  db3\nnot killed     2  db[2-3]  (ended early, but could not be killed: may still run)\n"
+	if errOut.String() != wantSum {
+		t.Errorf("summary:\n%s\nwant:\n%s", errOut.String(), wantSum)
+	}
+	if !strings.Contains(out.String(), "db2 (1) timeout\n") || !strings.Contains(out.String(), notKilled.Error()) {
+		t.Errorf("gathered output does not say db2 may still run:\n%s", out.String())
+	}
+	if s := Summarize(results); s.NotKilled != "db[2-3]" || s.NotKilledCount != 2 {
+		t.Errorf("Summarize: not killed %q (%d), want db[2-3] (2)", s.NotKilled, s.NotKilledCount)
+	}
+}
+
 func TestJSON(t *testing.T) {
 	var out bytes.Buffer
 	p, _ := New(JSON, &out, io.Discard, "")

@@ -352,7 +352,7 @@ func (r *Runner) runHost(f *flow.Flow, host, cmd string) (res Result) {
 		res.Class, res.Err = TimedOut, fmt.Errorf("command timed out after %v", r.cfg.Timeout)
 		var nk *NotKilledError
 		if errors.As(err, &nk) {
-			res.Err = fmt.Errorf("command timed out after %v; it may still run on the host: %s", r.cfg.Timeout, nk.Why)
+			res.Err = &NotKilledError{Cause: res.Err, Why: nk.Why}
 		}
 	default:
 		res.Class, res.Err = Error, err

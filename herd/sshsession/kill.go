@@ -2,15 +2,15 @@ package sshsession
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-
-	"github.com/cport/cport/herd/runner"
 )
 
 // KillMode says how a command whose run ends early (its timeout, or
@@ -75,18 +75,26 @@ func groupCommand(cmd string, sudo bool) (string, int) {
 // said pids: the login shell's process group and, under sudo, the
 // sudo'd shell's group first (or the shell alone, when sudo did not make
 // it a group leader). It runs in /bin/sh whatever the login shell is,
-// and through sudo -n when the command runs as root.
+// and through sudo -n when the command runs as root. It exits 0 when
+// every process is killed or was gone already, and otherwise says on
+// stderr which it could not kill and why (a process that changed its
+// user, which only root may signal).
 func killCommand(pids []int, sudo bool) string {
 	// "kill -9 -PID", not "kill -9 -- -PID", which dash's kill refuses.
-	var script string
-	if len(pids) > 1 {
-		script = fmt.Sprintf("kill -9 -%d 2>/dev/null || kill -9 %d 2>/dev/null; ", pids[1], pids[1])
+	// Whether a process that could not be killed is gone is in kill -0's
+	// message: its exit status is the same for a process that is gone
+	// and one this user may not signal. sh, bash, zsh and busybox all say
+	// "No such process" (strerror's words, in the C locale).
+	var b strings.Builder
+	b.WriteString(`k() { kill -9 -$1 2>/dev/null || kill -9 $1 2>/dev/null || { m=$(LC_ALL=C kill -0 $1 2>&1); case $m in *[Nn]o?such?process*) ;; *) echo "pid $1: ${m:-still running}" >&2; s=1;; esac; }; }; s=0;`)
+	for i := len(pids) - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, " k %d;", pids[i])
 	}
-	script += fmt.Sprintf("kill -9 -%d 2>/dev/null || kill -9 %d", pids[0], pids[0])
+	b.WriteString(" exit $s")
 	if sudo {
-		return "sudo -n -- /bin/sh -c " + shellQuote(script)
+		return "sudo -n -- /bin/sh -c " + shellQuote(b.String())
 	}
-	return "exec /bin/sh -c " + shellQuote(script)
+	return "exec /bin/sh -c " + shellQuote(b.String())
 }
 
 // pidLines collects the pid lines at the head of a command's stdout.
@@ -209,35 +217,78 @@ func parsePid(b []byte) (int, bool) {
 		return 0, false
 	}
 	pid, err := strconv.Atoi(string(b))
-	return pid, err == nil && pid > 0
+	// Not 1 either: "kill -9 -1" is every process the user may signal.
+	// A login shell is never init.
+	return pid, err == nil && pid > 1
 }
 
-// notKilled is the error for a run that ended early when the command's
-// pid never came: it may still run on its host.
-func notKilled(cause error) error {
-	return &runner.NotKilledError{Cause: cause, Why: "its login shell printed no pid line before it (a shell that cannot run \"echo $$\", or one that printed something else first); --guard kills by a watchdog instead"}
-}
+// noPidLine is why a command whose pid never came could not be killed.
+const noPidLine = "its login shell printed no pid line before it (a shell that cannot run \"echo $$\", or one that printed something else first); --guard kills by a watchdog instead"
+
+// maxKillOutput bounds what a failed kill's message keeps of its output.
+const maxKillOutput = 512
 
 // kill kills the command of sess, whose run ended early, and closes the
 // connection: an SSH signal first (which OpenSSH ignores for root logins,
 // and which cannot reach a command that sudo runs as root), then, once
-// its pid is known, a kill of its
-// process group through a new session. All of it within KillWait: a
-// connection that stalls is closed under it.
-func (s *Session) kill(sess *ssh.Session, lines *pidLines) {
+// its pid is known, a kill of its process group through a new session.
+// All of it within KillWait: a connection that stalls is closed under it.
+// It returns why the command may still run on its host, or nil: with
+// KillGuard (lines nil) the watchdog kills it as the session ends.
+func (s *Session) kill(sess *ssh.Session, lines *pidLines) error {
+	defer s.client.Close()
+	defer sess.Close()
 	sess.Signal(ssh.SIGKILL)
-	if lines != nil {
-		stop := time.AfterFunc(KillWait, func() { s.client.Close() })
-		if pids := lines.wait(KillWait); len(pids) > 0 {
-			if ks, err := s.client.NewSession(); err == nil {
-				ks.Run(killCommand(pids, s.c.cfg.Sudo))
-				ks.Close()
-			}
-		}
-		stop.Stop()
+	if lines == nil {
+		return nil
 	}
-	sess.Close()
-	s.client.Close()
+	stop := time.AfterFunc(KillWait, func() { s.client.Close() })
+	defer stop.Stop()
+	pids := lines.wait(KillWait)
+	if len(pids) == 0 {
+		if _, more := lines.get(); more {
+			return fmt.Errorf("its pid line had not come %v after the run ended", KillWait)
+		}
+		return errors.New(noPidLine)
+	}
+	ks, err := s.client.NewSession()
+	if err != nil {
+		// sshd refuses a session past its MaxSessions (default 10 per
+		// connection); a connection that died refuses everything.
+		return fmt.Errorf("the session to kill it could not be opened: %v", err)
+	}
+	defer ks.Close()
+	var out limitedBuffer
+	ks.Stdout, ks.Stderr = &out, &out
+	if err := ks.Run(killCommand(pids, s.c.cfg.Sudo)); err != nil {
+		msg := strings.TrimSpace(out.String())
+		if msg == "" {
+			return fmt.Errorf("its kill failed: %v", err)
+		}
+		return fmt.Errorf("its kill failed: %v: %s", err, msg)
+	}
+	return nil
+}
+
+// limitedBuffer keeps the first maxKillOutput bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := maxKillOutput - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // digits reports whether b holds decimal digits only.

@@ -80,8 +80,12 @@ const DefaultMaxHandshakes = 64
 
 // Connector opens SSH sessions; it implements runner.Connector.
 type Connector struct {
-	cfg        Config
-	pool       *flow.Pool
+	cfg  Config
+	pool *flow.Pool
+	// kills runs the kills of commands whose runs ended early, apart from
+	// pool: those commands' own waits hold pool's workers until the kill
+	// ends them, so a kill queued behind them would wait forever.
+	kills      *flow.Pool
 	handshakes *runner.Handshakes // of cfg.Loop's flows
 	closing    sync.WaitGroup     // connections being killed or closed in the background
 	// remote is the last command run and the line sent for it (through
@@ -148,7 +152,12 @@ func New(cfg Config) (*Connector, error) {
 	if cfg.Kill > KillNone {
 		return nil, fmt.Errorf("sshsession: unknown KillMode %d", cfg.Kill)
 	}
-	return &Connector{cfg: cfg, pool: flow.NewPool(max(cfg.Workers, 1)), handshakes: runner.NewHandshakes(cfg.MaxHandshakes)}, nil
+	return &Connector{
+		cfg:        cfg,
+		pool:       flow.NewPool(max(cfg.Workers, 1)),
+		kills:      flow.NewPool(max(cfg.Workers, 1)),
+		handshakes: runner.NewHandshakes(cfg.MaxHandshakes),
+	}, nil
 }
 
 var _ runner.Queued = (*Connector)(nil)
@@ -295,16 +304,16 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// Kill rather than hang up: without a terminal, sshd does not
 		// signal a command whose connection goes away. The kill must go
-		// out before the connection closes, so this goroutine closes it.
+		// out before the connection closes, so the kill closes it. The
+		// run waits for it (at most KillWait, and even in a cancelled
+		// flow), so that a command that could not be killed is reported
+		// as such.
 		s.closed = true
-		s.c.background(func() { s.kill(sess, lines) })
 		if err == nil {
 			err = ctx.Err()
 		}
-		if lines != nil {
-			if pids, more := lines.get(); len(pids) == 0 && !more {
-				err = notKilled(err)
-			}
+		if kerr := s.c.kills.RunToEnd(ctx, func() error { return s.kill(sess, lines) }); kerr != nil {
+			err = &runner.NotKilledError{Cause: err, Why: kerr.Error()}
 		}
 		return -1, err
 	}

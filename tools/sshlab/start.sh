@@ -16,6 +16,10 @@
 # herd's remote kill must face. One address, HERD_LAB_DENY_HOST, accepts no
 # key: a host refusing auth.
 #
+# One address, HERD_LAB_ONE_SESSION_HOST, allows one session per
+# connection (MaxSessions 1), as a host whose sessions something else
+# used up: herd's kill through a second session is refused there.
+#
 # Every host serves SFTP (sshd's internal-sftp). The hosts 127.0.3.1 to
 # 127.0.3.4 (HERD_LAB_SFTP_HOSTS) serve nothing else, each starting in
 # its own directory DIR/sftp/ADDR (HERD_LAB_SFTP_DIR): a relative path
@@ -87,6 +91,7 @@ if [ "$user" != "$(id -un)" ] && ! su -s /bin/sh "$user" -c "test -r '$dir/autho
 fi
 
 deny=127.0.0.254
+one_session=127.0.0.253
 sftp_hosts=4
 sftp_root=$dir/sftp
 rm -rf "$sftp_root"
@@ -133,6 +138,9 @@ $extra
 $(for i in $(seq 1 $sftp_hosts); do
 	printf 'Match LocalAddress 127.0.3.%s\n\tForceCommand internal-sftp -d %s\n' "$i" "$sftp_root/127.0.3.$i"
 done)
+# The host with room for one session per connection.
+Match LocalAddress $one_session
+	MaxSessions 1
 # The host that refuses every key.
 Match LocalAddress $deny
 	AuthorizedKeysFile $dir/authorized_keys.none
@@ -188,6 +196,7 @@ HERD_LAB_KEY=$dir/id_ed25519
 HERD_LAB_KNOWN_HOSTS=$dir/known_hosts
 HERD_LAB_HOST_KEY=$dir/ssh_host_ed25519_key.pub
 HERD_LAB_DENY_HOST=$deny
+HERD_LAB_ONE_SESSION_HOST=$one_session
 HERD_LAB_SSHD_PID=$pid
 HERD_LAB_SFTP_HOSTS=127.0.3.[1-$sftp_hosts]
 HERD_LAB_SFTP_DIR=$sftp_root
