@@ -39,11 +39,14 @@ func (rl *realLab) needSudo(t *testing.T) {
 // sudoer lets the lab's user run sudo -n as root for the rest of the test,
 // through a file in /etc/sudoers.d it removes after: with it, a command
 // of the user's runs as root, which the user itself cannot kill.
-func (rl *realLab) sudoer(t *testing.T) {
+func (rl *realLab) sudoer(t *testing.T, defaults ...string) {
 	t.Helper()
 	rl.needSudo(t)
 	file := filepath.Join("/etc/sudoers.d", "herd-test-"+proctest.NewMark())
 	rule := rl.user + " ALL=(ALL:ALL) NOPASSWD: ALL\n"
+	for _, d := range defaults {
+		rule += "Defaults:" + rl.user + ",root " + d + "\n"
+	}
 	if err := os.WriteFile(file, []byte(rule), 0o440); err != nil {
 		t.Skipf("cannot let %s use sudo: %v", rl.user, err)
 	}

@@ -190,16 +190,20 @@ func TestLabTimeoutKills(t *testing.T) {
 			rl.forLogins(t, func(t *testing.T, login string) { testTimeoutKills(t, rl, login, mode.flags...) })
 		})
 	}
-	t.Run("sudo", func(t *testing.T) {
-		rl.sudoer(t)
-		for _, mode := range killModes[:2] {
-			t.Run(mode.name, func(t *testing.T) {
-				rl.forLogins(t, func(t *testing.T, login string) {
-					testTimeoutKills(t, rl, login, append([]string{"--sudo"}, mode.flags...)...)
+	// sudo runs the command in a session and process group of its own
+	// with use_pty (Debian's default), in the login shell's without.
+	for _, pty := range []string{"use_pty", "!use_pty"} {
+		t.Run("sudo/"+pty, func(t *testing.T) {
+			rl.sudoer(t, pty)
+			for _, mode := range killModes[:2] {
+				t.Run(mode.name, func(t *testing.T) {
+					rl.forLogins(t, func(t *testing.T, login string) {
+						testTimeoutKills(t, rl, login, append([]string{"--sudo"}, mode.flags...)...)
+					})
 				})
-			})
-		}
-	})
+			}
+		})
+	}
 }
 
 func testTimeoutKills(t *testing.T, rl *realLab, login string, flags ...string) {
