@@ -220,6 +220,10 @@ func (c *conn) onRecv(comp port.Completion) {
 			c.state &^= stCautious
 		}
 		c.armRecv()
+		// A Close made while this completion was delivered cancelled a
+		// receive that had already ended: no completion is left to
+		// finish the close but this one.
+		c.finishIfIdle()
 	case comp.Res == 0:
 		c.eofReceived()
 	case err == syscall.ECANCELED:
@@ -229,8 +233,10 @@ func (c *conn) onRecv(comp port.Completion) {
 		c.finishIfIdle()
 	case err == syscall.ENOBUFS:
 		// The pool ran dry under a burst; every buffer of the completions
-		// before this one is back already, so re-arm now.
+		// before this one is back already, so re-arm now (or, closing,
+		// finish).
 		c.armRecv()
+		c.finishIfIdle()
 	default:
 		c.lose(c.opErr("read", os.NewSyscallError("recv", err)))
 	}

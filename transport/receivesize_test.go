@@ -64,3 +64,42 @@ func TestSetReceiveSizeCapsDeliveries(t *testing.T) {
 		t.Fatalf("%d deliveries were larger than the receive size %d", n, size)
 	}
 }
+
+// A protocol that closes (or aborts) its transport while it handles the
+// last completion of a receive (here: the receive's byte limit reached)
+// still hears ConnectionLost: the close cancels a receive that has
+// already ended, so no further completion comes to finish the close.
+// With a receive size of 4, every 4-byte message is the last of its
+// receive.
+func TestCloseInLastCompletionOfReceive(t *testing.T) {
+	for name, end := range map[string]func(Transport){
+		"Close": func(t Transport) { t.Close() },
+		"Abort": func(t Transport) { t.Abort() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := startGroup(t, 1, loop.Config{})
+			recs := make(chan *cappedRecorder, 1)
+			ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol {
+				r := &cappedRecorder{recorder: newRecorder(), size: 4}
+				r.onData = func(r *recorder, _ []byte) { end(r.t) }
+				recs <- r
+				return r
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			c := dialNet(t, "tcp", ln.Addr().String())
+			defer c.Close()
+			if _, err := c.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			r := <-recs
+			select {
+			case <-r.lost:
+			case <-time.After(hangGuard):
+				t.Fatalf("a transport ended by %s while handling its receive's last completion never finished: its fd stays open and ConnectionLost never comes", name)
+			}
+		})
+	}
+}
