@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"net"
 	"testing"
 	"time"
 
@@ -27,25 +28,36 @@ func (c *cappedRecorder) DataReceived(data []byte) {
 	c.recorder.DataReceived(data)
 }
 
-// With a receive size set, no delivery is larger than it, however much
-// the peer sends at once, and every byte arrives in order. (Held data,
-// which a paused connection delivers in larger pieces, is not at issue:
-// this protocol never pauses.)
-func TestSetReceiveSizeCapsDeliveries(t *testing.T) {
-	const size = 512
+// dialCapped starts a one-loop server whose connections ask for receives
+// of size bytes and call onData (if set) with each delivery, and dials
+// it; the server's recorder comes on the channel once it has the
+// connection.
+func dialCapped(t *testing.T, size int, onData func(*recorder, []byte)) (net.Conn, <-chan *cappedRecorder) {
+	t.Helper()
 	g := startGroup(t, 1, loop.Config{})
 	recs := make(chan *cappedRecorder, 1)
 	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol {
 		r := &cappedRecorder{recorder: newRecorder(), size: size}
+		r.onData = onData
 		recs <- r
 		return r
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	c := dialNet(t, "tcp", ln.Addr().String())
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c, recs
+}
+
+// With a receive size set, no delivery is larger than it, however much
+// the peer sends at once, and every byte arrives in order. (Held data,
+// which a paused connection delivers in larger pieces, is not at issue:
+// this protocol never pauses.)
+func TestSetReceiveSizeCapsDeliveries(t *testing.T) {
+	const size = 512
+	c, recs := dialCapped(t, size, nil)
 	src := bytes.Repeat([]byte("0123456789abcdef"), 16<<10) // 256 KiB
 	if _, err := c.Write(src); err != nil {
 		t.Fatal(err)
@@ -77,20 +89,7 @@ func TestCloseInLastCompletionOfReceive(t *testing.T) {
 		"Abort": func(t Transport) { t.Abort() },
 	} {
 		t.Run(name, func(t *testing.T) {
-			g := startGroup(t, 1, loop.Config{})
-			recs := make(chan *cappedRecorder, 1)
-			ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol {
-				r := &cappedRecorder{recorder: newRecorder(), size: 4}
-				r.onData = func(r *recorder, _ []byte) { end(r.t) }
-				recs <- r
-				return r
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			c := dialNet(t, "tcp", ln.Addr().String())
-			defer c.Close()
+			c, recs := dialCapped(t, 4, func(r *recorder, _ []byte) { end(r.t) })
 			if _, err := c.Write([]byte("ping")); err != nil {
 				t.Fatal(err)
 			}
