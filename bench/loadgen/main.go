@@ -9,7 +9,7 @@
 // --idle and --burst. Its last line has the same form and keys as
 // `cport bench echo`'s, so bench/run.sh reads both alike:
 //
-//	RESULT msgs_per_sec=… p50_us=… p99_us=… cpu_us_per_msg=…
+//	RESULT msgs_per_sec=… p50_us=… p99_us=… cpu_us_per_msg=… load_cpu_pct=…
 //	RESULT rss_bytes_per_conn=… pss_bytes_per_conn=…   (--idle, --burst)
 //
 // Modes:

@@ -68,7 +68,7 @@ func TestPingPong(t *testing.T) {
 	if err := run(args, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, k := range []string{"msgs_per_sec", "p50_us", "p99_us", "cpu_us_per_msg"} {
+	for _, k := range []string{"msgs_per_sec", "p50_us", "p99_us", "cpu_us_per_msg", "load_cpu_pct"} {
 		if v, ok := resultField(t, out.String(), k); !ok || v <= 0 {
 			t.Errorf("%s: %v (present %v), want a positive figure in:\n%s", k, v, ok, out.String())
 		}

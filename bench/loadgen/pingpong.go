@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type pingResult struct {
 	elapsed time.Duration
 	lats    []int64       // sorted, nanoseconds
 	cpu     time.Duration // the server's CPU over the measured window
+	loadCPU time.Duration // this process\'s own CPU over it; -1: unknown
 }
 
 // pingConn ping-pongs on c until the phase is phaseStop: Write the
@@ -139,6 +141,7 @@ func pingPong(cfg config, cpu func() (time.Duration, error)) (pingResult, error)
 	if err != nil {
 		return pingResult{}, err
 	}
+	self0, selfErr := processCPU(os.Getpid())
 	start := time.Now()
 	phase.Store(phaseMeasure)
 	select {
@@ -153,6 +156,10 @@ func pingPong(cfg config, cpu func() (time.Duration, error)) (pingResult, error)
 		return pingResult{}, err
 	}
 	r.cpu = cpu1 - cpu0
+	r.loadCPU = -1
+	if self1, err := processCPU(os.Getpid()); err == nil && selfErr == nil {
+		r.loadCPU = self1 - self0
+	}
 	// Messages still in flight end their goroutines' loops; closing the
 	// connections ends those whose echo never comes.
 	for _, c := range conns {
@@ -187,6 +194,11 @@ func runPingPong(cfg config, stdout io.Writer) error {
 		cpuPerMsg := float64(r.cpu) / float64(time.Microsecond) / float64(r.msgs)
 		fmt.Fprintf(stdout, "server pid %d: %.2f µs CPU per message\n", cfg.serverPID, cpuPerMsg)
 		result += fmt.Sprintf(" cpu_us_per_msg=%.3f", cpuPerMsg)
+	}
+	if r.loadCPU >= 0 {
+		// Near 100 (of the one core it is pinned to), the load generator
+		// is what limits msgs/s, not the server.
+		result += fmt.Sprintf(" load_cpu_pct=%.0f", 100*r.loadCPU.Seconds()/r.elapsed.Seconds())
 	}
 	fmt.Fprintln(stdout, result)
 	return nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -235,6 +236,7 @@ type pingResult struct {
 	elapsed time.Duration
 	lats    []int64       // sorted round-trip times in nanoseconds
 	cpu     time.Duration // the server's CPU over the measured phase
+	loadCPU time.Duration // this process\'s own CPU over it; -1: unknown
 }
 
 // pingPong dials cfg.conns connections that ping-pong cfg.size-byte
@@ -281,6 +283,7 @@ func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, err
 	if err != nil {
 		return pingResult{}, err
 	}
+	self0, selfErr := serverCPU(os.Getpid())
 	start := time.Now()
 	phase.Store(phaseMeasure)
 	select {
@@ -295,6 +298,10 @@ func pingPong(g *loop.Group, cfg benchEchoConfig, cpu func() (time.Duration, err
 		return pingResult{}, err
 	}
 	r.cpu = cpu1 - cpu0
+	r.loadCPU = -1
+	if self1, err := serverCPU(os.Getpid()); err == nil && selfErr == nil {
+		r.loadCPU = self1 - self0
+	}
 	// Collect each loop's figures on its own goroutine.
 	for i, l := range g.Loops() {
 		st := stats[i]
@@ -356,6 +363,11 @@ func benchPingPong(g *loop.Group, cfg benchEchoConfig, stdout io.Writer) error {
 		cpuPerMsg := float64(r.cpu) / float64(time.Microsecond) / float64(r.msgs)
 		fmt.Fprintf(stdout, "server pid %d: %.2f µs CPU per message\n", cfg.serverPID, cpuPerMsg)
 		result += fmt.Sprintf(" cpu_us_per_msg=%.3f", cpuPerMsg)
+	}
+	if r.loadCPU >= 0 {
+		// Near 100 (of the one core it is pinned to), the load generator
+		// is what limits msgs/s, not the server.
+		result += fmt.Sprintf(" load_cpu_pct=%.0f", 100*r.loadCPU.Seconds()/r.elapsed.Seconds())
 	}
 	fmt.Fprintln(stdout, result)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,6 +56,12 @@ func TestBenchEchoPingPong(t *testing.T) {
 		}
 		if extra != nil && got > rate+conns/seconds {
 			t.Fatalf("bench --rate %d measured %v msgs/s: pacing is off", rate, got)
+		}
+		if runtime.GOOS == "linux" {
+			// The generator's own CPU, which says whether it set the pace.
+			if pct := resultField(t, out.String(), "load_cpu_pct"); pct <= 0 {
+				t.Fatalf("bench %v: the generator used %v%% of a core, want some", args, pct)
+			}
 		}
 	}
 }
