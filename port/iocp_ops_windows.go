@@ -136,7 +136,10 @@ func (b *iocp) issueAccept(s *slot, info *handleInfo) int32 {
 // accepted finishes an AcceptEx: the new socket inherits the listener's
 // properties (SO_UPDATE_ACCEPT_CONTEXT, without which getpeername and
 // shutdown fail on it) and becomes the result. A multishot accept goes on
-// with the next AcceptEx unless a cancel or an error ends it.
+// with the next AcceptEx unless a cancel or an error ends it; a client
+// that reset before it was taken ends nothing (as on Linux, where accept
+// hands such a connection over), and a single accept reports it as
+// ECONNRESET, whichever way Windows said it.
 func (b *iocp) accepted(s *slot, e syscall.Errno) {
 	as := s.sys.acceptSock
 	s.sys.acceptSock = 0
@@ -148,7 +151,18 @@ func (b *iocp) accepted(s *slot, e syscall.Errno) {
 	}
 	if e != 0 {
 		windows.Closesocket(as)
-		b.finish(s, result(s.op.code, 0, e))
+		switch {
+		case !clientReset(e):
+			b.finish(s, result(s.op.code, 0, e))
+		case s.op.code == opAccept:
+			b.finish(s, negErrno(syscall.ECONNRESET))
+		case s.sys.stopping:
+			b.finish(s, negErrno(syscall.ECANCELED))
+		default:
+			if res := b.issueAccept(s, b.handles[windows.Handle(s.op.fd)]); res < 0 {
+				b.finish(s, res)
+			}
+		}
 		return
 	}
 	if s.op.code == opAccept {
@@ -163,6 +177,20 @@ func (b *iocp) accepted(s *slot, e syscall.Errno) {
 	if res := b.issueAccept(s, b.handles[windows.Handle(s.op.fd)]); res < 0 {
 		b.finish(s, res)
 	}
+}
+
+// clientReset reports whether an AcceptEx ended with e because its client
+// reset the connection before it was accepted: ERROR_NETNAME_DELETED or
+// WSAECONNRESET on Windows (the errors Go's own accept loop skips), and
+// ERROR_UNEXP_NET_ERR on Wine, whose accept of such a client fails with
+// ENOTCONN and reports it as STATUS_INVALID_CONNECTION. The error belongs
+// to that client, not to the listener.
+func clientReset(e syscall.Errno) bool {
+	switch e {
+	case windows.ERROR_NETNAME_DELETED, windows.WSAECONNRESET, windows.ERROR_UNEXP_NET_ERR:
+		return true
+	}
+	return false
 }
 
 // armRecv starts the zero-byte WSARecv with which a multishot receive

@@ -20,6 +20,16 @@ import (
 const (
 	soakClients  = 16 // at once
 	soakSessions = 12 // connections per client, one after another
+
+	// A slow reader's sips, from soakSipMin to soakSipMax bytes: small
+	// next to what the echo writes at once (up to 64 KiB), so its replies
+	// back up and its writes park, yet few enough per session that the
+	// client's own reads fit the session's deadline wherever the test
+	// runs. Under Wine each Read of Go's net costs 0.1 to 0.3 ms; sips
+	// of 1 or 2 bytes made a session of 800 KB take over 60 s of the
+	// client's reads while the echo waited on its closed window.
+	soakSipMin = 512
+	soakSipMax = 4 << 10
 )
 
 type soakMode int
@@ -124,13 +134,18 @@ func soakSession(addr string, mode soakMode, r *rand.Rand) error {
 				}
 			}
 		}()
-		buf := make([]byte, 1+r.IntN(4<<10))
+		buf := make([]byte, soakSipMin+r.IntN(soakSipMax-soakSipMin+1))
+		last := time.Now() // of the last byte read: a stall and a slow read differ there
 		for left := total; left > 0; {
 			n, err := c.Read(buf[:min(len(buf), left)])
 			got.Write(buf[:n])
 			left -= n
+			if n > 0 {
+				last = time.Now()
+			}
 			if err != nil {
-				return fmt.Errorf("read %d of %d bytes, then %w", total-left, total, err)
+				return fmt.Errorf("read %d of %d bytes in sips of %d, the last byte %v ago, then %w",
+					total-left, total, len(buf), time.Since(last).Round(time.Millisecond), err)
 			}
 			if r.IntN(64) == 0 {
 				time.Sleep(time.Millisecond)
