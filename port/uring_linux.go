@@ -420,13 +420,13 @@ func (r *uring) flushBacklog() {
 	r.backlog = r.backlog[:n]
 }
 
-// enter publishes the SQ tail and calls io_uring_enter. It returns the
-// enter error, which callers interpret (ETIME: the wait timed out; EINTR:
-// a signal; EBUSY/EAGAIN: the kernel cannot take more now).
 // noTimeout stands for "no timeout" where the kernel needs one: an hour,
 // after which the caller's loop merely turns once and sleeps again.
 var noTimeout = unix.NsecToTimespec(int64(time.Hour))
 
+// enter publishes the SQ tail and calls io_uring_enter. It returns the
+// enter error, which callers interpret (ETIME: the wait timed out; EINTR:
+// a signal; EBUSY/EAGAIN: the kernel cannot take more now).
 func (r *uring) enter(minComplete uint32, flags uint32, timeout *unix.Timespec) error {
 	// Release: the SQE contents must be visible before the new tail.
 	atomic.StoreUint32(r.sqTail, r.sqLocal)

@@ -39,8 +39,8 @@ const (
 )
 
 // KillWait bounds the kill of a command whose run ended early: the wait
-// for its pid line, then the second session's kill. Connector.Wait needs
-// at least this long to let the kills finish.
+// for its pid line, then the second session's kill. Session.Run waits
+// for the kill, so a run that ends early returns at most this much later.
 const KillWait = 5 * time.Second
 
 // pidPrefix is what KillGroup puts before a command: the login shell

@@ -87,7 +87,7 @@ type Connector struct {
 	// ends them, so a kill queued behind them would wait forever.
 	kills      *flow.Pool
 	handshakes *runner.Handshakes // of cfg.Loop's flows
-	closing    sync.WaitGroup     // connections being killed or closed in the background
+	closing    sync.WaitGroup     // connections or sessions being closed in the background
 	// remote is the last command run and the line sent for it (through
 	// sudo, guarded): every host of a run gets the same, and the guard's
 	// script would otherwise cost each host in flight a copy of its own.
@@ -110,9 +110,10 @@ func (c *Connector) remoteCommand(cmd string) (string, int) {
 	return line, n
 }
 
-// Wait waits for the connections closing in the background (after a
-// kill, a SIGKILL on its way) to finish, for at most d. Call it before
-// closing the loop, or the kills die with the loop's connections.
+// Wait waits for the connections and sessions closing in the background
+// (after a failed session start, or a run's end) to finish, for at most
+// d. Call it before closing the loop, or the closes die with the loop's
+// connections. (Kills are not among them: Run waits for its own.)
 func (c *Connector) Wait(d time.Duration) {
 	done := make(chan struct{})
 	go func() {
@@ -261,8 +262,9 @@ type Session struct {
 }
 
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
-// ends first, the remote command is killed as Config.Kill says (in the
-// background: Connector.Wait waits for it) and the connection closes.
+// ends first, the remote command is killed as Config.Kill says, within
+// KillWait, and the connection closes; a kill that fails makes the error
+// a *runner.NotKilledError.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	cmd, nPids := s.c.remoteCommand(cmd)
 	var sess *ssh.Session
