@@ -108,7 +108,11 @@ func (c *conn) extra() *connExtra {
 }
 
 // shared is the loop's pools (loop only).
-func (c *conn) shared() *shared { return sharedLocal.Get(c.l) }
+func (c *conn) shared() *shared {
+	s := sharedLocal.Get(c.l)
+	s.l = c.l
+	return s
+}
 
 func (c *conn) network() string {
 	if c.kind == kindUnix {

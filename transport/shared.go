@@ -11,7 +11,12 @@ import (
 type shared struct {
 	chunks chunkPool
 	segs   segArrays
-	msgs   []*port.Msg
+	msgs   freeList[*port.Msg]
+
+	l         *loop.Loop // the loop they belong to, for the trim's timer
+	trimArmed bool
+	trimFn    func() // s.trim, bound once
+	trimmed   int    // chunk bytes the trim has given back
 }
 
 // sharedLocal is each loop's shared state.
@@ -27,9 +32,7 @@ func closeWatched(l *loop.Loop, fd int) {
 }
 
 func (s *shared) getMsg() *port.Msg {
-	if n := len(s.msgs); n > 0 {
-		m := s.msgs[n-1]
-		s.msgs = s.msgs[:n-1]
+	if m, ok := s.msgs.pop(); ok {
 		return m
 	}
 	// Room for a few segments; a longer queue grows it, up to maxIovecs.
@@ -40,5 +43,6 @@ func (s *shared) getMsg() *port.Msg {
 func (s *shared) putMsg(m *port.Msg) {
 	clear(m.Buffers)
 	m.Buffers = m.Buffers[:0]
-	s.msgs = append(s.msgs, m)
+	s.msgs.push(m)
+	s.spare()
 }

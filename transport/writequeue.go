@@ -49,7 +49,7 @@ const DefaultWriteQueueLimit = 4 << 20
 
 // chunkPool is a loop's free chunks, one list per class.
 type chunkPool struct {
-	free [len(chunkClasses)][][]byte
+	free [len(chunkClasses)]freeList[[]byte]
 }
 
 func (p *chunkPool) get(need int) ([]byte, int8) {
@@ -60,19 +60,15 @@ func (p *chunkPool) get(need int) ([]byte, int8) {
 			break
 		}
 	}
-	list := p.free[class]
-	if n := len(list); n > 0 {
-		c := list[n-1]
-		list[n-1] = nil
-		p.free[class] = list[:n-1]
+	if c, ok := p.free[class].pop(); ok {
 		return c, int8(class)
 	}
 	return make([]byte, chunkClasses[class]), int8(class)
 }
 
 func (p *chunkPool) put(c []byte, class int8) {
-	if len(p.free[class]) < maxFreeChunks[class] {
-		p.free[class] = append(p.free[class], c[:cap(c)])
+	if len(p.free[class].items) < maxFreeChunks[class] {
+		p.free[class].push(c[:cap(c)])
 	}
 }
 
@@ -80,26 +76,23 @@ func (p *chunkPool) put(c []byte, class int8) {
 // queues a write and gives it back when its queue drains, so an idle
 // connection holds none and a busy one allocates none.
 type segArrays struct {
-	free []*segList
+	free freeList[*segList]
 }
 
 const maxSpareSegArrays = 4096
 
 func (a *segArrays) get() *segList {
-	if n := len(a.free); n > 0 {
-		l := a.free[n-1]
-		a.free[n-1] = nil
-		a.free = a.free[:n-1]
+	if l, ok := a.free.pop(); ok {
 		return l
 	}
 	return &segList{s: make([]segment, 0, 4)}
 }
 
 func (a *segArrays) put(l *segList) {
-	if len(a.free) < maxSpareSegArrays && cap(l.s) <= 4*maxIovecs {
+	if len(a.free.items) < maxSpareSegArrays && cap(l.s) <= 4*maxIovecs {
 		clear(l.s[:cap(l.s)])
 		l.s = l.s[:0]
-		a.free = append(a.free, l)
+		a.free.push(l)
 	}
 }
 
@@ -145,6 +138,7 @@ func (q *writeQueue) consume(sh *shared, n int) {
 		}
 		n -= left
 		sh.chunks.put(s.chunk, s.class)
+		sh.spare()
 		*s = segment{}
 		q.head++
 	}
@@ -155,6 +149,7 @@ func (q *writeQueue) consume(sh *shared, n int) {
 func (q *writeQueue) release(sh *shared) {
 	if q.segs != nil && int(q.head) == len(q.segs.s) {
 		sh.segs.put(q.segs)
+		sh.spare()
 		q.segs = nil
 		q.head = 0
 	}
@@ -179,6 +174,7 @@ func (q *writeQueue) reset(sh *shared) {
 			sh.chunks.put(q.segs.s[i].chunk, q.segs.s[i].class)
 		}
 		sh.segs.put(q.segs)
+		sh.spare()
 	}
 	q.segs = nil
 	q.head = 0
