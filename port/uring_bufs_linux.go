@@ -1,8 +1,10 @@
 package port
 
 import (
+	"os"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // The buffers io_uring's ring holds. The kernel takes buffers from the
@@ -17,6 +19,14 @@ import (
 // buffer free, the set shrinks back and the spare buffers' memory goes
 // back to the system, at most once per bufferTrimEvery, as the epoll
 // backend's pool does.
+//
+// Buffers already published to the ring stay the kernel's until it uses
+// them: after a burst grew the set to the whole pool, an idle loop's ring
+// would hold every buffer, all resident, for as long as it stays idle.
+// So the trim takes the ring back (unregisters it, which with every
+// buffer free leaves none in the kernel's hands) and registers it again
+// holding the working set alone; receives select their buffer when data
+// arrives, so an armed multishot receive goes on with the new ring.
 
 // ringStart is the working set a ring starts with and shrinks back to.
 const ringStart = 32
@@ -35,6 +45,7 @@ func (r *uring) initRingSet() {
 	}
 	r.inRing = r.ringWant
 	r.trimAt = -bufferTrimEvery
+	r.ringCanShrink = true
 	r.publishBuffers()
 }
 
@@ -80,17 +91,23 @@ func (r *uring) refillRing() {
 // working set and discards the spare buffers' memory, unless the last
 // trim was less than bufferTrimEvery ago; it then returns when the trim
 // may run (0: no trim wanted), for the sleep to end by then.
-func (r *uring) trimRing(now int64) (retryAt int64) {
+func (r *uring) trimRing(now int64) (retryAt int64, err error) {
 	lent := r.bufs.count - r.inRing - len(r.spare)
-	if lent != 0 || (!r.sparedSinceTrim && r.ringWant <= ringStart) {
-		return 0
+	overgrown := r.inRing > ringStart && r.ringCanShrink
+	if lent != 0 || (!r.sparedSinceTrim && r.ringWant <= ringStart && !overgrown) {
+		return 0, nil
 	}
 	if now-r.trimAt < bufferTrimEvery {
-		return r.trimAt + bufferTrimEvery
+		return r.trimAt + bufferTrimEvery, nil
 	}
 	r.trimAt = now
 	r.ringWant = min(r.bufs.count, ringStart)
 	r.sparedSinceTrim = false
+	if overgrown {
+		if err := r.shrinkRing(); err != nil {
+			return 0, err
+		}
+	}
 	// The spare buffers are out of the kernel's reach: give their memory
 	// back, in runs of consecutive IDs, and stack them lowest on top.
 	slices.Sort(r.spare)
@@ -103,7 +120,36 @@ func (r *uring) trimRing(now int64) (retryAt int64) {
 		i = j
 	}
 	slices.Reverse(r.spare)
-	return 0
+	return 0, nil
+}
+
+// shrinkRing replaces the ring's buffers with the working set, the
+// lowest IDs, and stacks the rest as spare (every buffer is free). A
+// kernel that refuses to unregister the ring keeps it as it was, and the
+// ring shrinks only as it is used; one that refuses to register it again
+// leaves the port without buffers, which is an error for the loop.
+func (r *uring) shrinkRing() error {
+	reg := ioUringBufReg{}
+	if err := ioUringRegister(r.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
+		r.ringCanShrink = false
+		return nil
+	}
+	clear(r.bufRing)
+	r.bufTail = 0
+	r.spare = r.spare[:0]
+	for i := r.bufs.count - 1; i >= r.ringWant; i-- {
+		r.spare = append(r.spare, uint16(i))
+	}
+	for i := range r.ringWant {
+		r.putBuffer(uint16(i))
+	}
+	r.inRing = r.ringWant
+	r.publishBuffers()
+	reg = ioUringBufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&r.bufRing[0]))), ringEntries: uint32(r.bufs.count)}
+	if err := ioUringRegister(r.fd, registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
+		return os.NewSyscallError("io_uring_register(PBUF_RING) after the trim", err)
+	}
+	return nil
 }
 
 // trimClock is the backend's clock for trimRing, in nanoseconds.

@@ -143,3 +143,79 @@ func TestURingRingGrowsAndTrims(t *testing.T) {
 		t.Errorf("%d pages of the %d spare buffers still resident after the trim", resident, len(r.spare))
 	}
 }
+
+// Buffers a burst left in the kernel's ring go back too. A burst that
+// grew the working set to most of the pool leaves those buffers
+// published to the ring, where the kernel keeps them until it uses
+// them: an idle loop's trim must take the ring back and hand it the
+// working set alone, or the whole pool stays resident while the loop
+// idles. Receiving then goes on, from the new ring, byte for byte.
+func TestURingRingGivesBackWhatABurstLeft(t *testing.T) {
+	defer func(d int64) { bufferTrimEvery = d }(bufferTrimEvery)
+	bufferTrimEvery = int64(50 * time.Millisecond)
+	const pool = 256
+	p, r, fd, peer := openURingPair(t, pool)
+	k, _ := p.Register()
+	if err := p.Submit(k, RecvMultishot(fd)); err != nil {
+		t.Fatal(err)
+	}
+	// Hold 200 buffers at once, so the set grows to cover them, then give
+	// them all back: with the set grown, they go back into the ring.
+	var held []uint16
+	msg := make([]byte, 4096)
+	for len(held) < 200 {
+		if _, err := unix.Write(peer, msg); err != nil {
+			t.Fatal(err)
+		}
+		c := receiveOne(t, p, k, fd)
+		if id, ok := c.BufferID(); ok {
+			p.bufs.get(id)[0] = 1 // resident, as a receive leaves it
+			held = append(held, id)
+		}
+	}
+	for _, id := range held {
+		p.RecycleBuffer(id)
+	}
+	if r.inRing <= ringStart {
+		t.Fatalf("after the burst the ring holds %d buffers; the test needs it grown past %d", r.inRing, ringStart)
+	}
+	if n := residentPages(t, p.bufs.mem); n < 200 {
+		t.Fatalf("%d pages of the pool resident after the burst, want its 200 buffers'", n)
+	}
+	out := make([]Completion, 16)
+	for {
+		n, err := p.Wait(out, 10*time.Duration(bufferTrimEvery))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		for _, c := range out[:n] {
+			if id, ok := c.BufferID(); ok {
+				p.RecycleBuffer(id)
+			}
+		}
+	}
+	if n := residentPages(t, p.bufs.mem); n > ringStart {
+		t.Errorf("%d pages of the pool still resident after an idle wait past the trim interval, want at most the working set's %d (the ring holds %d buffers)", n, ringStart, r.inRing)
+	}
+	// The receive armed before the trim goes on with the new ring.
+	want := []byte("after the trim")
+	if _, err := unix.Write(peer, want); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for len(got) < len(want) {
+		c := receiveOne(t, p, k, fd)
+		if id, ok := c.BufferID(); ok {
+			got = append(got, p.Buffer(c)...)
+			p.RecycleBuffer(id)
+		} else if c.Res < 0 && c.Res != -int32(syscall.ENOBUFS) {
+			t.Fatalf("receive after the trim: %v", syscall.Errno(-c.Res))
+		}
+	}
+	if string(got) != string(want) {
+		t.Errorf("received %q after the trim, want %q", got, want)
+	}
+}

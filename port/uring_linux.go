@@ -65,6 +65,7 @@ type uring struct {
 	spare           []uint16 // free buffers kept out of the ring, the next on top
 	sparedSinceTrim bool     // a buffer went to spare since the last trim
 	trimAt          int64    // trimClock of the last trim
+	ringCanShrink   bool     // the kernel let the trim unregister the ring (until it refuses)
 	epoch           time.Time
 
 	arg ioUringGeteventsArg
@@ -519,6 +520,9 @@ func (r *uring) waitReady(out []Completion, timeout time.Duration) (int, error) 
 	case nil, syscall.ETIME, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY:
 		return n, nil
 	}
+	if _, named := err.(*os.SyscallError); named {
+		return n, err // the trim's, which names its own call
+	}
 	return n, os.NewSyscallError("io_uring_enter", err)
 }
 
@@ -536,7 +540,10 @@ func (r *uring) sleep(timeout time.Duration) error {
 		r.gate.decide(now)
 		var retryAt int64
 		if r.bufs != nil {
-			retryAt = r.trimRing(now)
+			var err error
+			if retryAt, err = r.trimRing(now); err != nil {
+				return err
+			}
 		}
 		d, forTrim := timeout, false
 		if timeout > 0 {
