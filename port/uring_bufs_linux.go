@@ -26,7 +26,11 @@ import (
 // So the trim takes the ring back (unregisters it, which with every
 // buffer free leaves none in the kernel's hands) and registers it again
 // holding the working set alone; receives select their buffer when data
-// arrives, so an armed multishot receive goes on with the new ring.
+// arrives, so an armed multishot receive goes on with the new ring. With
+// DEFER_TASKRUN (6.1+) receives and their completions happen only inside
+// this thread's io_uring_enter, so none can land between the trim's
+// count of free buffers and the unregister; older rings shrink only as
+// the kernel uses their buffers.
 
 // ringStart is the working set a ring starts with and shrinks back to.
 const ringStart = 32
@@ -45,7 +49,12 @@ func (r *uring) initRingSet() {
 	}
 	r.inRing = r.ringWant
 	r.trimAt = -bufferTrimEvery
-	r.ringCanShrink = true
+	// Only a ring that runs its completions when this thread asks
+	// (DEFER_TASKRUN) may be taken back: elsewhere the kernel can post a
+	// receive's completion, naming a ring buffer it filled, between the
+	// trim's look at the ring and the unregister, and the trim would hand
+	// that buffer out again, or discard its memory, with its data unread.
+	r.ringCanShrink = r.setup&setupDeferTaskrun != 0
 	r.publishBuffers()
 }
 

@@ -150,11 +150,27 @@ func TestURingRingGrowsAndTrims(t *testing.T) {
 // them: an idle loop's trim must take the ring back and hand it the
 // working set alone, or the whole pool stays resident while the loop
 // idles. Receiving then goes on, from the new ring, byte for byte.
+//
+// A ring without DEFER_TASKRUN is not taken back (the kernel could post a
+// completion naming one of its buffers at any moment): it keeps its
+// buffers until the kernel uses them, and receives go on as well.
 func TestURingRingGivesBackWhatABurstLeft(t *testing.T) {
+	t.Run("deferred", func(t *testing.T) { testRingAfterBurst(t, true) })
+	t.Run("cooperative", func(t *testing.T) {
+		defer func(a []uint32) { setupAttempts = a }(setupAttempts)
+		setupAttempts = setupAttempts[1:]
+		testRingAfterBurst(t, false)
+	})
+}
+
+func testRingAfterBurst(t *testing.T, deferred bool) {
 	defer func(d int64) { bufferTrimEvery = d }(bufferTrimEvery)
 	bufferTrimEvery = int64(50 * time.Millisecond)
 	const pool = 256
 	p, r, fd, peer := openURingPair(t, pool)
+	if got := r.setup&setupDeferTaskrun != 0; got != deferred {
+		t.Skipf("the ring's DEFER_TASKRUN is %v, the case needs %v", got, deferred)
+	}
 	k, _ := p.Register()
 	if err := p.Submit(k, RecvMultishot(fd)); err != nil {
 		t.Fatal(err)
@@ -197,8 +213,11 @@ func TestURingRingGivesBackWhatABurstLeft(t *testing.T) {
 			}
 		}
 	}
-	if n := residentPages(t, p.bufs.mem); n > ringStart {
+	switch n := residentPages(t, p.bufs.mem); {
+	case deferred && n > ringStart:
 		t.Errorf("%d pages of the pool still resident after an idle wait past the trim interval, want at most the working set's %d (the ring holds %d buffers)", n, ringStart, r.inRing)
+	case !deferred && r.inRing <= ringStart:
+		t.Errorf("a ring without DEFER_TASKRUN was taken back: it holds %d buffers", r.inRing)
 	}
 	// The receive armed before the trim goes on with the new ring.
 	want := []byte("after the trim")
