@@ -15,9 +15,9 @@ import (
 // dial reaches the last server of chain, through the ones before it (the
 // ProxyJump hosts): a TCP connection on the loop to the first, then for
 // each next one a direct-tcpip channel opened through the one before, as
-// OpenSSH's ProxyJump does. It returns the last server's client (closing
+// OpenSSH's ProxyJump does. It returns the last server's connection (closing
 // it closes the jump hosts' too) and the TCP connection to the first.
-func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, *flow.Conn, error) {
+func (c *Connector) dial(ctx context.Context, chain []endpoint) (*hostConn, *flow.Conn, error) {
 	conn, err := flow.Dial(ctx, c.cfg.Loop, "tcp", chain[0].addr)
 	if err != nil {
 		if len(chain) > 1 {
@@ -34,10 +34,13 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, *f
 	var (
 		mu        sync.Mutex
 		abandoned bool
-		client    *ssh.Client
+		host      *hostConn
 	)
 	err = c.pool.Run(ctx, func() error {
-		var clients []*ssh.Client
+		var (
+			clients []*ssh.Client // the jump hosts'
+			last    *hostConn
+		)
 		closeAll := func() {
 			for i := len(clients) - 1; i >= 0; i-- {
 				clients[i].Close()
@@ -64,10 +67,16 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, *f
 				}
 				return err
 			}
-			clients = append(clients, newClient(sc, chans, reqs))
+			h := newHostConn(sc, chans, reqs)
+			if i < len(chain)-1 {
+				// A jump host forwards the next hop's connection, which
+				// takes an ssh.Client.
+				clients = append(clients, h.client())
+				continue
+			}
+			last = h
 		}
-		last := clients[len(clients)-1]
-		if jumps := clients[:len(clients)-1]; len(jumps) > 0 {
+		if jumps := clients; len(jumps) > 0 {
 			// The jump hosts' connections live as long as the last one.
 			c.background(func() {
 				last.Wait()
@@ -82,7 +91,7 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, *f
 			last.Close()
 			return nil
 		}
-		client = last
+		host = last
 		return nil
 	})
 	if err != nil {
@@ -93,5 +102,5 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*ssh.Client, *f
 		return nil, nil, classify(err)
 	}
 	conn.SetDeadline(time.Time{})
-	return client, conn, nil
+	return host, conn, nil
 }

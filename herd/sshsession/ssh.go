@@ -222,11 +222,11 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 	}
 	// The host's own timeout applies when it ends before the caller's.
 	return c.handshakes.Connect(ctx, timeout, func(ctx context.Context) (runner.Session, error) {
-		client, conn, err := c.dial(ctx, chain)
+		host, conn, err := c.dial(ctx, chain)
 		if err != nil {
 			return nil, err
 		}
-		return &Session{c: c, client: client, conn: conn}, nil
+		return &Session{c: c, host: host, conn: conn}, nil
 	})
 }
 
@@ -256,9 +256,9 @@ func classify(err error) error {
 // Session is one SSH connection to a host.
 type Session struct {
 	c      *Connector
-	client *ssh.Client
-	conn   *flow.Conn // the TCP connection under client (to its first jump host, if any)
-	closed bool       // the client is closing already, after a kill
+	host   *hostConn
+	conn   *flow.Conn // the TCP connection under host (to its first jump host, if any)
+	closed bool       // the connection is closing already, after a kill
 }
 
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
@@ -267,40 +267,37 @@ type Session struct {
 // a *runner.NotKilledError.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	cmd, nPids := s.c.remoteCommand(cmd)
-	var sess *ssh.Session
+	var sess *execSession
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
-		sess, err = s.client.NewSession()
+		sess, err = openSession(s.host)
 		if err != nil && ctx.Err() == nil {
-			// NewSession says only EOF when the connection is gone; why
-			// it went is in Wait.
-			err = fmt.Errorf("opening a session: %w (connection: %v)", err, s.client.Wait())
+			// Opening a channel says only EOF when the connection is
+			// gone; why it went is in Wait.
+			err = fmt.Errorf("opening a session: %w (connection: %v)", err, s.host.Wait())
 		}
 		return err
 	})
 	if err != nil {
 		s.closed = true
-		s.c.background(func() { s.client.Close() }) // also ends a NewSession still in progress
+		s.c.background(func() { s.host.Close() }) // also ends a session open still in progress
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
 	// With the guard, the session's stdin stays open while it lives: the
-	// watchdog takes its end for the session's end. (A pipe, because a
-	// Stdin reader would make Run wait for it too; closed by the worker,
-	// as it sends a message.) Without, stdin is empty, as it always was.
-	stdin := io.WriteCloser(nopCloser{})
-	if s.c.cfg.Kill == KillGuard {
-		if stdin, err = sess.StdinPipe(); err != nil {
-			s.c.background(func() { sess.Close() })
-			return -1, &runner.ClassError{Class: runner.Error, Err: err}
-		}
-	}
+	// watchdog takes its end for the session's end (closed by the worker,
+	// as it sends a message). Without, stdin is empty, as it always was.
+	guarded := s.c.cfg.Kill == KillGuard
 	var lines *pidLines
 	if nPids > 0 {
 		lines = newPidLines(nPids)
 	}
+	var exit exitStatus
 	err = s.c.pool.Run(ctx, func() error {
-		err := runCommand(sess, cmd, lines, stdout, stderr)
-		stdin.Close()
+		var err error
+		exit, err = runCommand(sess, cmd, guarded, lines, stdout, stderr)
+		if guarded {
+			sess.closeStdin()
+		}
 		return err
 	})
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -319,22 +316,16 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		}
 		return -1, err
 	}
-	var exit *ssh.ExitError
 	switch {
-	case err == nil:
-		return 0, nil
-	case errors.As(err, &exit):
-		if exit.Signal() != "" {
-			fmt.Fprintf(stderr, "killed by signal %s\n", exit.Signal())
-			return 128 + signalNumber(exit.Signal()), nil
+	case err != nil:
+		return -1, &runner.ClassError{Class: runner.Error, Err: err}
+	case exit.signal != "":
+		if stderr != nil {
+			fmt.Fprintf(stderr, "killed by signal %s\n", exit.signal)
 		}
-		return exit.ExitStatus(), nil
+		return 128 + signalNumber(exit.signal), nil
 	}
-	var missing *ssh.ExitMissingError
-	if errors.As(err, &missing) {
-		return -1, &runner.ClassError{Class: runner.Error, Err: errors.New("connection lost before the command's exit status arrived")}
-	}
-	return -1, &runner.ClassError{Class: runner.Error, Err: err}
+	return exit.code, nil
 }
 
 // Close closes the connection with a TCP reset. x/crypto/ssh cannot send
@@ -351,7 +342,7 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	s.conn.Transport().Abort()
-	s.c.background(func() { s.client.Close() }) // may wait on x/crypto/ssh's goroutines
+	s.c.background(func() { s.host.Close() }) // may wait on x/crypto/ssh's goroutines
 	return nil
 }
 
@@ -372,11 +363,6 @@ func signalNumber(sig string) int {
 	}
 	return 0
 }
-
-// nopCloser stands for the stdin pipe of a session without one.
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
