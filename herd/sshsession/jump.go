@@ -36,7 +36,7 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*hostConn, *flo
 		abandoned bool
 		host      *hostConn
 	)
-	err = c.pool.Run(ctx, func() error {
+	err = c.dials.Run(ctx, func() error {
 		var (
 			clients []*ssh.Client // the jump hosts'
 			last    *hostConn

@@ -82,6 +82,14 @@ const DefaultMaxHandshakes = 64
 type Connector struct {
 	cfg  Config
 	pool *flow.Pool
+	// dials resolves routes and runs handshakes, apart from pool: the
+	// handshakes' cryptography grows a goroutine's stack to 8 KiB or more,
+	// which a worker keeps (the collector halves it at most once a cycle)
+	// when it then waits on a command's output, for as long as the command
+	// runs. Handshakes are bounded (MaxHandshakes), and so are dials'
+	// workers and their grown stacks, while pool's, as many as hosts in
+	// flight, wait with small ones.
+	dials *flow.Pool
 	// kills runs the kills of commands whose runs ended early, apart from
 	// pool: those commands' own waits hold pool's workers until the kill
 	// ends them, so a kill queued behind them would wait forever.
@@ -156,6 +164,7 @@ func New(cfg Config) (*Connector, error) {
 	return &Connector{
 		cfg:        cfg,
 		pool:       flow.NewPool(max(cfg.Workers, 1)),
+		dials:      flow.NewPool(cfg.MaxHandshakes),
 		kills:      flow.NewPool(max(cfg.Workers, 1)),
 		handshakes: runner.NewHandshakes(cfg.MaxHandshakes),
 	}, nil
@@ -205,7 +214,7 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 		chain   []endpoint
 		timeout time.Duration
 	)
-	err := c.pool.Run(ctx, func() error {
+	err := c.dials.Run(ctx, func() error {
 		var err error
 		chain, timeout, err = c.route(name)
 		return err
