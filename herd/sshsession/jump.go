@@ -18,25 +18,38 @@ import (
 // OpenSSH's ProxyJump does. It returns the last server's connection (closing
 // it closes the jump hosts' too) and the TCP connection to the first.
 func (c *Connector) dial(ctx context.Context, chain []endpoint) (*hostConn, *flow.Conn, error) {
-	conn, err := flow.Dial(ctx, c.cfg.Loop, "tcp", chain[0].addr)
-	if err != nil {
-		if len(chain) > 1 {
-			err = fmt.Errorf("jump host %s: %w", chain[0].name, err)
-		}
-		return nil, nil, err
-	}
-	// The deadline makes the handshakes fail at the connect timeout, so
-	// the worker they run on is released even though the flow has left.
-	// Every hop's bytes cross this first connection, so it bounds them all.
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
 	var (
 		mu        sync.Mutex
-		abandoned bool
+		abandoned bool       // the flow has left: what the worker made, it closes
+		conn      *flow.Conn // once dialled
 		host      *hostConn
 	)
-	err = c.dials.Run(ctx, func() error {
+	// The TCP dial runs on the worker too, not on the flow: it calls
+	// deep into the loop's transport, which would grow the flow's stack
+	// from 4 to 8 KiB, kept for as long as the host is in flight.
+	err := c.dials.Run(ctx, func() error {
+		tcp, err := flow.Dial(ctx, c.cfg.Loop, "tcp", chain[0].addr)
+		if err != nil {
+			if len(chain) > 1 {
+				err = fmt.Errorf("jump host %s: %w", chain[0].name, err)
+			}
+			return err
+		}
+		// The deadline makes the handshakes fail at the connect timeout,
+		// so the worker they run on is released even though the flow has
+		// left. Every hop's bytes cross this first connection, so it
+		// bounds them all.
+		if d, ok := ctx.Deadline(); ok {
+			tcp.SetDeadline(d)
+		}
+		mu.Lock()
+		if abandoned {
+			mu.Unlock()
+			tcp.Close()
+			return nil
+		}
+		conn = tcp
+		mu.Unlock()
 		var (
 			clients []*ssh.Client // the jump hosts'
 			last    *hostConn
@@ -46,7 +59,7 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*hostConn, *flo
 				clients[i].Close()
 			}
 		}
-		var nc net.Conn = conn
+		var nc net.Conn = tcp
 		for i, ep := range chain {
 			if i > 0 {
 				var err error
@@ -97,8 +110,10 @@ func (c *Connector) dial(ctx context.Context, chain []endpoint) (*hostConn, *flo
 	if err != nil {
 		mu.Lock()
 		abandoned = true
+		if conn != nil {
+			conn.Close() // ends a handshake still on the worker
+		}
 		mu.Unlock()
-		conn.Close()
 		return nil, nil, classify(err)
 	}
 	conn.SetDeadline(time.Time{})
