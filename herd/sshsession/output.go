@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// x/crypto/ssh copies a session's stdout and stderr to their writers with
+// x/crypto/ssh's Session copies stdout and stderr to their writers with
 // io.Copy, each on a goroutine of its own, while the goroutine that runs
 // the session only waits for it to end. runCommand reads stdout on that
 // goroutine instead, which saves one goroutine (its stack, 4 KiB once
