@@ -8,15 +8,17 @@
 // login shell, whose pid the shell printed first (kill.go); or by a
 // /bin/sh watchdog around the command (guard.go).
 //
-// Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
-// channels and starts goroutines of its own (a reader, the key exchange
-// and a multiplexer per connection, a request handler per session),
-// which a flow must not do on its loop's thread; so resolving the host's
-// route, the handshake, opening a session and running the command
-// (reading its stdout, while one more goroutine reads its stderr) run in
-// a flow.Pool sized to the fan-out, with the flow parked meanwhile. The
-// connection's bytes still move on the loop. Those goroutines' stacks
-// are most of what a host in flight holds (see client.go).
+// Each host is a flow. x/crypto/ssh itself waits on Go channels and
+// starts goroutines of its own (a reader, the key exchange and a
+// multiplexer per connection), which a flow must not do on its loop's
+// thread; so resolving the host's route, the dial and handshake (on a
+// pool bounded by MaxHandshakes), opening a session and running the
+// command (reading its stdout, while one more goroutine reads its
+// stderr; on a pool sized to the fan-out) run on workers, with the flow
+// parked meanwhile, and one goroutine per connection serves the
+// server's requests (client.go). The connection's bytes still move on
+// the loop. Those goroutines' stacks are most of what a host in flight
+// holds.
 package sshsession
 
 import (
