@@ -116,21 +116,7 @@ func TestURingRingGrowsAndTrims(t *testing.T) {
 	}
 	// The rest of what was sent, given back as it comes; then idle past
 	// the interval.
-	out := make([]Completion, 16)
-	for {
-		n, err := p.Wait(out, 10*time.Duration(bufferTrimEvery))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		for _, c := range out[:n] {
-			if id, ok := c.BufferID(); ok {
-				p.RecycleBuffer(id)
-			}
-		}
-	}
+	idlePastTrim(t, p)
 	if r.ringWant != ringStart {
 		t.Errorf("after the burst and an idle wait the working set is %d, want %d", r.ringWant, ringStart)
 	}
@@ -198,21 +184,7 @@ func testRingAfterBurst(t *testing.T, deferred bool) {
 	if n := residentPages(t, p.bufs.mem); n < 200 {
 		t.Fatalf("%d pages of the pool resident after the burst, want its 200 buffers'", n)
 	}
-	out := make([]Completion, 16)
-	for {
-		n, err := p.Wait(out, 10*time.Duration(bufferTrimEvery))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		for _, c := range out[:n] {
-			if id, ok := c.BufferID(); ok {
-				p.RecycleBuffer(id)
-			}
-		}
-	}
+	idlePastTrim(t, p)
 	switch n := residentPages(t, p.bufs.mem); {
 	case deferred && n > ringStart:
 		t.Errorf("%d pages of the pool still resident after an idle wait past the trim interval, want at most the working set's %d (the ring holds %d buffers)", n, ringStart, r.inRing)
@@ -236,5 +208,26 @@ func testRingAfterBurst(t *testing.T, deferred bool) {
 	}
 	if string(got) != string(want) {
 		t.Errorf("received %q after the trim, want %q", got, want)
+	}
+}
+
+// idlePastTrim takes the rest of what was sent, giving each buffer back
+// as it comes, then waits idle past the trim interval.
+func idlePastTrim(t *testing.T, p *Port) {
+	t.Helper()
+	out := make([]Completion, 16)
+	for {
+		n, err := p.Wait(out, 10*time.Duration(bufferTrimEvery))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range out[:n] {
+			if id, ok := c.BufferID(); ok {
+				p.RecycleBuffer(id)
+			}
+		}
 	}
 }
