@@ -108,23 +108,35 @@ func (p *Pool) run(f *Flow, ctx context.Context, fn func(context.Context) error,
 
 func (p *Pool) submit(j *job) {
 	p.mu.Lock()
+	p.queue(j)
+	p.mu.Unlock()
+}
+
+// queue adds j to the jobs and wakes or starts a worker for it; p.mu is
+// held. idle counts the workers waiting that no job has woken yet: a
+// worker woken for one job is not counted on for the next one queued
+// before it runs, or that job would wait, with a worker free, until some
+// other worker's job ends (for good, if they all wait on commands that
+// run as long as the job's own flow waits).
+func (p *Pool) queue(j *job) {
 	p.jobs = append(p.jobs, j)
 	if p.idle > 0 {
+		p.idle--
 		p.cond.Signal()
 	} else if p.workers < p.limit {
 		p.workers++
 		go p.work()
 	}
-	p.mu.Unlock()
 }
 
 func (p *Pool) work() {
 	p.mu.Lock()
 	for {
 		for len(p.jobs) == 0 {
+			// Counted idle until queue wakes it (a worker back from its
+			// job may have taken the job it was woken for: it waits again).
 			p.idle++
 			p.cond.Wait()
-			p.idle--
 		}
 		j := p.jobs[0]
 		p.jobs[0] = nil
