@@ -65,7 +65,7 @@ type uring struct {
 	spare           []uint16 // free buffers kept out of the ring, the next on top
 	sparedSinceTrim bool     // a buffer went to spare since the last trim
 	trimAt          int64    // trimClock of the last trim
-	ringCanShrink   bool     // the kernel let the trim unregister the ring (until it refuses)
+	ringCanShrink   bool     // the trim may take the ring back: DEFER_TASKRUN, and no refused unregister
 	epoch           time.Time
 
 	arg ioUringGeteventsArg
