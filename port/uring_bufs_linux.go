@@ -96,10 +96,12 @@ func (r *uring) refillRing() {
 }
 
 // trimRing runs as the backend is about to sleep: with every buffer free
-// (none lent to a caller) after spare buffers were used, it shrinks the
-// working set and discards the spare buffers' memory, unless the last
-// trim was less than bufferTrimEvery ago; it then returns when the trim
-// may run (0: no trim wanted), for the sleep to end by then.
+// (none lent to a caller) after spare buffers were used or while the ring
+// holds more than the working set, it shrinks the working set, takes the
+// ring back to that (shrinkRing) where it may, and discards the spare
+// buffers' memory, unless the last trim was less than bufferTrimEvery
+// ago; it then returns when the trim may run (0: no trim wanted), for the
+// sleep to end by then. Its error is shrinkRing's.
 func (r *uring) trimRing(now int64) (retryAt int64, err error) {
 	lent := r.bufs.count - r.inRing - len(r.spare)
 	overgrown := r.inRing > ringStart && r.ringCanShrink

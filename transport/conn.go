@@ -107,10 +107,13 @@ func (c *conn) extra() *connExtra {
 	return c.x
 }
 
-// shared is the loop's pools (loop only).
+// shared is the loop's pools (loop only). The first connection to use
+// them tells them their loop, for the trim's timer.
 func (c *conn) shared() *shared {
 	s := sharedLocal.Get(c.l)
-	s.l = c.l
+	if s.l == nil {
+		s.l = c.l
+	}
 	return s
 }
 

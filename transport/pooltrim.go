@@ -25,16 +25,14 @@ type freeList[T any] struct {
 	fewest int
 }
 
-func (f *freeList[T]) pop() (T, bool) {
+func (f *freeList[T]) pop() (v T, ok bool) {
 	n := len(f.items)
 	if n == 0 {
 		f.fewest = 0
-		var zero T
-		return zero, false
+		return v, false
 	}
-	v := f.items[n-1]
-	var zero T
-	f.items[n-1] = zero
+	v = f.items[n-1]
+	clear(f.items[n-1:])
 	f.items = f.items[:n-1]
 	f.fewest = min(f.fewest, n-1)
 	return v, true
@@ -85,20 +83,4 @@ func (s *shared) trim() {
 	if held > 0 {
 		s.spare()
 	}
-}
-
-// spareBytes is what the free lists hold, roughly: chunk memory and the
-// send messages' and segment lists' arrays (tests).
-func (s *shared) spareBytes() int {
-	n := 0
-	for i := range s.chunks.free {
-		n += len(s.chunks.free[i].items) * chunkClasses[i]
-	}
-	for _, l := range s.segs.free.items {
-		n += cap(l.s) * 40
-	}
-	for _, m := range s.msgs.items {
-		n += cap(m.Buffers) * 24
-	}
-	return n
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cport/cport/loop"
 )
@@ -81,3 +82,19 @@ type writeOnMade struct {
 }
 
 func (w *writeOnMade) ConnectionMade(t Transport) { t.Write(w.payload) }
+
+// spareBytes is what the free lists hold, roughly: the chunks' memory and
+// the segment lists' and send messages' arrays.
+func (s *shared) spareBytes() int {
+	n := 0
+	for i := range s.chunks.free {
+		n += len(s.chunks.free[i].items) * chunkClasses[i]
+	}
+	for _, l := range s.segs.free.items {
+		n += cap(l.s) * int(unsafe.Sizeof(segment{}))
+	}
+	for _, m := range s.msgs.items {
+		n += cap(m.Buffers) * int(unsafe.Sizeof([]byte(nil)))
+	}
+	return n
+}
