@@ -31,6 +31,11 @@ func Env(mark string) string { return Var + "=" + mark }
 
 // Find returns the live processes whose environment carries mark. Zombies
 // (exited, not yet reaped) have no environment left and do not count.
+//
+// A process in the middle of execve has no environment to read either,
+// so a count can dip by one for an instant while a forked child becomes
+// its command (sh -c 'sleep 300 & sleep 300' is seen as 1, 2, 3, 2, 3).
+// To ask whether processes already found still run, use Alive.
 func Find(mark string) []int {
 	want := []byte(Env(mark))
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
@@ -68,15 +73,44 @@ func WaitCount(t testing.TB, mark string, n int, limit time.Duration) []int {
 	}
 }
 
+// Alive returns those of pids that still run: not gone and not a zombie.
+// Unlike Find it does not read the environment, so a process that is
+// execing its command counts.
+func Alive(pids []int) []int {
+	var alive []int
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The state follows the command name, which is in parentheses
+		// and may itself hold any character.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) {
+			continue
+		}
+		if state := stat[i+2]; state != 'Z' && state != 'X' {
+			alive = append(alive, pid)
+		}
+	}
+	return alive
+}
+
 // WaitGone waits until no process carries mark, for at most limit, and
-// reports the survivors otherwise.
+// reports the survivors otherwise. It takes two empty looks in a row as
+// gone, so that a process caught execing is not.
 func WaitGone(mark string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for {
+	for empty := 0; ; {
 		pids := Find(mark)
 		if len(pids) == 0 {
-			return nil
+			if empty++; empty == 2 {
+				return nil
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
 		}
+		empty = 0
 		if time.Now().After(deadline) {
 			return fmt.Errorf("still running %v after %v: %s", limit, pids, Describe(pids))
 		}
