@@ -371,6 +371,9 @@ func (f *runFlags) execute(verb string, targets []string, command string, transf
 	if err != nil {
 		return err
 	}
+	if !f.agent {
+		defer useSSHGCPercent()()
+	}
 	mode := output.Live
 	switch {
 	case f.json:

@@ -235,14 +235,14 @@ const maxKillOutput = 512
 // All of it within KillWait: a connection that stalls is closed under it.
 // It returns why the command may still run on its host, or nil: with
 // KillGuard (lines nil) the watchdog kills it as the session ends.
-func (s *Session) kill(sess *ssh.Session, lines *pidLines) error {
-	defer s.client.Close()
+func (s *Session) kill(sess *execSession, lines *pidLines) error {
+	defer s.host.Close()
 	defer sess.Close()
-	sess.Signal(ssh.SIGKILL)
+	sess.signal(ssh.SIGKILL)
 	if lines == nil {
 		return nil
 	}
-	stop := time.AfterFunc(KillWait, func() { s.client.Close() })
+	stop := time.AfterFunc(KillWait, func() { s.host.Close() })
 	defer stop.Stop()
 	pids := lines.wait(KillWait)
 	if len(pids) == 0 {
@@ -251,7 +251,7 @@ func (s *Session) kill(sess *ssh.Session, lines *pidLines) error {
 		}
 		return errors.New(noPidLine)
 	}
-	ks, err := s.client.NewSession()
+	ks, err := openSession(s.host)
 	if err != nil {
 		// sshd refuses a session past its MaxSessions (default 10 per
 		// connection); a connection that died refuses everything.
@@ -259,8 +259,11 @@ func (s *Session) kill(sess *ssh.Session, lines *pidLines) error {
 	}
 	defer ks.Close()
 	var out limitedBuffer
-	ks.Stdout, ks.Stderr = &out, &out
-	if err := ks.Run(killCommand(pids, s.c.cfg.Sudo)); err != nil {
+	exit, err := runCommand(ks, killCommand(pids, s.c.cfg.Sudo), false, nil, &out, &out)
+	if err == nil && (exit.code != 0 || exit.signal != "") {
+		err = exit
+	}
+	if err != nil {
 		msg := strings.TrimSpace(out.String())
 		if msg == "" {
 			return fmt.Errorf("its kill failed: %v", err)

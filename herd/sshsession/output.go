@@ -4,11 +4,9 @@ import (
 	"errors"
 	"io"
 	"sync"
-
-	"golang.org/x/crypto/ssh"
 )
 
-// x/crypto/ssh copies a session's stdout and stderr to their writers with
+// x/crypto/ssh's Session copies stdout and stderr to their writers with
 // io.Copy, each on a goroutine of its own, while the goroutine that runs
 // the session only waits for it to end. runCommand reads stdout on that
 // goroutine instead, which saves one goroutine (its stack, 4 KiB once
@@ -19,38 +17,43 @@ import (
 // idle while the command prints nothing. leanWriter waits with a small
 // buffer and borrows a large one only while output streams.
 
-// runCommand runs cmd in sess as sess.Run does, copying its stdout and
-// stderr to stdout and stderr (nil: discarded), and returns once the
-// command has exited and both streams have ended. A writer's error stops
-// the copy to it but not the reading, so that the command is never held
-// up by a full channel window; it is returned if the command exited 0.
+// runCommand runs cmd in sess, copying its stdout and stderr to stdout
+// and stderr (nil: discarded), and returns how it ended once the command
+// has exited and both streams have ended. A writer's error stops the copy
+// to it but not the reading, so that the command is never held up by a
+// full channel window; it is returned if the command exited 0.
+//
+// With keepStdin, the command's stdin stays open until the caller closes
+// it; otherwise it is empty (closed at once).
 //
 // With lines, the pid lines at the head of stdout go there, not to stdout.
-func runCommand(sess *ssh.Session, cmd string, lines *pidLines, stdout, stderr io.Writer) error {
-	outPipe, err := sess.StdoutPipe()
-	if err != nil {
-		return err
+func runCommand(sess *execSession, cmd string, keepStdin bool, lines *pidLines, stdout, stderr io.Writer) (exitStatus, error) {
+	if err := sess.start(cmd); err != nil {
+		return exitStatus{}, err
 	}
+	if !keepStdin {
+		// An error here is a channel the server has closed already (a
+		// command done at once); a lost connection shows in wait.
+		sess.closeStdin()
+	}
+	var outPipe io.Reader = sess.ch
 	if lines != nil {
 		outPipe = newPidReader(outPipe, lines)
 	}
-	errPipe, err := sess.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := sess.Start(cmd); err != nil {
-		return err
-	}
 	errCopied := make(chan error, 1)
-	go func() { errCopied <- drain(stderr, errPipe) }()
+	go func() { errCopied <- drain(stderr, sess.ch.Stderr()) }()
 	copyErr := drain(stdout, outPipe)
 	if err := <-errCopied; copyErr == nil {
 		copyErr = err
 	}
-	if err := sess.Wait(); err != nil {
-		return err
+	exit, err := sess.wait()
+	if err != nil {
+		return exit, err
 	}
-	return copyErr
+	if exit.code == 0 && exit.signal == "" {
+		return exit, copyErr
+	}
+	return exit, nil
 }
 
 // drain copies r to w until r ends, and reads on to the end if w fails,

@@ -65,7 +65,7 @@ type copySession struct {
 // on channels. It reports what it copied on stdout.
 func (s *copySession) Run(ctx context.Context, _ string, stdout, stderr io.Writer) (int, error) {
 	err := s.c.pool.Run(ctx, func() error {
-		client, err := sftp.NewClient(s.client)
+		client, err := sftp.NewClient(s.Session.host.client())
 		if err != nil {
 			// A host without an sftp server cannot take copies at all:
 			// an error of the host, not a failed copy.
@@ -86,7 +86,7 @@ func (s *copySession) Run(ctx context.Context, _ string, stdout, stderr io.Write
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// Closing the connection ends the copy still on the worker.
 		s.closed = true
-		s.c.background(func() { s.client.Close() })
+		s.c.background(func() { s.Session.host.Close() })
 		if err == nil {
 			err = ctx.Err()
 		}

@@ -8,15 +8,17 @@
 // login shell, whose pid the shell printed first (kill.go); or by a
 // /bin/sh watchdog around the command (guard.go).
 //
-// Each host's dial runs on its flow. x/crypto/ssh itself waits on Go
-// channels and starts goroutines of its own (a reader, the key exchange
-// and a multiplexer per connection, a request handler per session),
-// which a flow must not do on its loop's thread; so resolving the host's
-// route, the handshake, opening a session and running the command
-// (reading its stdout, while one more goroutine reads its stderr) run in
-// a flow.Pool sized to the fan-out, with the flow parked meanwhile. The
-// connection's bytes still move on the loop. Those goroutines' stacks
-// are most of what a host in flight holds (see client.go).
+// Each host is a flow. x/crypto/ssh itself waits on Go channels and
+// starts goroutines of its own (a reader, the key exchange and a
+// multiplexer per connection), which a flow must not do on its loop's
+// thread; so resolving the host's route, the dial and handshake (on a
+// pool bounded by MaxHandshakes), opening a session and running the
+// command (reading its stdout, while one more goroutine reads its
+// stderr; on a pool sized to the fan-out) run on workers, with the flow
+// parked meanwhile, and one goroutine per connection serves the
+// server's requests (client.go). The connection's bytes still move on
+// the loop. Those goroutines' stacks are most of what a host in flight
+// holds.
 package sshsession
 
 import (
@@ -82,6 +84,14 @@ const DefaultMaxHandshakes = 64
 type Connector struct {
 	cfg  Config
 	pool *flow.Pool
+	// dials resolves routes and runs handshakes, apart from pool: the
+	// handshakes' cryptography grows a goroutine's stack to 8 KiB or more,
+	// which a worker keeps (the collector halves it at most once a cycle)
+	// when it then waits on a command's output, for as long as the command
+	// runs. Handshakes are bounded (MaxHandshakes), and so are dials'
+	// workers and their grown stacks, while pool's, as many as hosts in
+	// flight, wait with small ones.
+	dials *flow.Pool
 	// kills runs the kills of commands whose runs ended early, apart from
 	// pool: those commands' own waits hold pool's workers until the kill
 	// ends them, so a kill queued behind them would wait forever.
@@ -156,6 +166,7 @@ func New(cfg Config) (*Connector, error) {
 	return &Connector{
 		cfg:        cfg,
 		pool:       flow.NewPool(max(cfg.Workers, 1)),
+		dials:      flow.NewPool(cfg.MaxHandshakes),
 		kills:      flow.NewPool(max(cfg.Workers, 1)),
 		handshakes: runner.NewHandshakes(cfg.MaxHandshakes),
 	}, nil
@@ -205,7 +216,7 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 		chain   []endpoint
 		timeout time.Duration
 	)
-	err := c.pool.Run(ctx, func() error {
+	err := c.dials.Run(ctx, func() error {
 		var err error
 		chain, timeout, err = c.route(name)
 		return err
@@ -222,11 +233,11 @@ func (c *Connector) Connect(ctx context.Context, name string) (runner.Session, e
 	}
 	// The host's own timeout applies when it ends before the caller's.
 	return c.handshakes.Connect(ctx, timeout, func(ctx context.Context) (runner.Session, error) {
-		client, conn, err := c.dial(ctx, chain)
+		host, conn, err := c.dial(ctx, chain)
 		if err != nil {
 			return nil, err
 		}
-		return &Session{c: c, client: client, conn: conn}, nil
+		return &Session{c: c, host: host, conn: conn}, nil
 	})
 }
 
@@ -256,9 +267,9 @@ func classify(err error) error {
 // Session is one SSH connection to a host.
 type Session struct {
 	c      *Connector
-	client *ssh.Client
-	conn   *flow.Conn // the TCP connection under client (to its first jump host, if any)
-	closed bool       // the client is closing already, after a kill
+	host   *hostConn
+	conn   *flow.Conn // the TCP connection under host (to its first jump host, if any)
+	closed bool       // the connection is closing already, after a kill
 }
 
 // Run runs cmd in a new SSH session and returns its exit status. If ctx
@@ -267,40 +278,37 @@ type Session struct {
 // a *runner.NotKilledError.
 func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	cmd, nPids := s.c.remoteCommand(cmd)
-	var sess *ssh.Session
+	var sess *execSession
 	err := s.c.pool.Run(ctx, func() error {
 		var err error
-		sess, err = s.client.NewSession()
+		sess, err = openSession(s.host)
 		if err != nil && ctx.Err() == nil {
-			// NewSession says only EOF when the connection is gone; why
-			// it went is in Wait.
-			err = fmt.Errorf("opening a session: %w (connection: %v)", err, s.client.Wait())
+			// Opening a channel says only EOF when the connection is
+			// gone; why it went is in Wait.
+			err = fmt.Errorf("opening a session: %w (connection: %v)", err, s.host.Wait())
 		}
 		return err
 	})
 	if err != nil {
 		s.closed = true
-		s.c.background(func() { s.client.Close() }) // also ends a NewSession still in progress
+		s.c.background(func() { s.host.Close() }) // also ends a session open still in progress
 		return -1, &runner.ClassError{Class: runner.Error, Err: err}
 	}
 	// With the guard, the session's stdin stays open while it lives: the
-	// watchdog takes its end for the session's end. (A pipe, because a
-	// Stdin reader would make Run wait for it too; closed by the worker,
-	// as it sends a message.) Without, stdin is empty, as it always was.
-	stdin := io.WriteCloser(nopCloser{})
-	if s.c.cfg.Kill == KillGuard {
-		if stdin, err = sess.StdinPipe(); err != nil {
-			s.c.background(func() { sess.Close() })
-			return -1, &runner.ClassError{Class: runner.Error, Err: err}
-		}
-	}
+	// watchdog takes its end for the session's end (closed by the worker,
+	// as it sends a message). Without, stdin is empty, as it always was.
+	guarded := s.c.cfg.Kill == KillGuard
 	var lines *pidLines
 	if nPids > 0 {
 		lines = newPidLines(nPids)
 	}
+	var exit exitStatus
 	err = s.c.pool.Run(ctx, func() error {
-		err := runCommand(sess, cmd, lines, stdout, stderr)
-		stdin.Close()
+		var err error
+		exit, err = runCommand(sess, cmd, guarded, lines, stdout, stderr)
+		if guarded {
+			sess.closeStdin()
+		}
 		return err
 	})
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -319,22 +327,16 @@ func (s *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		}
 		return -1, err
 	}
-	var exit *ssh.ExitError
 	switch {
-	case err == nil:
-		return 0, nil
-	case errors.As(err, &exit):
-		if exit.Signal() != "" {
-			fmt.Fprintf(stderr, "killed by signal %s\n", exit.Signal())
-			return 128 + signalNumber(exit.Signal()), nil
+	case err != nil:
+		return -1, &runner.ClassError{Class: runner.Error, Err: err}
+	case exit.signal != "":
+		if stderr != nil {
+			fmt.Fprintf(stderr, "killed by signal %s\n", exit.signal)
 		}
-		return exit.ExitStatus(), nil
+		return 128 + signalNumber(exit.signal), nil
 	}
-	var missing *ssh.ExitMissingError
-	if errors.As(err, &missing) {
-		return -1, &runner.ClassError{Class: runner.Error, Err: errors.New("connection lost before the command's exit status arrived")}
-	}
-	return -1, &runner.ClassError{Class: runner.Error, Err: err}
+	return exit.code, nil
 }
 
 // Close closes the connection with a TCP reset. x/crypto/ssh cannot send
@@ -351,7 +353,7 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	s.conn.Transport().Abort()
-	s.c.background(func() { s.client.Close() }) // may wait on x/crypto/ssh's goroutines
+	s.c.background(func() { s.host.Close() }) // may wait on x/crypto/ssh's goroutines
 	return nil
 }
 
@@ -372,11 +374,6 @@ func signalNumber(sig string) int {
 	}
 	return 0
 }
-
-// nopCloser stands for the stdin pipe of a session without one.
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
