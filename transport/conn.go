@@ -51,7 +51,7 @@ const (
 // registered only while something is being sent.
 //
 // A server holds many of these, mostly idle, so the struct keeps only what
-// every connection needs (112 bytes); what few connections use lives in
+// every connection needs (80 bytes); what few connections use lives in
 // connExtra, allocated on first use.
 type conn struct {
 	l     *loop.Loop
@@ -65,13 +65,12 @@ type conn struct {
 	recvKey port.Key
 	sendKey port.Key // zero while nothing is queued or in flight
 
-	wq  writeQueue
-	msg *port.Msg // the vectored send in flight, if any
+	wq writeQueue
 
-	other    atomic.Uint32             // offClosed, offEOF: what other goroutines check
-	recvSize int32                     // the most one receive takes (SetReceiveSize); 0: a whole buffer
-	attrs    atomic.Pointer[connAttrs] // the user's value and the addresses, for any goroutine
-	x        *connExtra
+	queued atomic.Int32              // bytes in wq, for WriteBufferSize from any goroutine
+	other  atomic.Uint32             // offClosed, offEOF: what other goroutines check; the receive cap
+	attrs  atomic.Pointer[connAttrs] // the user's value and the addresses, for any goroutine
+	x      *connExtra
 }
 
 // connExtra is the state of the few connections that pause, time out, or
@@ -88,11 +87,32 @@ type connExtra struct {
 	deadline   loop.Timer
 }
 
-// Bits of conn.other.
+// Bits of conn.other: two flags that any goroutine may set, and above them
+// the receive cap (SetReceiveSize; 0: a whole buffer), which only the loop
+// changes. Sharing one word keeps the conn in the 80-byte size class.
 const (
-	offClosed uint32 = 1 << iota // Close, Abort or a loss has begun
-	offEOF                       // WriteEOF was called
+	offClosed    uint32 = 1 << iota // Close, Abort or a loss has begun
+	offEOF                          // WriteEOF was called
+	offRecvShift = iota             // the receive cap's lowest bit
 )
+
+// maxRecvSize is the largest receive cap the bits above the flags hold;
+// no provided buffer is larger (port.Config.BufferSize is at most 1 GiB).
+const maxRecvSize = 1<<(32-offRecvShift) - 1
+
+// recvSize is the most one receive takes; 0: a whole buffer.
+func (c *conn) recvSize() int { return int(c.other.Load() >> offRecvShift) }
+
+// setRecvSize sets the receive cap (loop only), keeping the flags that
+// other goroutines may be setting meanwhile.
+func (c *conn) setRecvSize(n int) {
+	for {
+		old := c.other.Load()
+		if c.other.CompareAndSwap(old, old&(1<<offRecvShift-1)|uint32(n)<<offRecvShift) {
+			return
+		}
+	}
+}
 
 // Kinds of stream connection.
 const (
@@ -185,14 +205,14 @@ func (c *conn) armRecv() {
 	if c.has(stCautious) {
 		limit = 1 // ends after its first completion, at most a buffer
 	}
-	if c.recvSize > 0 {
+	if size := c.recvSize(); size > 0 {
 		// What one arm takes before the protocol can pause it stays small
 		// too: one receive's worth, or little more. What comes after a
 		// pause until its cancel lands is held, and a stalled peer keeps
 		// that for as long as it stalls.
-		limit = min(limit, int(c.recvSize))
+		limit = min(limit, size)
 	}
-	if err := c.l.Submit(c.recvKey, port.RecvMultishotCapped(int(c.fd), limit, int(c.recvSize))); err != nil {
+	if err := c.l.Submit(c.recvKey, port.RecvMultishotCapped(int(c.fd), limit, c.recvSize())); err != nil {
 		c.lose(c.opErr("read", err))
 		return
 	}
@@ -263,21 +283,26 @@ func (c *conn) deliverBuffer(comp port.Completion, id uint16) {
 // enqueue adds b to the write queue, and to the loop's count of queued
 // bytes.
 func (c *conn) enqueue(b []byte) {
+	c.queued.Add(int32(len(b)))
 	c.wq.push(c.shared(), b)
 	c.l.Counters().WriteQueued.Add(int64(len(b)))
 }
 
 // sent takes n sent bytes off the queue and the loop's counts.
 func (c *conn) sent(n int) {
+	c.queued.Add(-int32(n))
 	c.wq.consume(c.shared(), n)
 	k := c.l.Counters()
 	k.WriteQueued.Add(-int64(n))
 	k.BytesOut.Add(uint64(n))
 }
 
-// uncount takes what is queued off the loop's count, before the queue is
-// dropped.
-func (c *conn) uncount() { c.l.Counters().WriteQueued.Add(-int64(c.wq.len())) }
+// uncount takes what is queued off the connection's count and the loop's,
+// before the queue is dropped.
+func (c *conn) uncount() { c.l.Counters().WriteQueued.Add(-int64(c.queued.Swap(0))) }
+
+// queuedBytes is how many bytes wait in the write queue.
+func (c *conn) queuedBytes() int { return int(c.queued.Load()) }
 
 // deliver hands data to the protocol, or holds it while reading is paused.
 func (c *conn) deliver(data []byte) {
@@ -315,9 +340,8 @@ func (c *conn) eofReceived() {
 // onSend is the send key's callback: a send, the shutdown or the close.
 func (c *conn) onSend(comp port.Completion) {
 	c.state &^= stSending
-	if c.msg != nil {
-		c.shared().putMsg(c.msg)
-		c.msg = nil
+	if m := c.wq.takeMsg(); m != nil {
+		c.shared().putMsg(m)
 	}
 	switch c.sendKind {
 	case sendClose:
@@ -349,7 +373,7 @@ func (c *conn) onSend(comp port.Completion) {
 		c.x.lastActive = c.l.Now()
 	}
 	if c.has(stWritePaused) {
-		if _, low := c.watermarks(); c.wq.len() <= low {
+		if _, low := c.watermarks(); c.queuedBytes() <= low {
 			c.state &^= stWritePaused
 			c.proto.ResumeWriting()
 			if c.has(stBackpressure) {
@@ -374,11 +398,12 @@ func (c *conn) flush() {
 	case len(segs) == 1:
 		op, c.sendKind = port.Send(fd, segs[0].bytes()), sendData
 	case len(segs) > 1:
-		c.msg = c.shared().getMsg()
+		m := c.shared().getMsg()
 		for i := range segs {
-			c.msg.Buffers = append(c.msg.Buffers, segs[i].bytes())
+			m.Buffers = append(m.Buffers, segs[i].bytes())
 		}
-		op, c.sendKind = port.SendMsg(fd, c.msg), sendData
+		c.wq.sendingMsg(m)
+		op, c.sendKind = port.SendMsg(fd, m), sendData
 	case c.has(stWriteEOF) && !c.has(stEOFSent):
 		op, c.sendKind = port.Shutdown(fd, port.ShutWrite), sendShutdown
 	case c.has(stClosing):
@@ -389,9 +414,8 @@ func (c *conn) flush() {
 		return
 	}
 	if err := c.submitSend(op); err != nil {
-		if c.msg != nil {
-			c.shared().putMsg(c.msg)
-			c.msg = nil
+		if m := c.wq.takeMsg(); m != nil {
+			c.shared().putMsg(m)
 		}
 		c.lose(c.opErr("write", err))
 		return
@@ -456,6 +480,7 @@ func (c *conn) writeBeforePoll(b []byte) error {
 	if err := c.writable(); err != nil || len(b) == 0 {
 		return err
 	}
+	c.queued.Add(int32(len(b)))
 	c.wq.push(c.shared(), b)
 	c.l.Counters().WriteQueued.Add(int64(len(b)))
 	if !c.has(stSending | stFlushQueued) {
@@ -483,7 +508,7 @@ func (c *conn) writable() error {
 	if c.has(stWriteEOF) {
 		return ErrWriteAfterEOF
 	}
-	if c.wq.len() >= c.queueLimit() {
+	if c.queuedBytes() >= c.queueLimit() {
 		return ErrWriteQueueFull
 	}
 	return nil
@@ -497,7 +522,7 @@ func (c *conn) checkHighWater() {
 	if c.has(stWritePaused) {
 		return
 	}
-	if high, _ := c.watermarks(); c.wq.len() <= high {
+	if high, _ := c.watermarks(); c.queuedBytes() <= high {
 		return
 	}
 	c.state |= stWritePaused
@@ -623,7 +648,7 @@ func (c *conn) finishIfIdle() {
 	if !c.has(stClosing|stAborting) || c.has(stRecvArmed|stSending|stFDClosing|stDone) {
 		return
 	}
-	if c.has(stClosing) && !c.has(stAborting) && c.wq.len() > 0 {
+	if c.has(stClosing) && !c.has(stAborting) && c.queuedBytes() > 0 {
 		c.flush()
 		return
 	}
@@ -734,7 +759,7 @@ func (c *conn) writePosted(b []byte) {
 // transports than this package's stream connections ignore it.
 func SetReceiveSize(t Transport, n int) {
 	if c, ok := t.(*conn); ok && c.l.InLoop() {
-		c.recvSize = int32(min(max(n, 0), 1<<30))
+		c.setRecvSize(min(max(n, 0), maxRecvSize))
 	}
 }
 
@@ -853,7 +878,7 @@ func (c *conn) SetWriteQueueLimit(n int) {
 }
 
 // WriteBufferSize implements Transport.
-func (c *conn) WriteBufferSize() int { return c.wq.len() }
+func (c *conn) WriteBufferSize() int { return c.queuedBytes() }
 
 // SetIdleTimeout implements Transport.
 func (c *conn) SetIdleTimeout(d time.Duration) {

@@ -13,15 +13,15 @@ import (
 )
 
 // maxIdleConnHeap is what an idle, echoed-once server connection may keep
-// on the Go heap, by backend: its conn (96 bytes), its protocol, its
+// on the Go heap, by backend: its conn (80 bytes), its protocol, its
 // key's slot (64, which on epoll holds the backend's record of its
 // receive too), its share of the loop's key table and, on epoll, of the
-// backend's fd table (16). Measured at about 181 bytes on io_uring and 212
+// backend's fd table (16). Measured at about 165 bytes on io_uring and 196
 // on epoll (the race detector adds up to 20 now and then); the bounds
 // fail a connection that keeps one more small object (a 48-byte record
 // would do), let alone a read buffer or a write chunk (256 bytes and
 // more). TestConnStaysSmall guards the conn's own size more closely.
-var maxIdleConnHeap = map[string]int64{"uring": 224, "epoll": 256}
+var maxIdleConnHeap = map[string]int64{"uring": 208, "epoll": 240}
 
 // The figure behind the idle-RSS benchmark, measured in-process. The
 // clients are raw sockets, which keep nothing on the Go heap, so the

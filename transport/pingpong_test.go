@@ -34,7 +34,7 @@ func TestPingPongBetweenLoops(t *testing.T) {
 				got := make(chan string)
 				cl.Post(func() {
 					c := p.t.(*conn)
-					got <- fmt.Sprintf("left %d got %d state %#x queued %d", p.left, p.got, c.state, c.wq.len())
+					got <- fmt.Sprintf("left %d got %d state %#x queued %d", p.left, p.got, c.state, c.queuedBytes())
 				})
 				t.Fatalf("stalled: %s", <-got)
 			}

@@ -1,6 +1,6 @@
 package transport
 
-import "sync/atomic"
+import "github.com/cport/cport/port"
 
 // Chunk sizes for queued writes. A small write takes a small chunk, so ten
 // thousand connections each with a 64-byte reply in flight hold 10 MB, not
@@ -25,19 +25,26 @@ type segment struct {
 func (s *segment) bytes() []byte { return s.chunk[s.start:s.end] }
 
 // writeQueue holds a connection's unsent bytes in order. It lives on the
-// loop; only the connection's callbacks change it. size is atomic so that
-// WriteBufferSize may read it from any goroutine. The segments hang off
+// loop; only the connection's callbacks change it. The segments hang off
 // one pointer, nil while nothing is queued, rather than a slice header
 // in the queue: every connection embeds a queue and most have nothing
-// queued, so 16 bytes fewer here are 16 bytes fewer per connection.
+// queued, so 16 bytes fewer here are 16 bytes fewer per connection. How
+// many bytes are queued is the connection's to count (conn.queued), in
+// the word beside the flags other goroutines read, as WriteBufferSize
+// reads the count.
 type writeQueue struct {
 	segs *segList
-	size atomic.Int32
-	head int32
 }
 
-// segList is a queue's segments, in order; s[head:] are unsent.
-type segList struct{ s []segment }
+// segList is a queue's segments, in order; s[head:] are unsent. What
+// exists only while something is queued lives here rather than in every
+// connection: the index of the first unsent segment, and the message of
+// a vectored send in flight.
+type segList struct {
+	s    []segment
+	head int32
+	msg  *port.Msg
+}
 
 // DefaultWriteQueueLimit bounds a connection's write queue unless
 // SetWriteQueueLimit says otherwise. Reading pauses at the high watermark,
@@ -91,7 +98,7 @@ func (a *segArrays) get() *segList {
 func (a *segArrays) put(l *segList) {
 	if len(a.free.items) < maxSpareSegArrays && cap(l.s) <= 4*maxIovecs {
 		clear(l.s[:cap(l.s)])
-		l.s = l.s[:0]
+		l.s, l.head, l.msg = l.s[:0], 0, nil
 		a.free.push(l)
 	}
 }
@@ -101,10 +108,9 @@ func (q *writeQueue) push(sh *shared, b []byte) {
 	if len(b) == 0 {
 		return // no segment list for nothing
 	}
-	q.size.Add(int32(len(b)))
 	if q.segs == nil {
 		q.segs = sh.segs.get()
-	} else if n := len(q.segs.s); n > int(q.head) {
+	} else if n := len(q.segs.s); n > int(q.segs.head) {
 		tail := &q.segs.s[n-1]
 		room := len(tail.chunk) - int(tail.end)
 		if room > 0 {
@@ -124,13 +130,12 @@ func (q *writeQueue) push(sh *shared, b []byte) {
 // consume drops the first n sent bytes, returning emptied chunks, and the
 // segment list once the queue is empty.
 func (q *writeQueue) consume(sh *shared, n int) {
-	q.size.Add(-int32(n))
 	if q.segs == nil {
 		return
 	}
-	segs := q.segs.s
-	for n > 0 && int(q.head) < len(segs) {
-		s := &segs[q.head]
+	l := q.segs
+	for n > 0 && int(l.head) < len(l.s) {
+		s := &l.s[l.head]
 		left := int(s.end - s.start)
 		if n < left {
 			s.start += int32(n)
@@ -140,18 +145,17 @@ func (q *writeQueue) consume(sh *shared, n int) {
 		sh.chunks.put(s.chunk, s.class)
 		sh.spare()
 		*s = segment{}
-		q.head++
+		l.head++
 	}
 	q.release(sh)
 }
 
 // release gives the segment list back once nothing is queued in it.
 func (q *writeQueue) release(sh *shared) {
-	if q.segs != nil && int(q.head) == len(q.segs.s) {
+	if q.segs != nil && int(q.segs.head) == len(q.segs.s) {
 		sh.segs.put(q.segs)
 		sh.spare()
 		q.segs = nil
-		q.head = 0
 	}
 }
 
@@ -160,31 +164,41 @@ func (q *writeQueue) pending(max int) []segment {
 	if q.segs == nil {
 		return nil
 	}
-	end := min(len(q.segs.s), int(q.head)+max)
-	return q.segs.s[q.head:end]
+	end := min(len(q.segs.s), int(q.segs.head)+max)
+	return q.segs.s[q.segs.head:end]
 }
 
-// len is how many bytes are queued.
-func (q *writeQueue) len() int { return int(q.size.Load()) }
+// sendingMsg records m as the message of the vectored send of pending's
+// segments now in flight.
+func (q *writeQueue) sendingMsg(m *port.Msg) { q.segs.msg = m }
+
+// takeMsg returns the message of the vectored send that ended, if one was
+// in flight, and forgets it. After drop there is none to take: the
+// abandoned list keeps it, and the collector has both once the kernel's
+// completion has come.
+func (q *writeQueue) takeMsg() *port.Msg {
+	if q.segs == nil {
+		return nil
+	}
+	m := q.segs.msg
+	q.segs.msg = nil
+	return m
+}
 
 // reset drops everything queued (an abort), returning the chunks.
 func (q *writeQueue) reset(sh *shared) {
 	if q.segs != nil {
-		for i := int(q.head); i < len(q.segs.s); i++ {
+		for i := int(q.segs.head); i < len(q.segs.s); i++ {
 			sh.chunks.put(q.segs.s[i].chunk, q.segs.s[i].class)
 		}
 		sh.segs.put(q.segs)
 		sh.spare()
 	}
 	q.segs = nil
-	q.head = 0
-	q.size.Store(0)
 }
 
 // drop forgets everything queued without reusing its memory: the kernel may
 // still be reading the chunks of a send in flight.
 func (q *writeQueue) drop() {
 	q.segs = nil
-	q.head = 0
-	q.size.Store(0)
 }
