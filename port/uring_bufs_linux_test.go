@@ -84,30 +84,9 @@ func TestURingRingKeepsAWorkingSet(t *testing.T) {
 // back, after the trim interval, even though the wait has nothing else
 // to wake it.
 func TestURingRingGrowsAndTrims(t *testing.T) {
-	defer func(d int64) { bufferTrimEvery = d }(bufferTrimEvery)
-	bufferTrimEvery = int64(50 * time.Millisecond)
-	const pool = 256
-	p, r, fd, peer := openURingPair(t, pool)
-	k, _ := p.Register()
-	if err := p.Submit(k, RecvMultishot(fd)); err != nil {
-		t.Fatal(err)
-	}
-	var held []uint16
-	dry := 0
-	msg := make([]byte, 4096)
-	for len(held) < 100 {
-		if _, err := unix.Write(peer, msg); err != nil {
-			t.Fatal(err)
-		}
-		c := receiveOne(t, p, k, fd)
-		if id, ok := c.BufferID(); ok {
-			buf := p.bufs.get(id)
-			buf[0] = 1 // resident, as a receive leaves it
-			held = append(held, id)
-		} else if c.Res == -int32(syscall.ENOBUFS) {
-			dry++
-		}
-	}
+	rt := startRingTrimTest(t)
+	p, r := rt.p, rt.r
+	held, dry := rt.hold(100)
 	if dry == 0 || r.ringWant <= ringStart {
 		t.Fatalf("holding 100 buffers: %d dry receives, working set %d; want it grown past %d", dry, r.ringWant, ringStart)
 	}
@@ -150,31 +129,14 @@ func TestURingRingGivesBackWhatABurstLeft(t *testing.T) {
 }
 
 func testRingAfterBurst(t *testing.T, deferred bool) {
-	defer func(d int64) { bufferTrimEvery = d }(bufferTrimEvery)
-	bufferTrimEvery = int64(50 * time.Millisecond)
-	const pool = 256
-	p, r, fd, peer := openURingPair(t, pool)
+	rt := startRingTrimTest(t)
+	p, r, k, fd, peer := rt.p, rt.r, rt.k, rt.fd, rt.peer
 	if got := r.setup&setupDeferTaskrun != 0; got != deferred {
 		t.Skipf("the ring's DEFER_TASKRUN is %v, the case needs %v", got, deferred)
 	}
-	k, _ := p.Register()
-	if err := p.Submit(k, RecvMultishot(fd)); err != nil {
-		t.Fatal(err)
-	}
 	// Hold 200 buffers at once, so the set grows to cover them, then give
 	// them all back: with the set grown, they go back into the ring.
-	var held []uint16
-	msg := make([]byte, 4096)
-	for len(held) < 200 {
-		if _, err := unix.Write(peer, msg); err != nil {
-			t.Fatal(err)
-		}
-		c := receiveOne(t, p, k, fd)
-		if id, ok := c.BufferID(); ok {
-			p.bufs.get(id)[0] = 1 // resident, as a receive leaves it
-			held = append(held, id)
-		}
-	}
+	held, _ := rt.hold(200)
 	for _, id := range held {
 		p.RecycleBuffer(id)
 	}
@@ -209,6 +171,51 @@ func testRingAfterBurst(t *testing.T, deferred bool) {
 	if string(got) != string(want) {
 		t.Errorf("received %q after the trim, want %q", got, want)
 	}
+}
+
+// ringTrimTest is a port with a 256-buffer pool, a trim interval of
+// 50 ms, and a multishot receive armed on k for fd, whose peer writes.
+type ringTrimTest struct {
+	t        *testing.T
+	p        *Port
+	r        *uring
+	k        Key
+	fd, peer int
+}
+
+func startRingTrimTest(t *testing.T) *ringTrimTest {
+	t.Helper()
+	saved := bufferTrimEvery
+	t.Cleanup(func() { bufferTrimEvery = saved })
+	bufferTrimEvery = int64(50 * time.Millisecond)
+	const pool = 256
+	p, r, fd, peer := openURingPair(t, pool)
+	k, _ := p.Register()
+	if err := p.Submit(k, RecvMultishot(fd)); err != nil {
+		t.Fatal(err)
+	}
+	return &ringTrimTest{t: t, p: p, r: r, k: k, fd: fd, peer: peer}
+}
+
+// hold receives 4 KiB writes until n buffers are held at once, each
+// touched as a receive leaves it, and returns them and how many receives
+// found the ring dry (ENOBUFS) meanwhile.
+func (rt *ringTrimTest) hold(n int) (held []uint16, dry int) {
+	rt.t.Helper()
+	msg := make([]byte, 4096)
+	for len(held) < n {
+		if _, err := unix.Write(rt.peer, msg); err != nil {
+			rt.t.Fatal(err)
+		}
+		c := receiveOne(rt.t, rt.p, rt.k, rt.fd)
+		if id, ok := c.BufferID(); ok {
+			rt.p.bufs.get(id)[0] = 1 // resident, as a receive leaves it
+			held = append(held, id)
+		} else if c.Res == -int32(syscall.ENOBUFS) {
+			dry++
+		}
+	}
+	return held, dry
 }
 
 // idlePastTrim takes the rest of what was sent, giving each buffer back

@@ -205,14 +205,15 @@ func (c *conn) armRecv() {
 	if c.has(stCautious) {
 		limit = 1 // ends after its first completion, at most a buffer
 	}
-	if size := c.recvSize(); size > 0 {
+	size := c.recvSize()
+	if size > 0 {
 		// What one arm takes before the protocol can pause it stays small
 		// too: one receive's worth, or little more. What comes after a
 		// pause until its cancel lands is held, and a stalled peer keeps
 		// that for as long as it stalls.
 		limit = min(limit, size)
 	}
-	if err := c.l.Submit(c.recvKey, port.RecvMultishotCapped(int(c.fd), limit, c.recvSize())); err != nil {
+	if err := c.l.Submit(c.recvKey, port.RecvMultishotCapped(int(c.fd), limit, size)); err != nil {
 		c.lose(c.opErr("read", err))
 		return
 	}

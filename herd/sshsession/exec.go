@@ -27,6 +27,9 @@ type exitStatus struct {
 	signal string // the signal that killed it, as "KILL", if one did
 }
 
+// ok reports whether the command succeeded: exit status 0, no signal.
+func (e exitStatus) ok() bool { return e.code == 0 && e.signal == "" }
+
 // Error says how the command ended, as an error for one that failed.
 func (e exitStatus) Error() string {
 	if e.signal != "" {

@@ -260,7 +260,7 @@ func (s *Session) kill(sess *execSession, lines *pidLines) error {
 	defer ks.Close()
 	var out limitedBuffer
 	exit, err := runCommand(ks, killCommand(pids, s.c.cfg.Sudo), false, nil, &out, &out)
-	if err == nil && (exit.code != 0 || exit.signal != "") {
+	if err == nil && !exit.ok() {
 		err = exit
 	}
 	if err != nil {

@@ -50,7 +50,7 @@ func runCommand(sess *execSession, cmd string, keepStdin bool, lines *pidLines, 
 	if err != nil {
 		return exit, err
 	}
-	if exit.code == 0 && exit.signal == "" {
+	if exit.ok() {
 		return exit, copyErr
 	}
 	return exit, nil
