@@ -43,6 +43,11 @@
 #   HERD_BIN    herd binary (default: built from ./cmd/herd)
 #   SSHD_CPU, CTL_CPU, PIN   see above
 #   LAB         a running lab's directory (default: start one, stop it after)
+#   SSHD_REEXEC the lab's sshd re-executes itself per connection (yes) or
+#               serves each from a fork of the listener (no, the default:
+#               sshd -r). The lab stands for many machines on one core;
+#               re-exec's dynamic linking and page faults are most of a
+#               connection's cost there and say nothing of the controllers.
 #   WAIT_IDLE   seconds to wait, checking every 30 s, for other benchmarks
 #               (bench/run.sh, loadgen) to end before each run (default 1800;
 #               -1: do not wait, for a smoke run)
@@ -69,6 +74,7 @@ HERD_ARGS=${HERD_ARGS:-}
 SSHD_CPU=${SSHD_CPU:-0}
 CTL_CPU=${CTL_CPU:-1}
 PIN=${PIN:-1}
+SSHD_REEXEC=${SSHD_REEXEC:-no}
 WAIT_IDLE=${WAIT_IDLE:-1800}
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/herdbench.XXXXXX)}
 # The lab's sshd reads its authorized keys as the lab user, through this
@@ -196,7 +202,7 @@ cleanup() {
 trap cleanup EXIT
 if [ -z "${LAB:-}" ]; then
 	LAB=$LOGDIR/lab
-	bash "$root/tools/sshlab/start.sh" "$LAB" >/dev/null
+	HERD_LAB_REEXEC=$SSHD_REEXEC bash "$root/tools/sshlab/start.sh" "$LAB" >/dev/null
 	cleanups+=('bash "$root/tools/sshlab/stop.sh" "$LAB" >/dev/null 2>&1')
 fi
 # shellcheck disable=SC1091
@@ -458,7 +464,7 @@ fi
 {
 	echo "## herd vs parallel-ssh vs clush: \`true\` on the sshlab, and herd --agent on the agent lab ($ROUNDS rounds, medians)"
 	echo
-	echo "sshd and the agents pinned to core $SSHD_CPU, each controller (and its children) to core $CTL_CPU (PIN=$PIN); $(nproc) cores; $(uname -r). Server CPU: sshd's, or the agents' (herd --agent)."
+	echo "sshd and the agents pinned to core $SSHD_CPU, each controller (and its children) to core $CTL_CPU (PIN=$PIN); $(nproc) cores; $(uname -r). Server CPU: sshd's, or the agents' (herd --agent). The lab's sshd re-executes itself per connection: ${HERD_LAB_REEXEC:-yes} (SSHD_REEXEC)."
 	report
 	if [ -n "$memprofile_top" ]; then
 		printf '\n### %s heap at its peak (--memprofile, largest scenario)\n\n```\n%s\n```\n' "$profiled" "$memprofile_top"

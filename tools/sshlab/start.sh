@@ -26,6 +26,14 @@
 # names a different file on each, so tests of copies to several hosts can
 # tell the hosts' files apart although they share one file system.
 #
+# HERD_LAB_REEXEC=no starts sshd with -r: each connection is served by a
+# fork of the listener instead of a fresh sshd it executes. OpenSSH
+# re-executes by default (so each connection gets fresh address-space
+# randomisation); the lab's hosts all share one machine, and in a
+# benchmark that exec and dynamic linking, paid once per connection on
+# the lab's one core, is most of what a host costs. Versions that always
+# re-execute ignore it (HERD_LAB_REEXEC in DIR/env says what the lab does).
+#
 # Needs /usr/sbin/sshd (Debian: openssh-server); as root it installs it with
 # apt-get when missing. SSHD overrides the path.
 set -euo pipefail
@@ -109,6 +117,11 @@ printf 'HostKey %s\nPerSourcePenalties no\n' "$dir/ssh_host_ed25519_key" >"$prob
 if "$sshd" -t -f "$probe" 2>/dev/null; then
 	extra="PerSourcePenalties no"
 fi
+reexec=yes sshd_flags=()
+printf 'HostKey %s\n' "$dir/ssh_host_ed25519_key" >"$probe"
+if [ "${HERD_LAB_REEXEC:-yes}" = no ] && "$sshd" -t -r -f "$probe" 2>/dev/null; then
+	reexec=no sshd_flags=(-r)
+fi
 rm -f "$probe"
 
 write_config() {
@@ -160,7 +173,7 @@ for attempt in $(seq 1 20); do
 	p=$((20000 + RANDOM % 30000))
 	listening "$p" && continue
 	write_config "$p"
-	setsid "$sshd" -D -e -f "$dir/sshd_config" </dev/null >>"$dir/sshd.log" 2>&1 &
+	setsid "$sshd" -D -e ${sshd_flags[@]+"${sshd_flags[@]}"} -f "$dir/sshd_config" </dev/null >>"$dir/sshd.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 100); do # up to 10 s
 		if ! kill -0 "$pid" 2>/dev/null; then
@@ -198,6 +211,7 @@ HERD_LAB_HOST_KEY=$dir/ssh_host_ed25519_key.pub
 HERD_LAB_DENY_HOST=$deny
 HERD_LAB_ONE_SESSION_HOST=$one_session
 HERD_LAB_SSHD_PID=$pid
+HERD_LAB_REEXEC=$reexec
 HERD_LAB_SFTP_HOSTS=127.0.3.[1-$sftp_hosts]
 HERD_LAB_SFTP_DIR=$sftp_root
 EOF
