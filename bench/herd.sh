@@ -27,7 +27,7 @@
 #
 # Environment:
 #   ROUNDS      interleaved rounds per scenario (default 3)
-#   SCENARIOS   HOSTSxFANOUT list (default "100x64 400x64 400x400"); hosts
+#   SCENARIOS   HOSTSxFANOUT list (default "100x64 400x64 400x400"; "" for none); hosts
 #               are 127.0.0.2-201, then 127.0.1.2-201 (at most 400)
 #   TOOLS       default "herd herd-guard herd-agent pssh clush"
 #               (herd-guard: herd --guard, whose sessions run the command
@@ -39,6 +39,11 @@
 #               sshlab's 400 hosts (default "10000x10000"; "" for none)
 #   AGENTLAB    a running agent lab's directory (default: start one with
 #               as many hosts as the scenarios need, stop it after)
+#   HELD_SCENARIOS  HOSTSxHOSTS list for herd's memory per SSH host in
+#               flight (default "200x200 400x400"; "" for none): herd runs
+#               `sleep HOLD_S` (default 20) on every host at once, in the
+#               same interleaved rounds after the other scenarios, and the
+#               slope of its peak RSS between the scenarios is reported
 #   HERD_ARGS   extra options for herd run
 #   HERD_BIN    herd binary (default: built from ./cmd/herd)
 #   SSHD_CPU, CTL_CPU, PIN   see above
@@ -67,7 +72,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 
 ROUNDS=${ROUNDS:-3}
-SCENARIOS=${SCENARIOS:-"100x64 400x64 400x400"}
+SCENARIOS=${SCENARIOS-"100x64 400x64 400x400"}
 TOOLS=${TOOLS:-"herd herd-guard herd-agent pssh clush"}
 AGENT_SCENARIOS=${AGENT_SCENARIOS-"10000x10000"}
 HERD_ARGS=${HERD_ARGS:-}
@@ -75,6 +80,8 @@ SSHD_CPU=${SSHD_CPU:-0}
 CTL_CPU=${CTL_CPU:-1}
 PIN=${PIN:-1}
 SSHD_REEXEC=${SSHD_REEXEC:-no}
+HELD_SCENARIOS=${HELD_SCENARIOS-"200x200 400x400"}
+HOLD_S=${HOLD_S:-20}
 WAIT_IDLE=${WAIT_IDLE:-1800}
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/herdbench.XXXXXX)}
 # The lab's sshd reads its authorized keys as the lab user, through this
@@ -90,9 +97,11 @@ die() {
 
 # report: Markdown tables of $RESULTS on stdout, medians over the rounds.
 report() {
-	python3 - "$RESULTS" "$TOOLS" <<'EOF'
+	python3 - "$RESULTS" "$TOOLS" "$HOLD_S" <<'EOF'
 import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+allrows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+rows = [r for r in allrows if r["tool"] != "herd-held"]
+held = [r for r in allrows if r["tool"] == "herd-held"]
 tools = sys.argv[2].split()
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 names = {"herd": "herd", "herd-guard": "herd --guard", "herd-raw": "herd --raw", "herd-agent": "herd --agent", "pssh": "parallel-ssh", "clush": "clush"}
@@ -140,7 +149,26 @@ for t in ("herd", "herd-agent"):
         for (f0, r0, s0), (f1, r1, s1) in zip(pts, pts[1:]):
             if f1 > f0:
                 print(f"\n{names[t]} RSS per host in flight, {s0} to {s1}: ({r1/1024:.1f} − {r0/1024:.1f} MiB) ÷ {f1 - f0} more in flight = {(r1-r0)/(f1-f0):.1f} KiB")
-loads = [float(r["load1"]) for r in rows]
+# Every host in flight at once (a command that sleeps), at two host
+# counts: the slope of the peak RSS is what one more host in flight holds,
+# the runtime's and the run's fixed costs left out.
+if held:
+    hold = sys.argv[3]
+    counts = sorted({int(r["scenario"].split("x")[0]) for r in held})
+    rounds = sorted({r["round"] for r in held}, key=int)
+    rss = {(int(r["scenario"].split("x")[0]), r["round"]): float(r["ctl_rss_kib"]) for r in held}
+    print(f"\n### herd's RSS per SSH host in flight (`sleep {hold}` on every host at once)\n")
+    print("| hosts in flight | " + " | ".join(f"round {k} peak RSS MiB" for k in rounds) + " | median | ok hosts (worst round) |")
+    print("|---|" + "---|" * (len(rounds) + 2))
+    for c in counts:
+        rs = [r for r in held if int(r["scenario"].split("x")[0]) == c]
+        print(f"| {c} | " + " | ".join(f"{rss[c, k]/1024:.1f}" if (c, k) in rss else "—" for k in rounds) +
+              f" | {med([float(r['ctl_rss_kib']) for r in rs])/1024:.1f} | {min(int(r['ok']) for r in rs)}/{c} |")
+    for c0, c1 in zip(counts, counts[1:]):
+        per = [(rss[c1, k] - rss[c0, k]) / (c1 - c0) for k in rounds if (c0, k) in rss and (c1, k) in rss]
+        print(f"\nherd RSS per SSH host in flight, {c0} to {c1} hosts: " + ", ".join(f"{x:.1f}" for x in per) +
+              f" KiB in the rounds, median **{med(per):.1f} KiB**")
+loads = [float(r["load1"]) for r in allrows]
 print(f"\nLoad average (1 min) before each run: {min(loads):.2f} to {max(loads):.2f}, median {med(loads):.2f}.")
 EOF
 }
@@ -295,13 +323,14 @@ tool_cmd() {
 		# shellcheck disable=SC2206
 		cmd=("$HERD_BIN" run $HERD_AGENT_ARGS --retries 0 -f "$f" $HERD_ARGS "$(agent_hosts "$n")" -- $job)
 		;;
-	herd | herd-base | herd-guard | herd-raw)
-		local extra=()
+	herd | herd-base | herd-guard | herd-raw | herd-held)
+		local extra=() job=true
 		[ "$tool" = herd-guard ] && extra=(--guard)
 		[ "$tool" = herd-raw ] && extra=(--raw)
+		[ "$tool" = herd-held ] && job="sleep $HOLD_S"
 		# shellcheck disable=SC2206
 		cmd=("$HERD_BIN" run -F none -l "$user" -p "$port" -i "$key" --known-hosts "$known"
-			--connect-timeout 5m --retries 0 -f "$f" "${extra[@]}" $HERD_ARGS "$(hosts "$n")" -- true)
+			--connect-timeout 5m --retries 0 -f "$f" ${extra[@]+"${extra[@]}"} $HERD_ARGS "$(hosts "$n")" -- $job)
 		;;
 	pssh)
 		hostlist "$n" >"$LOGDIR/hosts.$n"
@@ -436,6 +465,13 @@ for sc in $SCENARIOS; do
 		# herd's baseline: one host, for its memory per host in flight.
 		case " $TOOLS " in *" herd "*) run_one "${sc}" herd-base "$round" 1 1 ;; esac
 		case " $TOOLS " in *" herd-agent "*) run_one "${sc}" herd-agent-base "$round" 1 1 ;; esac
+	done
+done
+
+# herd's memory per host in flight: every host holds its command at once.
+for round in $(seq 1 "$ROUNDS"); do
+	for sc in $HELD_SCENARIOS; do
+		run_one "$sc" herd-held "$round" "${sc%x*}" "${sc#*x}"
 	done
 done
 
