@@ -41,9 +41,12 @@
 #               as many hosts as the scenarios need, stop it after)
 #   HELD_SCENARIOS  HOSTSxHOSTS list for herd's memory per SSH host in
 #               flight (default "200x200 400x400"; "" for none): herd runs
-#               `sleep HOLD_S` (default 20) on every host at once, in the
-#               same interleaved rounds after the other scenarios, and the
-#               slope of its peak RSS between the scenarios is reported
+#               `sleep HOLD_S` on every host at once, in interleaved rounds
+#               after the other scenarios, and the slope of its peak RSS
+#               between the scenarios is reported. HOLD_S (default 50)
+#               must outlast the handshakes of all the hosts (about 20 s
+#               for 400 on this lab's one core), or the first hosts end
+#               before the last start.
 #   HERD_ARGS   extra options for herd run
 #   HERD_BIN    herd binary (default: built from ./cmd/herd)
 #   SSHD_CPU, CTL_CPU, PIN   see above
@@ -81,7 +84,7 @@ CTL_CPU=${CTL_CPU:-1}
 PIN=${PIN:-1}
 SSHD_REEXEC=${SSHD_REEXEC:-no}
 HELD_SCENARIOS=${HELD_SCENARIOS-"200x200 400x400"}
-HOLD_S=${HOLD_S:-20}
+HOLD_S=${HOLD_S:-50}
 WAIT_IDLE=${WAIT_IDLE:-1800}
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/herdbench.XXXXXX)}
 # The lab's sshd reads its authorized keys as the lab user, through this
