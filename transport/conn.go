@@ -188,6 +188,9 @@ func newConn(l *loop.Loop, fd int, network string, dialed bool, mk func() Protoc
 	} else {
 		l.Counters().ConnsAccepted.Add(1)
 	}
+	if keepAddressesFromStart {
+		c.addresses()
+	}
 	c.proto = mk()
 	c.proto.ConnectionMade(c)
 	c.armRecv()
@@ -814,6 +817,10 @@ func (c *conn) Close() error {
 	if c.l.InLoop() {
 		return c.close()
 	}
+	// Asked now, while the socket is surely open: from here until the
+	// loop closes it (and asks them itself), other goroutines would find
+	// the connection too closed to ask.
+	c.addresses()
 	if c.other.Or(offClosed)&offClosed != 0 {
 		return ErrClosed
 	}
@@ -978,9 +985,13 @@ func (c *conn) RemoteAddr() net.Addr { return c.addresses().remote }
 // addresses asks the kernel for the connection's addresses on first use
 // and keeps them, so they stay right in ConnectionLost and after, when
 // the descriptor is closed and its number may belong to another socket.
-// An idle connection that is never asked holds none. Close and Abort ask
-// before the socket goes, unless it was never asked and the connection
-// failed before (then its error carries them).
+// An idle connection that is never asked holds none. The loop asks before
+// it closes the socket, and Close from another goroutine before it marks
+// the connection closed; a socket its peer reset still names the peer
+// (internal/sock), and on Windows, where it does not, connections ask as
+// they are made (keepAddressesFromStart). An answer from another
+// goroutine that comes after the loop's is dropped: the loop asked while
+// the descriptor was surely this connection's.
 func (c *conn) addresses() *connAttrs {
 	if a := c.attrs.Load(); a != nil && a.addrs {
 		return a

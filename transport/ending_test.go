@@ -485,6 +485,59 @@ func TestAddressesOutliveTheSocket(t *testing.T) {
 	}
 }
 
+// A peer that resets the connection, whose address no one had asked, is
+// still named in ConnectionLost: the socket forgets its peer for
+// getpeername once reset (a log of who went away would say nil).
+func TestAddressOfPeerThatReset(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	seen, made := make(chan net.Addr, 1), make(chan Transport, 1)
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &addrRecorder{made: made, seen: seen} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer := dialNet(t, "tcp", ln.Addr().String())
+	want := peer.LocalAddr().String()
+	<-made
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close() // a reset
+	if got := <-seen; got == nil || got.String() != want {
+		t.Fatalf("RemoteAddr in ConnectionLost after the peer's reset = %v, want %s", got, want)
+	}
+}
+
+// A Close from another goroutine does not lose the addresses no one had
+// asked: the loop closes the socket later, and between the two a caller
+// that asks must not find the connection already too closed to answer.
+func TestAddressesAfterCloseFromAnotherGoroutine(t *testing.T) {
+	g := startGroup(t, 1, loop.Config{})
+	seen, made := make(chan net.Addr, 1), make(chan Transport, 1)
+	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &addrRecorder{made: made, seen: seen} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer := dialNet(t, "tcp", ln.Addr().String())
+	defer peer.Close()
+	want := peer.LocalAddr().String()
+	tr := <-made
+	// Hold the loop, so that the close it is posted waits.
+	held, release := make(chan struct{}), make(chan struct{})
+	if err := g.Loops()[0].Post(func() { close(held); <-release }); err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	tr.Close()
+	got := tr.RemoteAddr()
+	close(release)
+	if got == nil || got.String() != want {
+		t.Errorf("RemoteAddr after a Close from another goroutine = %v, want %s", got, want)
+	}
+	if got := <-seen; got == nil || got.String() != want {
+		t.Errorf("RemoteAddr in ConnectionLost = %v, want %s", got, want)
+	}
+}
+
 // panicky panics in every DataReceived.
 type panicky struct{ BaseProtocol }
 

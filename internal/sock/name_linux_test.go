@@ -120,3 +120,64 @@ func TestLinkLocalZone(t *testing.T) {
 	}
 	t.Skip("no interface with an IPv6 link-local address")
 }
+
+// A peer that reset the connection is still named: getpeername fails
+// then (ENOTCONN), and a connection whose address no one asked before
+// the reset would have none to report or log.
+func TestPeerOfResetSocket(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6"} {
+		t.Run(network, func(t *testing.T) {
+			host := "127.0.0.1:0"
+			if network == "tcp6" {
+				host = "[::1]:0"
+			}
+			ln, err := net.Listen(network, host)
+			if err != nil {
+				t.Skipf("no %s listener: %v", network, err)
+			}
+			defer ln.Close()
+			client, err := net.Dial(network, ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			accepted, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer accepted.Close()
+			f, err := accepted.(*net.TCPConn).File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			want := client.LocalAddr().String()
+			client.(*net.TCPConn).SetLinger(0)
+			client.Close() // a reset
+			if _, err := accepted.Read(make([]byte, 1)); err == nil {
+				t.Fatal("a read after the peer's reset succeeded")
+			}
+			if _, err := unix.Getpeername(int(f.Fd())); err != unix.ENOTCONN {
+				t.Logf("getpeername after the reset: %v (the kernel still answers; the fallback is not needed here)", err)
+			}
+			peer, err := PeerSocketAddr(int(f.Fd()))
+			if err != nil {
+				t.Fatalf("the peer's address after its reset: %v", err)
+			}
+			if got := peer.IP.String(); got != want {
+				t.Errorf("the peer's address after its reset: %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// A socket that never connected has no peer, kept or not.
+func TestUnconnectedSocketHasNoPeer(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if a, err := PeerSocketAddr(fd); err == nil {
+		t.Errorf("an unconnected socket's peer: %v, want an error", a)
+	}
+}
