@@ -22,7 +22,6 @@ func Adopt(t transport.Transport, buffered []byte) (*Conn, error) {
 	}
 	c := newConn(streamNet(t.LocalAddr().Network()))
 	c.t, c.l = t, l
-	c.laddr, c.raddr = t.LocalAddr(), t.RemoteAddr()
 	if len(buffered) > 0 {
 		c.keep(buffered)
 	}

@@ -34,10 +34,9 @@ const writeChunk = 64 << 10
 // at all: it returns the connection's own, taken from the loop's spares
 // as data arrives and given back at the next read.
 type Conn struct {
-	l            *loop.Loop
-	t            transport.Transport
-	net          string
-	laddr, raddr net.Addr
+	l   *loop.Loop
+	t   transport.Transport
+	net string
 
 	// Loop only from here on.
 	buf     []byte // received, not yet read: buf[roff:]
@@ -67,8 +66,11 @@ func newConn(network string) *Conn {
 // ConnectionMade implements transport.Protocol.
 func (c *Conn) ConnectionMade(t transport.Transport) {
 	c.t, c.l = t, t.Loop()
-	// Kept now: asked after close, the kernel would answer for another fd.
-	c.laddr, c.raddr = t.LocalAddr(), t.RemoteAddr()
+	// Asked now, on the loop's stack, and kept by the transport: a flow
+	// that asked first would make the kernel calls and the addresses'
+	// allocations on its own small stack and keep the stack they grew.
+	t.LocalAddr()
+	t.RemoteAddr()
 	if c.made != nil {
 		c.made(c)
 		c.made = nil
@@ -141,7 +143,7 @@ func (c *Conn) opErr(op string, err error) error {
 	if _, ok := err.(*net.OpError); ok {
 		return err
 	}
-	return &net.OpError{Op: op, Net: c.net, Source: c.laddr, Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: c.net, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // readStep is one try at a Read (loop only): it reports true when the call
@@ -487,11 +489,22 @@ func (c *Conn) CloseWrite() error {
 	return c.opErr("close", c.t.WriteEOF())
 }
 
-// LocalAddr implements net.Conn.
-func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+// LocalAddr implements net.Conn: the transport's, which keeps them from
+// ConnectionMade on; nil before the connection is made.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.t == nil {
+		return nil
+	}
+	return c.t.LocalAddr()
+}
 
-// RemoteAddr implements net.Conn.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+// RemoteAddr implements net.Conn, as LocalAddr does.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.t == nil {
+		return nil
+	}
+	return c.t.RemoteAddr()
+}
 
 // Loop is the loop the connection lives on.
 func (c *Conn) Loop() *loop.Loop { return c.l }

@@ -69,7 +69,7 @@ func (s *TLSServer) ListenFile(g *loop.Group, f *os.File) (*transport.Listener, 
 	return s.ListenConfig.ListenFile(g, f, func() transport.Protocol {
 		w := newTLSWire(newConn(""))
 		w.made = func(c *Conn) {
-			c.net = streamNet(c.laddr.Network()) // the socket's, known now
+			c.net = streamNet(c.LocalAddr().Network()) // the socket's, known now
 			Go(c.l, func(f *Flow) { s.serve(f, w) })
 		}
 		return w
@@ -90,7 +90,7 @@ func (s *TLSServer) serve(f *Flow, w *tlsWire) {
 	tc := tls.Server(w, s.Config)
 	if err := tc.Handshake(); err != nil {
 		if s.OnHandshakeError != nil {
-			s.OnHandshakeError(w.raddr, err)
+			s.OnHandshakeError(w.RemoteAddr(), err)
 		}
 		w.Close() // after the alert crypto/tls queued, if any
 		return
@@ -305,10 +305,10 @@ func (t *tlsTransport) SetIdleTimeout(d time.Duration) { t.w.t.SetIdleTimeout(d)
 func (t *tlsTransport) SetDeadline(dl time.Time) { t.w.t.SetDeadline(dl) }
 
 // LocalAddr implements transport.Transport.
-func (t *tlsTransport) LocalAddr() net.Addr { return t.w.laddr }
+func (t *tlsTransport) LocalAddr() net.Addr { return t.w.LocalAddr() }
 
 // RemoteAddr implements transport.Transport.
-func (t *tlsTransport) RemoteAddr() net.Addr { return t.w.raddr }
+func (t *tlsTransport) RemoteAddr() net.Addr { return t.w.RemoteAddr() }
 
 // Loop implements transport.Transport.
 func (t *tlsTransport) Loop() *loop.Loop { return t.l }
