@@ -457,16 +457,25 @@ type addrRecorder struct {
 func (a *addrRecorder) ConnectionMade(t Transport) { a.t = t; a.made <- t }
 func (a *addrRecorder) ConnectionLost(error)       { a.seen <- a.t.RemoteAddr() }
 
-// A connection's addresses stay right to the end: inside ConnectionLost,
-// and after its descriptor's number went to a newer connection.
-func TestAddressesOutliveTheSocket(t *testing.T) {
+// listenRecordingAddrs listens on a one-loop group with addrRecorder
+// protocols, which report on made and seen; the listener closes with the
+// test.
+func listenRecordingAddrs(t *testing.T) (*Listener, chan Transport, chan net.Addr) {
+	t.Helper()
 	g := startGroup(t, 1, loop.Config{})
 	seen, made := make(chan net.Addr, 2), make(chan Transport, 2)
 	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &addrRecorder{made: made, seen: seen} })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
+	return ln, made, seen
+}
+
+// A connection's addresses stay right to the end: inside ConnectionLost,
+// and after its descriptor's number went to a newer connection.
+func TestAddressesOutliveTheSocket(t *testing.T) {
+	ln, made, seen := listenRecordingAddrs(t)
 	first := dialNet(t, "tcp", ln.Addr().String())
 	want := first.LocalAddr().String()
 	tr := <-made
@@ -489,13 +498,7 @@ func TestAddressesOutliveTheSocket(t *testing.T) {
 // still named in ConnectionLost: the socket forgets its peer for
 // getpeername once reset (a log of who went away would say nil).
 func TestAddressOfPeerThatReset(t *testing.T) {
-	g := startGroup(t, 1, loop.Config{})
-	seen, made := make(chan net.Addr, 1), make(chan Transport, 1)
-	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &addrRecorder{made: made, seen: seen} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln, made, seen := listenRecordingAddrs(t)
 	peer := dialNet(t, "tcp", ln.Addr().String())
 	want := peer.LocalAddr().String()
 	<-made
@@ -510,20 +513,14 @@ func TestAddressOfPeerThatReset(t *testing.T) {
 // asked: the loop closes the socket later, and between the two a caller
 // that asks must not find the connection already too closed to answer.
 func TestAddressesAfterCloseFromAnotherGoroutine(t *testing.T) {
-	g := startGroup(t, 1, loop.Config{})
-	seen, made := make(chan net.Addr, 1), make(chan Transport, 1)
-	ln, err := Listen(g, "tcp", "127.0.0.1:0", func() Protocol { return &addrRecorder{made: made, seen: seen} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln, made, seen := listenRecordingAddrs(t)
 	peer := dialNet(t, "tcp", ln.Addr().String())
 	defer peer.Close()
 	want := peer.LocalAddr().String()
 	tr := <-made
 	// Hold the loop, so that the close it is posted waits.
 	held, release := make(chan struct{}), make(chan struct{})
-	if err := g.Loops()[0].Post(func() { close(held); <-release }); err != nil {
+	if err := tr.Loop().Post(func() { close(held); <-release }); err != nil {
 		t.Fatal(err)
 	}
 	<-held
