@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"testing"
+
+	"github.com/cport/cport/internal/streamtest"
 )
 
 // A connection's addresses are the socket's, from either end and from
@@ -53,21 +55,11 @@ func TestConnAddresses(t *testing.T) {
 // the handler that logs who went away finds it.
 func TestConnAddressesAfterPeerReset(t *testing.T) {
 	_, ln := flowListener(t)
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ln.Accept()
+	c, want, err := streamtest.AcceptReset(ln)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	want := peer.LocalAddr().String()
-	peer.(*net.TCPConn).SetLinger(0)
-	peer.Close() // a reset
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Fatal("a read after the peer's reset succeeded")
-	}
 	if got := c.RemoteAddr(); got == nil || got.String() != want {
 		t.Errorf("the peer's address after its reset: %v, want %s", got, want)
 	}
