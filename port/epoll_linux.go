@@ -133,6 +133,8 @@ type epollBackend struct {
 	waitTS unix.Timespec // epoll_pwait2's timeout
 	soErr  int32
 	soLen  uint32
+	iov    []unix.Iovec // sendMsgNow's
+	hdr    unix.Msghdr
 
 	// Wake-ups: an eventfd in the epoll set, drained when it fires.
 	wakeup eventWake

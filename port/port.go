@@ -145,6 +145,7 @@ func roundPow2(n uint32) uint32 {
 // on which goroutine may call what.
 type Port struct {
 	b      backend
+	direct directSender // b, when it can send at once (sendnow.go)
 	slots  slotTable
 	bufs   *bufferPool
 	closed atomic.Bool
@@ -173,6 +174,7 @@ func Open(cfg Config) (*Port, error) {
 		return nil, err
 	}
 	p.b = b
+	p.direct, _ = b.(directSender)
 	return p, nil
 }
 

@@ -554,13 +554,19 @@ func TestLoweredWatermarkPausesAtOnce(t *testing.T) {
 	tr := r.waitMade(t)
 	queued := make(chan int, 1)
 	tr.Loop().Post(func() {
-		tr.SetWriteBufferLimits(1<<20, 0)
-		tr.Write(bytes.Repeat([]byte("x"), 200<<10))
+		// The peer does not read: once the socket's buffers are full (on
+		// a backend that sends at once, they take the first writes), what
+		// follows is queued.
+		tr.SetWriteBufferLimits(1<<30, 0)
+		piece := bytes.Repeat([]byte("x"), 64<<10)
+		for written := 0; tr.WriteBufferSize() < 200<<10 && written < 256<<20; written += len(piece) {
+			tr.Write(piece)
+		}
 		tr.SetWriteBufferLimits(64<<10, 16<<10)
 		queued <- tr.WriteBufferSize()
 	})
 	if q := <-queued; q <= 64<<10 {
-		t.Fatalf("queue %d bytes right after the write, want it all queued", q)
+		t.Fatalf("queue %d bytes after filling the socket, want over 200 KiB queued", q)
 	}
 	select {
 	case <-r.pauseCh:

@@ -299,6 +299,14 @@ func (c *conn) sent(n int) {
 	k := c.l.Counters()
 	k.WriteQueued.Add(-int64(n))
 	k.BytesOut.Add(uint64(n))
+	c.active()
+}
+
+// active notes that bytes left, for the idle timeout.
+func (c *conn) active() {
+	if c.x != nil && c.x.idle > 0 {
+		c.x.lastActive = c.l.Now()
+	}
 }
 
 // uncount takes what is queued off the connection's count and the loop's,
@@ -373,9 +381,19 @@ func (c *conn) onSend(comp port.Completion) {
 		return
 	}
 	c.sent(int(comp.Res))
-	if c.x != nil && c.x.idle > 0 {
-		c.x.lastActive = c.l.Now()
+	// What the socket takes at once leaves before the watermark check, so
+	// a queue it drains resumes the writer here: no send completion would
+	// come later to do it.
+	if c.sendsNow() && !c.sendQueuedNow() {
+		return
 	}
+	c.resumeBelowLow()
+	c.flush()
+}
+
+// resumeBelowLow resumes a protocol paused above the high watermark once
+// the queue is down to the low one.
+func (c *conn) resumeBelowLow() {
 	if c.has(stWritePaused) {
 		if _, low := c.watermarks(); c.queuedBytes() <= low {
 			c.state &^= stWritePaused
@@ -386,7 +404,6 @@ func (c *conn) onSend(comp port.Completion) {
 			}
 		}
 	}
-	c.flush()
 }
 
 // flush starts the next op on sendKey: a send of what is queued, else the
@@ -395,6 +412,14 @@ func (c *conn) flush() {
 	if c.has(stSending | stAborting | stDone) {
 		return
 	}
+	if c.sendsNow() && !c.sendQueuedNow() {
+		return
+	}
+	c.startSend()
+}
+
+// startSend is flush once nothing can leave at once.
+func (c *conn) startSend() {
 	segs := c.wq.pending(maxIovecs)
 	fd := int(c.fd)
 	var op port.Op
@@ -454,6 +479,24 @@ func (c *conn) write(b []byte) error {
 	if err := c.writable(); err != nil || len(b) == 0 {
 		return err
 	}
+	if c.wq.segs == nil && !c.has(stSending) && c.sendsNow() {
+		// Nothing is queued to overtake: what the socket takes now needs
+		// no copy, no key and no completion.
+		n, err := c.l.Port().SendNow(int(c.fd), b)
+		if err != nil {
+			c.lose(c.opErr("write", os.NewSyscallError("send", err)))
+			return nil
+		}
+		c.sentNow(n)
+		if b = b[n:]; len(b) == 0 {
+			return nil
+		}
+		// The socket is full: the rest waits for it to drain.
+		c.enqueue(b)
+		c.startSend()
+		c.checkHighWater()
+		return nil
+	}
 	c.enqueue(b)
 	c.flush()
 	c.checkHighWater()
@@ -499,6 +542,11 @@ func (c *conn) writeBeforePoll(b []byte) error {
 func (c *conn) FlushBeforePoll() {
 	c.state &^= stFlushQueued
 	c.flush()
+	// writeBeforePoll may have paused the writer before anything was sent;
+	// if the socket took it all at once, no send completion will resume it.
+	if !c.has(stAborting | stDone) {
+		c.resumeBelowLow()
+	}
 }
 
 // writable says why a write cannot be queued now, or nil. The limit

@@ -339,37 +339,49 @@ func TestSlowReadersBoundServerMemory(t *testing.T) {
 // At the write-queue limit a write fails with ErrWriteQueueFull and queues
 // nothing; everything queued before it still arrives, in order, and Close
 // still ends the stream cleanly.
+//
+// The peer reads only once the writer has hit the limit. Until then the
+// socket's buffers take what they hold (at once, on a backend that sends
+// at once), and the queue the rest.
 func TestWriteQueueLimit(t *testing.T) {
 	const limit, piece = 1 << 20, 96 << 10
 	g := startGroup(t, 1, loop.Config{})
-	src := pattern(8 * limit)
-	accepted := make(chan int, 1)
+	src := pattern(64 << 20)
+	type outcome struct {
+		taken, queued int // bytes Write took; the queue at the refusal
+		err           error
+	}
+	accepted := make(chan outcome, 1)
 	addr, _ := serveEnder(t, g, func(e *ender) {
 		e.made = func(e *ender) {
 			e.t.SetWriteQueueLimit(limit)
-			queued := 0
-			for {
-				err := e.t.Write(src[queued : queued+piece])
-				if err != nil {
-					if !errors.Is(err, ErrWriteQueueFull) {
-						panic(err)
-					}
-					break
+			var o outcome
+			for o.err == nil && o.taken+piece <= len(src) {
+				if o.err = e.t.Write(src[o.taken : o.taken+piece]); o.err == nil {
+					o.taken += piece
 				}
-				queued += piece
 			}
+			o.queued = e.t.WriteBufferSize()
 			e.t.Close()
-			accepted <- queued
+			accepted <- o
 		}
 	})
 	c := dialNet(t, "tcp", addr)
 	defer c.Close()
-	got, err := readAll(c)
-	queued := <-accepted
-	if queued < limit || queued >= limit+piece {
-		t.Errorf("%d bytes queued before ErrWriteQueueFull, want the limit %d up to one write more", queued, limit)
+	var o outcome
+	select {
+	case o = <-accepted:
+	case <-time.After(hangGuard):
+		t.Fatal("the writer never hit the write-queue limit")
 	}
-	wantWhole(t, got, err, queued)
+	if !errors.Is(o.err, ErrWriteQueueFull) {
+		t.Fatalf("after %d bytes, Write = %v; want ErrWriteQueueFull", o.taken, o.err)
+	}
+	if o.queued < limit || o.queued >= limit+piece {
+		t.Errorf("%d bytes queued at ErrWriteQueueFull, want the limit %d up to one write more", o.queued, limit)
+	}
+	got, err := readAll(c)
+	wantWhole(t, got, err, o.taken)
 }
 
 // Listener.Close works from anywhere: a callback of one of its own loops

@@ -18,3 +18,9 @@ func skipIfNoGoUDP(testing.TB, error) {}
 func noDelay(fd int) (int, error) {
 	return unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
 }
+
+// shrinkSendBuffer makes socket fd's send buffer as small as the kernel
+// allows, so that a write of more than a few KiB cannot all leave at once.
+func shrinkSendBuffer(fd int) error {
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+}

@@ -30,3 +30,10 @@ func skipIfNoGoUDP(t testing.TB, err error) {
 func noDelay(fd int) (int, error) {
 	return windows.GetsockoptInt(windows.Handle(fd), windows.IPPROTO_TCP, windows.TCP_NODELAY)
 }
+
+// shrinkSendBuffer makes socket fd's send buffer small. (On IOCP every
+// send is an operation whatever its size; the tests that call this need
+// it only where sends may leave at once.)
+func shrinkSendBuffer(fd int) error {
+	return windows.SetsockoptInt(windows.Handle(fd), windows.SOL_SOCKET, windows.SO_SNDBUF, 4096)
+}

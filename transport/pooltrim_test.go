@@ -81,7 +81,14 @@ type writeOnMade struct {
 	payload []byte
 }
 
-func (w *writeOnMade) ConnectionMade(t Transport) { t.Write(w.payload) }
+func (w *writeOnMade) ConnectionMade(t Transport) {
+	// With a small send buffer most of the payload is queued even where
+	// sends leave at once (epoll).
+	if err := shrinkSendBuffer(int(t.(*conn).fd)); err != nil {
+		panic(err)
+	}
+	t.Write(w.payload)
+}
 
 // spareBytes is what the free lists hold, roughly: the chunks' memory and
 // the segment lists' and send messages' arrays.

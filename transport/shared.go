@@ -12,6 +12,7 @@ type shared struct {
 	chunks chunkPool
 	segs   segArrays
 	msgs   freeList[*port.Msg]
+	iov    [][]byte // sendQueuedNow's buffers, reused
 
 	l         *loop.Loop // the loop they belong to, for the trim's timer
 	trimArmed bool
