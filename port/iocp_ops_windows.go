@@ -231,15 +231,15 @@ func (b *iocp) received(s *slot, e syscall.Errno) {
 		}
 		s.sys.buf = wsabuf(s.op.recvCap(b.bufs.get(bid)))
 		s.sys.flags = uint32(s.op.flags)
-		err := windows.WSARecv(h, &s.sys.buf, 1, &s.sys.n, &s.sys.flags, nil, nil)
-		if err != nil || s.sys.n == 0 {
+		e := recvNow(h, s)
+		if e != 0 || s.sys.n == 0 {
 			b.recycle(bid) // nothing landed in it: io_uring keeps it too
 		}
 		switch {
-		case err == windows.WSAEWOULDBLOCK:
+		case e == windows.WSAEWOULDBLOCK:
 			n = iocpBurst // drained: wait again
-		case err != nil:
-			b.finish(s, result(opRecvMultishot, 0, errnoOf(err)))
+		case e != 0:
+			b.finish(s, result(opRecvMultishot, 0, e))
 			return
 		case s.sys.n == 0:
 			b.finish(s, 0) // end of stream
@@ -254,6 +254,24 @@ func (b *iocp) received(s *slot, e syscall.Errno) {
 	if res := b.armRecv(s); res < 0 {
 		b.finish(s, res)
 	}
+}
+
+var procWSARecv = windows.NewLazySystemDLL("ws2_32.dll").NewProc("WSARecv")
+
+// recvNow is a non-blocking WSARecv into s.sys.buf. It returns the
+// error as an Errno: x/sys/windows boxes every error but IO_PENDING into
+// an interface, an allocation for the WSAEWOULDBLOCK that ends every
+// drained burst, so for each message received.
+func recvNow(h windows.Handle, s *slot) syscall.Errno {
+	r, _, e := syscall.SyscallN(procWSARecv.Addr(), uintptr(h), uintptr(unsafe.Pointer(&s.sys.buf)), 1,
+		uintptr(unsafe.Pointer(&s.sys.n)), uintptr(unsafe.Pointer(&s.sys.flags)), 0, 0)
+	if uint32(r) == ^uint32(0) { // SOCKET_ERROR
+		if e == 0 {
+			e = windows.WSAEINVAL // a failure that named no error
+		}
+		return e
+	}
+	return 0
 }
 
 // issueConnect binds the socket if it is not bound yet (ConnectEx

@@ -88,8 +88,8 @@ func TestEchoAllocatesNothing(t *testing.T) {
 			})
 			<-p.done
 		}
-		run(1000)
-		const messages = 5000
+		run(500)
+		const messages = 2000
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		run(messages)
