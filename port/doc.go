@@ -20,7 +20,10 @@
 // epoll otherwise; CPORT_BACKEND=uring|epoll forces one. The epoll backend
 // waits for readiness, performs the I/O itself and reports the result as a
 // completion, so both backends give the same results for the same
-// operations. On Windows the port is IOCP itself, the model's original:
+// operations. Being the one that makes the system calls, epoll can also
+// send outside any operation: [Port.SendNow] writes what a socket takes at
+// once, for a writer with nothing in flight ([Port.SendsNow] says whether
+// the port can). On Windows the port is IOCP itself, the model's original:
 // AcceptEx, WSARecv and WSASend with an OVERLAPPED per key, collected with
 // GetQueuedCompletionStatusEx. Elsewhere [Open] returns an error saying
 // which backends exist.
