@@ -34,32 +34,55 @@ func (p *pingClient) DataReceived(data []byte) {
 	}
 }
 
+// echoPair is an echo server and a pingClient connected to it, each on a
+// loop of its own.
+type echoPair struct {
+	p  *pingClient
+	cl *loop.Loop
+}
+
+// newEchoPair starts the server and connects the client, which sends
+// messages of size bytes; the connection closes when the test ends.
+func newEchoPair(tb testing.TB, size int) *echoPair {
+	tb.Helper()
+	g := startGroup(tb, 1, loop.Config{})
+	ln := listenEcho(tb, g, "tcp", "127.0.0.1:0")
+	cg := startGroup(tb, 1, loop.Config{})
+	cl := cg.Loops()[0]
+	p := &pingClient{payload: make([]byte, size), done: make(chan struct{}, 1)}
+	tr, err := Dial(context.Background(), cl, "tcp", ln.Addr().String(), p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { tr.Close() })
+	return &echoPair{p: p, cl: cl}
+}
+
+// start has the client make n round trips; p.done hears when they are
+// over.
+func (e *echoPair) start(n int) {
+	e.cl.Post(func() {
+		e.p.left = n
+		e.p.t.Write(e.p.payload)
+	})
+}
+
+// run makes n round trips.
+func (e *echoPair) run(n int) {
+	e.start(n)
+	<-e.p.done
+}
+
 // benchmarkEcho measures one echoed message end to end — client write,
 // server read, server write, client read — through two loops. Allocations
 // are counted process-wide, so allocs/op covers both sides.
 func benchmarkEcho(b *testing.B, size int) {
-	g := startGroup(b, 1, loop.Config{})
-	ln := listenEcho(b, g, "tcp", "127.0.0.1:0")
-	cg := startGroup(b, 1, loop.Config{})
-	cl := cg.Loops()[0]
-	p := &pingClient{payload: make([]byte, size), done: make(chan struct{}, 1)}
-	t, err := Dial(context.Background(), cl, "tcp", ln.Addr().String(), p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer t.Close()
-	run := func(n int) {
-		cl.Post(func() {
-			p.left = n
-			p.t.Write(p.payload)
-		})
-		<-p.done
-	}
-	run(1000) // warm the pools and the connection
+	e := newEchoPair(b, size)
+	e.run(1000) // warm the pools and the connection
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
-	run(b.N)
+	e.run(b.N)
 }
 
 func BenchmarkEcho64(b *testing.B)  { benchmarkEcho(b, 64) }
@@ -72,31 +95,15 @@ func BenchmarkEcho64K(b *testing.B) { benchmarkEcho(b, 64<<10) }
 // runtime or the test come to a handful.
 func TestEchoAllocatesNothing(t *testing.T) {
 	for _, size := range []int{64, 16 << 10} {
-		g := startGroup(t, 1, loop.Config{})
-		ln := listenEcho(t, g, "tcp", "127.0.0.1:0")
-		cg := startGroup(t, 1, loop.Config{})
-		cl := cg.Loops()[0]
-		p := &pingClient{payload: make([]byte, size), done: make(chan struct{}, 1)}
-		tr, err := Dial(context.Background(), cl, "tcp", ln.Addr().String(), p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		run := func(n int) {
-			cl.Post(func() {
-				p.left = n
-				p.t.Write(p.payload)
-			})
-			<-p.done
-		}
-		run(500)
+		e := newEchoPair(t, size)
+		e.run(500)
 		const messages = 2000
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		run(messages)
+		e.run(messages)
 		runtime.ReadMemStats(&after)
 		if n := after.Mallocs - before.Mallocs; n > messages/100 {
 			t.Errorf("%d-byte messages: %d allocations for %d echoes, want none per message (a few strays at most)", size, n, messages)
 		}
-		tr.Close()
 	}
 }

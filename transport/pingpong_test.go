@@ -14,20 +14,9 @@ import (
 func TestPingPongBetweenLoops(t *testing.T) {
 	for _, size := range []int{64, 16 << 10, 64 << 10, 256 << 10} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			g := startGroup(t, 1, loop.Config{})
-			ln := listenEcho(t, g, "tcp", "127.0.0.1:0")
-			cg := startGroup(t, 1, loop.Config{})
-			cl := cg.Loops()[0]
-			p := &pingClient{payload: make([]byte, size), done: make(chan struct{}, 1)}
-			tr, err := Dial(context.Background(), cl, "tcp", ln.Addr().String(), p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.Close()
-			cl.Post(func() {
-				p.left = 1000
-				p.t.Write(p.payload)
-			})
+			e := newEchoPair(t, size)
+			p, cl := e.p, e.cl
+			e.start(1000)
 			select {
 			case <-p.done:
 			case <-time.After(hangGuard):
