@@ -58,7 +58,9 @@ func (BaseProtocol) ResumeWriting()           {}
 // posted to the loop in call order. Data passed to Write is copied before
 // Write returns.
 type Transport interface {
-	// Write queues b to be sent. It never blocks and never drops data; past
+	// Write queues b to be sent (on epoll, a connection with nothing
+	// queued first sends what the socket takes at once, and queues the
+	// rest). It never blocks and never drops data; past
 	// the high watermark the protocol's PauseWriting is called (and
 	// reading pauses; see ReadsWhileWritesPaused). A write when the queue
 	// already holds the write-queue limit fails with ErrWriteQueueFull and
@@ -89,7 +91,8 @@ type Transport interface {
 	// DefaultWriteQueueLimit. The limit is never below twice the high
 	// watermark.
 	SetWriteQueueLimit(n int)
-	// WriteBufferSize is how many bytes are queued and not yet sent.
+	// WriteBufferSize is how many bytes are queued and not yet sent: what
+	// the socket's own buffer holds is not counted.
 	WriteBufferSize() int
 	// SetIdleTimeout closes the connection with ErrIdleTimeout after d
 	// without a byte received or sent; zero turns it off.
