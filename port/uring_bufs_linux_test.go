@@ -238,3 +238,58 @@ func idlePastTrim(t *testing.T, p *Port) {
 		}
 	}
 }
+
+// When the ring runs dry, every receive with data waiting ends with
+// ENOBUFS in the same moment, and each of those completions is the same
+// news: the working set must grow once for them, not once each. Grown
+// once per completion, forty sockets' first messages took the working set
+// from 32 buffers to the whole pool, all of it then cycled through and
+// resident under a load that needed 40.
+func TestURingRingGrowsOncePerDryBatch(t *testing.T) {
+	const sockets = 40
+	p, r, _, _ := openURingPair(t, 256)
+	fds := make([]int, sockets)
+	msg := make([]byte, 4096)
+	for i := range fds {
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(pair[0]); unix.Close(pair[1]) })
+		if _, err := unix.Write(pair[1], msg); err != nil {
+			t.Fatal(err)
+		}
+		fds[i] = pair[0]
+	}
+	// Armed with the data already there: each receive takes a buffer as it
+	// is submitted, and those past the working set find the ring empty.
+	for _, fd := range fds {
+		k, _ := p.Register()
+		if err := p.Submit(k, RecvMultishot(fd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]Completion, 2*sockets)
+	dry, got := 0, 0
+	for deadline := time.Now().Add(10 * time.Second); got < sockets; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d completions of %d after 10s", got, sockets)
+		}
+		n, err := p.Wait(out, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range out[:n] {
+			got++
+			if c.Res == -int32(syscall.ENOBUFS) {
+				dry++
+			}
+		}
+	}
+	if dry < 2 {
+		t.Fatalf("%d of %d receives found the ring dry, want several (the working set is %d)", dry, sockets, ringStart)
+	}
+	if want := 2 * ringStart; r.ringWant != want {
+		t.Errorf("%d receives ran dry together; the working set grew to %d, want one step, to %d", dry, r.ringWant, want)
+	}
+}

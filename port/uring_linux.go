@@ -572,6 +572,7 @@ func (r *uring) sleep(timeout time.Duration) error {
 // reap moves completions from the CQ into out, handling the backend's own.
 func (r *uring) reap(out []Completion) int {
 	n := 0
+	dry := false
 	head := *r.cqHead
 	// Acquire: completions up to the tail are fully written.
 	tail := atomic.LoadUint32(r.cqTail)
@@ -591,11 +592,16 @@ func (r *uring) reap(out []Completion) int {
 		case cqe.flags&FlagBuffer != 0:
 			r.inRing--
 		case cqe.res == -int32(unix.ENOBUFS):
-			r.ranDry()
+			dry = true
 		}
 	}
 	// Release: the kernel may reuse the entries we consumed.
 	atomic.StoreUint32(r.cqHead, head)
+	if dry {
+		// Once for the batch: an empty ring ends every receive with data
+		// waiting at the same moment, and each ENOBUFS is the same news.
+		r.ranDry()
+	}
 	return n
 }
 
