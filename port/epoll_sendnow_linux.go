@@ -15,7 +15,7 @@ func (b *epollBackend) sendNow(fd int, p []byte) (int, error) {
 	r := sysResult(unix.Syscall6(unix.SYS_SENDTO, uintptr(fd),
 		uintptr(unsafe.Pointer(unsafe.SliceData(p))), rwLen(p),
 		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0))
-	return b.sentNow(fd, r, len(p))
+	return b.sentNow(fd, r, int(rwLen(p)))
 }
 
 // maxSendIovecs is the kernel's bound on one sendmsg's iovecs (UIO_MAXIOV).

@@ -373,7 +373,7 @@ func (c *conn) onSend(comp port.Completion) {
 			c.finishIfIdle()
 			return
 		}
-		c.lose(c.opErr("write", os.NewSyscallError("send", err)))
+		c.sendFailed(err)
 		return
 	}
 	if c.has(stAborting) {
@@ -406,8 +406,10 @@ func (c *conn) resumeBelowLow() {
 	}
 }
 
-// flush starts the next op on sendKey: a send of what is queued, else the
-// shutdown WriteEOF asked for, else the close Close asked for.
+// flush sends what the socket takes at once where the port can
+// (sendnow.go), then starts the next op on sendKey: a send of what is
+// still queued, else the shutdown WriteEOF asked for, else the close
+// Close asked for.
 func (c *conn) flush() {
 	if c.has(stSending | stAborting | stDone) {
 		return
@@ -415,11 +417,6 @@ func (c *conn) flush() {
 	if c.sendsNow() && !c.sendQueuedNow() {
 		return
 	}
-	c.startSend()
-}
-
-// startSend is flush once nothing can leave at once.
-func (c *conn) startSend() {
 	segs := c.wq.pending(maxIovecs)
 	fd := int(c.fd)
 	var op port.Op
@@ -484,18 +481,15 @@ func (c *conn) write(b []byte) error {
 		// no copy, no key and no completion.
 		n, err := c.l.Port().SendNow(int(c.fd), b)
 		if err != nil {
-			c.lose(c.opErr("write", os.NewSyscallError("send", err)))
+			c.sendFailed(err)
 			return nil
 		}
 		c.sentNow(n)
 		if b = b[n:]; len(b) == 0 {
 			return nil
 		}
-		// The socket is full: the rest waits for it to drain.
-		c.enqueue(b)
-		c.startSend()
-		c.checkHighWater()
-		return nil
+		// The socket is full: the rest is queued, and flush's own try at
+		// once costs no system call on a socket the port knows is full.
 	}
 	c.enqueue(b)
 	c.flush()

@@ -51,7 +51,7 @@ func (c *conn) sendQueuedNow() bool {
 			sh.iov = bufs[:0]
 		}
 		if err != nil {
-			c.lose(c.opErr("write", os.NewSyscallError("send", err)))
+			c.sendFailed(err)
 			return false
 		}
 		if n > 0 {
@@ -61,4 +61,10 @@ func (c *conn) sendQueuedNow() bool {
 			return true
 		}
 	}
+}
+
+// sendFailed loses the connection to a send's error, made at once or as
+// an operation.
+func (c *conn) sendFailed(err error) {
+	c.lose(c.opErr("write", os.NewSyscallError("send", err)))
 }
